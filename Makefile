@@ -1,0 +1,116 @@
+# mail2ticket — one non-recursive Makefile.
+#   make            release build, ./mail2ticket
+#   make deps       install missing Debian packages
+#   make test       everything the tests need, then unit + integration tests
+#   make demo       throw-away PostgreSQL + Dovecot, sample mail, one run
+#   make bench      end-to-end throughput vs. a bare IMAP fetch
+#   make fuzz       libFuzzer targets (clang)
+#   make asan       sanitizer build used by the tests
+
+CC      ?= cc
+PKGS    := gmime-3.0 libpq libpcre2-8 yaml-0.1 openssl libxml-2.0
+PKG_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags $(PKGS) 2>/dev/null))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN    := -std=c17 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wcast-qual -Wvla -Wwrite-strings -Wformat=2 -fno-common -Werror
+HARDEN  := -fstack-protector-strong -D_FORTIFY_SOURCE=2
+BASE_CFLAGS := $(WARN) -D_GNU_SOURCE -I. -Ibuild/gen -MMD -MP $(PKG_CFLAGS)
+
+REL_CFLAGS  := $(BASE_CFLAGS) $(HARDEN) -O2 -g
+ASAN_CFLAGS := $(BASE_CFLAGS) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+               -fno-sanitize-recover=undefined -DM2T_FAULTS
+ASAN_LDFLAGS := -fsanitize=address,undefined
+LDLIBS  := $(PKG_LIBS) -lpthread -lm
+
+MODULES := engine/util engine/net engine/fetch engine/mime engine/config engine/job \
+           engine/cli rules storage
+ALL_SRCS := $(wildcard $(addsuffix /*.c,$(MODULES)))
+MAIN_SRC := engine/cli/main.c
+LIB_SRCS := $(filter-out $(MAIN_SRC),$(ALL_SRCS)) build/gen/migrations_embed.c
+MIGRATIONS := $(sort $(wildcard migrations/*.sql))
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+TOOL_SRCS := $(wildcard tests/bench/*.c)
+
+obj = $(patsubst %.c,build/$(1)/%.o,$(2))
+REL_LIB_OBJS  := $(call obj,rel,$(LIB_SRCS))
+ASAN_LIB_OBJS := $(call obj,asan,$(LIB_SRCS))
+UNIT_BINS := $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRCS))
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
+TOOL_BINS := $(patsubst tests/bench/%.c,build/rel/tools/%,$(TOOL_SRCS))
+
+.PHONY: all asan unit-tests tools deps test demo bench fuzz clean check-clang valgrind
+all: mail2ticket
+
+build/gen/migrations_embed.c: $(MIGRATIONS) storage/embed-migrations.sh
+	@mkdir -p $(dir $@)
+	sh storage/embed-migrations.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
+
+build/rel/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(REL_CFLAGS) -c $< -o $@
+
+build/asan/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN_CFLAGS) -c $< -o $@
+
+build/rel/libm2t.a: $(REL_LIB_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+build/asan/libm2t.a: $(ASAN_LIB_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+mail2ticket: build/rel/$(MAIN_SRC:.c=.o) build/rel/libm2t.a
+	$(CC) -o $@ $^ $(LDLIBS)
+
+build/asan/mail2ticket: build/asan/$(MAIN_SRC:.c=.o) build/asan/libm2t.a
+	$(CC) $(ASAN_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+build/asan/tests/%: build/asan/tests/unit/%.o build/asan/libm2t.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+build/rel/tools/%: build/rel/tests/bench/%.o build/rel/libm2t.a
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LDLIBS)
+
+asan: build/asan/mail2ticket
+unit-tests: $(UNIT_BINS)
+tools: $(TOOL_BINS)
+
+# libFuzzer targets: clang only, built from the sources directly.
+FUZZ_CFLAGS := $(BASE_CFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $^ $(LDLIBS)
+fuzz: $(FUZZ_BINS)
+
+deps:
+	@sh tests/scripts/deps.sh
+
+test: deps
+	$(MAKE) mail2ticket asan unit-tests tools
+	@sh tests/run-tests.sh
+
+demo: deps
+	$(MAKE) mail2ticket
+	@sh examples/demo.sh
+
+bench: deps
+	$(MAKE) mail2ticket tools
+	@sh tests/bench/bench.sh
+
+valgrind: deps
+	$(MAKE) unit-tests
+	@sh tests/scripts/valgrind-units.sh
+
+# The same sources must build clean under clang as well as gcc.
+check-clang:
+	$(MAKE) CC=clang BUILD_TAG=clang mail2ticket
+
+clean:
+	rm -rf build mail2ticket
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,105 @@
+/*
+ * mail2ticket — the command line. Exit codes follow sysexits.h so that
+ * schedulers and MTAs can tell a retryable failure (EX_TEMPFAIL) from a
+ * configuration error (EX_CONFIG) or a bug (EX_SOFTWARE).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "engine/cli/cli.h"
+#include "engine/util/log.h"
+
+static void usage(FILE *out)
+{
+	fputs("usage: mail2ticket [-c FILE] [--log-level LEVEL] COMMAND [ARGS]\n"
+	      "\n"
+	      "commands:\n"
+	      "  check-config      validate the configuration and print a summary\n"
+	      "  migrate           create or update the database schema\n"
+	      "  run JOB           run a job once, now\n"
+	      "  tickets [-n N]    list the newest tickets (number, requester, subject, articles)\n"
+	      "  version           print the version\n"
+	      "\n"
+	      "options:\n"
+	      "  -c, --config FILE     configuration file (default: $MAIL2TICKET_CONFIG,\n"
+	      "                        else " CLI_DEFAULT_CONFIG ")\n"
+	      "  -l, --log-level LEVEL debug, info, warn or error (default: info)\n"
+	      "  -v, --verbose         same as --log-level debug\n"
+	      "  -h, --help            this text\n",
+	      out);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"log-level", required_argument, NULL, 'l'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct cli_opts o = {0};
+	int c;
+
+	o.config_path = getenv("MAIL2TICKET_CONFIG");
+	if (!o.config_path || !o.config_path[0])
+		o.config_path = CLI_DEFAULT_CONFIG;
+	/* "+": stop at the command, so its own options stay its own */
+	while ((c = getopt_long(argc, argv, "+c:l:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			o.config_path = optarg;
+			break;
+		case 'l': {
+			int lv = log_level_parse(optarg);
+			if (lv < 0) {
+				fprintf(stderr, "mail2ticket: unknown log level \"%s\"\n", optarg);
+				return EX_USAGE;
+			}
+			o.log_level_set = 1;
+			log_set_level((enum log_level)lv);
+			break;
+		}
+		case 'v':
+			o.log_level_set = 1;
+			log_set_level(LOG_DEBUG);
+			break;
+		case 'h':
+			usage(stdout);
+			return EX_OK;
+		default:
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	const char *cmd = argv[optind];
+	int cargc = argc - optind;
+	char **cargv = argv + optind;
+
+	if (strcmp(cmd, "check-config") == 0)
+		return cli_check_config(&o, cargc, cargv);
+	if (strcmp(cmd, "migrate") == 0)
+		return cli_migrate(&o, cargc, cargv);
+	if (strcmp(cmd, "run") == 0)
+		return cli_run(&o, cargc, cargv);
+	if (strcmp(cmd, "tickets") == 0)
+		return cli_tickets(&o, cargc, cargv);
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+		printf("mail2ticket %s\n", CLI_VERSION);
+		return EX_OK;
+	}
+	if (strcmp(cmd, "help") == 0) {
+		usage(stdout);
+		return EX_OK;
+	}
+	fprintf(stderr, "mail2ticket: unknown command \"%s\"\n", cmd);
+	usage(stderr);
+	return EX_USAGE;
+}

@@ -1,0 +1,78 @@
+/*
+ * IMAP4rev1 client (RFC 3501) for fetching mail by UID. Built on the
+ * I/O-free response parser (imap_parse.h) and engine/net connections.
+ * Errors: network/timeouts → ERR_TRANSIENT; login refused, mailbox
+ * missing, protocol violations → ERR_SOURCE.
+ */
+#ifndef M2T_IMAP_H
+#define M2T_IMAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/config/config.h"
+#include "engine/util/err.h"
+
+struct imap_client;
+
+struct imap_limits {
+	size_t max_line;        /* one response line, literals excluded; default 64 KB */
+	uint64_t max_literal;   /* a literal we keep in memory; bigger ones are refused */
+};
+
+/* Connects, TLS (implicit or STARTTLS as configured), CAPABILITY, login. */
+int imap_connect(const struct config_account *acc, const struct imap_limits *lim,
+		 struct imap_client **client_r, struct err *err);
+/* LOGOUT when still connected, then frees; sets *client to NULL. */
+void imap_client_free(struct imap_client **client);
+
+bool imap_has_capability(const struct imap_client *c, const char *cap);
+
+/*
+ * Resolves a configured name ("INBOX/Support" or "INBOX.Support") to the
+ * server's name using its hierarchy delimiter (from LIST). With `create`,
+ * a missing mailbox is created. *name_r is malloc'd.
+ */
+int imap_resolve_mailbox(struct imap_client *c, const char *name, bool create,
+			 char **name_r, struct err *err);
+
+/* SELECT (or EXAMINE when readonly). */
+int imap_select(struct imap_client *c, const char *mailbox, bool readonly,
+		uint32_t *uidvalidity_r, uint32_t *exists_r, struct err *err);
+
+struct imap_msg_info {
+	uint32_t uid;
+	uint64_t size;          /* RFC822.SIZE */
+};
+
+/* All messages of the selected mailbox, ascending by UID (UID FETCH 1:* (RFC822.SIZE)). */
+int imap_list_messages(struct imap_client *c, struct imap_msg_info **v_r, size_t *n_r,
+		       struct err *err);
+
+/*
+ * Called once per message of a fetch, in server order. `raw` is valid only
+ * during the call. Returning <0 stops the fetch (after the command's
+ * response is read) and the fetch returns that error.
+ */
+typedef int (*imap_body_cb)(void *ud, uint32_t uid, const char *raw, size_t len,
+			    struct err *err);
+
+/* UID FETCH <set> BODY.PEEK[] for the given UIDs (sent as compact ranges). */
+int imap_fetch_bodies(struct imap_client *c, const uint32_t *uids, size_t n,
+		      imap_body_cb cb, void *ud, struct err *err);
+
+/* UID FETCH <set> BODY.PEEK[HEADER] — for mail too big to fetch whole. */
+int imap_fetch_headers(struct imap_client *c, const uint32_t *uids, size_t n,
+		       imap_body_cb cb, void *ud, struct err *err);
+
+/*
+ * Moves the UIDs to `dest`: UID MOVE when offered, else UID COPY + UID
+ * STORE +FLAGS.SILENT (\Deleted) + UID EXPUNGE of exactly those UIDs
+ * (UIDPLUS). Never a bare EXPUNGE: without UIDPLUS, the copy is made and
+ * the originals are flagged \Deleted but left for the admin's client.
+ */
+int imap_move(struct imap_client *c, const uint32_t *uids, size_t n, const char *dest,
+	      struct err *err);
+
+#endif

@@ -1,0 +1,361 @@
+/*
+ * The whole way of one job run (DESIGN.md, "One message's way").
+ *
+ * Effectively once: a message is disposed on the server (moved to the
+ * archive or badmail folder) only after the transaction that recorded it
+ * has committed. A crash after COMMIT and before the move leaves the
+ * message in the mailbox with its processed_messages row; the next run
+ * finds the row and only moves it. A crash before COMMIT leaves nothing in
+ * the database and the message in the mailbox: it is simply done again.
+ *
+ * Messages are fetched a batch at a time (one UID FETCH per batch) and
+ * handled one at a time inside the callback, so memory holds one message,
+ * whatever the size of the mailbox.
+ */
+#include "engine/job/job_run.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/fetch/imap.h"
+#include "engine/job/uid_list.h"
+#include "engine/mime/message.h"
+#include "engine/util/arena.h"
+#include "engine/util/fault.h"
+#include "engine/util/str.h"
+#include "engine/util/log.h"
+#include "engine/util/xalloc.h"
+#include "rules/plan.h"
+
+struct run_state {
+	const struct config_job *job;
+	struct store *store;
+	struct imap_client *imap;
+	char *mailbox;      /* server names, resolved with LIST */
+	char *archive;
+	char *badmail;
+	uint32_t uidvalidity;
+	int64_t run_id;
+	struct run_counts counts;
+	struct uid_list to_archive;
+	struct uid_list to_badmail;
+	struct arena *arena;
+};
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void count_outcome(struct run_counts *c, enum outcome o)
+{
+	switch (o) {
+	case OUTCOME_TICKET: c->tickets++; break;
+	case OUTCOME_APPENDED: c->appended++; break;
+	case OUTCOME_IGNORED: c->ignored++; break;
+	case OUTCOME_BADMAIL: c->badmail++; break;
+	}
+}
+
+static void queue_dispose(struct run_state *st, uint32_t uid, enum outcome o)
+{
+	if (o == OUTCOME_BADMAIL)
+		uid_list_push(&st->to_badmail, uid);
+	else
+		uid_list_push(&st->to_archive, uid);
+}
+
+/* Moves what has been committed; only ever called after COMMIT. */
+static int dispose_committed(struct run_state *st, struct err *err)
+{
+	if (st->to_archive.n) {
+		if (imap_move(st->imap, st->to_archive.v, st->to_archive.n, st->archive, err) < 0)
+			return err_prefix(err, "moving to \"%s\"", st->archive);
+		log_debug("job.moved", "folder=\"%s\" count=%zu", st->archive, st->to_archive.n);
+	}
+	if (st->to_badmail.n) {
+		if (imap_move(st->imap, st->to_badmail.v, st->to_badmail.n, st->badmail, err) < 0)
+			return err_prefix(err, "moving to \"%s\"", st->badmail);
+		log_debug("job.moved", "folder=\"%s\" count=%zu", st->badmail, st->to_badmail.n);
+	}
+	uid_list_clear(&st->to_archive);
+	uid_list_clear(&st->to_badmail);
+	return 0;
+}
+
+static void item_identity(const struct run_state *st, uint32_t uid, struct store_item *item)
+{
+	memset(item, 0, sizeof(*item));
+	item->account = st->job->account->name;
+	item->mailbox = st->mailbox;
+	item->uidvalidity = st->uidvalidity;
+	item->uid = uid;
+}
+
+static enum outcome outcome_of_plan(const struct plan *plan)
+{
+	switch (plan->action) {
+	case PLAN_CREATE_TICKET: return OUTCOME_TICKET;
+	case PLAN_APPEND: return OUTCOME_APPENDED;
+	case PLAN_IGNORE: return OUTCOME_IGNORED;
+	case PLAN_REJECT: return OUTCOME_BADMAIL;
+	}
+	return OUTCOME_BADMAIL;
+}
+
+/* Stores one item and queues its disposal by the outcome actually recorded. */
+static int store_item_and_queue(struct run_state *st, struct store_item *item, struct err *err)
+{
+	if (store_apply(st->store, st->run_id, item, err) < 0)
+		return -1;
+	if (item->already_done) {
+		st->counts.already_done++;
+		log_info("message.already_done", "outcome=%s", outcome_name(item->done_outcome));
+	} else {
+		count_outcome(&st->counts, item->done_outcome);
+	}
+	queue_dispose(st, item->uid, item->done_outcome);
+	return 0;
+}
+
+/* imap_body_cb: parse, decide, store one message. Runs inside the batch transaction. */
+static int process_message(void *ud, uint32_t uid, const char *raw, size_t len, struct err *err)
+{
+	struct run_state *st = ud;
+	struct store_item item;
+	struct message *msg = NULL;
+	struct plan plan;
+	struct err merr = {0};
+	char sha[65];
+	char clean[160];
+
+	log_ctx_uid(uid);
+	st->counts.fetched++;
+	st->counts.bytes += len;
+	arena_reset(st->arena);
+	item_identity(st, uid, &item);
+	item.size = len;
+	if (st->job->keep_raw) {
+		item.raw = raw;
+		item.raw_len = len;
+	}
+
+	if (mime_parse(raw, len, &st->job->limits, st->arena, &msg, &merr) < 0) {
+		if (merr.cls != ERR_MESSAGE) {
+			*err = merr;
+			return -1;
+		}
+		mime_sha256_hex(raw, len, sha);
+		item.sha256 = sha;
+		item.outcome = OUTCOME_BADMAIL;
+		item.reason = merr.msg;
+		log_warn("message.badmail", "reason=\"%s\"",
+			 log_clean(merr.msg, strlen(merr.msg), clean, sizeof(clean)));
+	} else {
+		plan_default(msg, &plan);
+		item.msg = msg;
+		item.plan = &plan;
+		item.message_id = msg->message_id;
+		item.sha256 = msg->raw_sha256;
+		item.outcome = outcome_of_plan(&plan);
+		if (item.outcome == OUTCOME_BADMAIL || item.outcome == OUTCOME_IGNORED)
+			item.reason = plan.reason;
+	}
+	if (store_item_and_queue(st, &item, err) < 0)
+		return -1;
+	if (!item.already_done && item.ticket_number[0])
+		log_debug("message.stored", "outcome=%s ticket=%s", outcome_name(item.done_outcome),
+			  item.ticket_number);
+	log_ctx_uid(0);
+	return 0;
+}
+
+/* Mail over max_message_size is never fetched: recorded as badmail by its size. */
+static int handle_oversized(struct run_state *st, const struct imap_msg_info *info,
+			    struct err *err)
+{
+	char reason[160];
+	char a[32], b[32];
+	struct store_item item;
+
+	log_ctx_uid(info->uid);
+	snprintf(reason, sizeof(reason), "message size %s exceeds max_message_size %s",
+		 str_fmt_size(info->size, a, sizeof(a)),
+		 str_fmt_size(st->job->limits.max_size, b, sizeof(b)));
+	item_identity(st, info->uid, &item);
+	item.size = info->size;
+	item.outcome = OUTCOME_BADMAIL;
+	item.reason = reason;
+	log_warn("message.badmail", "reason=\"%s\"", reason);
+	int rc = store_item_and_queue(st, &item, err);
+	log_ctx_uid(0);
+	return rc;
+}
+
+static int cmp_processed(const void *a, const void *b)
+{
+	uint32_t x = ((const struct processed_uid *)a)->uid;
+	uint32_t y = ((const struct processed_uid *)b)->uid;
+	return (x > y) - (x < y);
+}
+
+static const struct processed_uid *find_processed(const struct processed_uid *v, size_t n,
+						  uint32_t uid)
+{
+	struct processed_uid key = {.uid = uid};
+	return bsearch(&key, v, n, sizeof(*v), cmp_processed);
+}
+
+/* One transaction around a batch: store everything, COMMIT, then move. */
+static int run_batch(struct run_state *st, const uint32_t *uids, size_t n,
+		     const struct imap_msg_info *oversized, size_t noversized, struct err *err)
+{
+	if (store_begin(st->store, err) < 0)
+		return -1;
+	for (size_t i = 0; i < noversized; i++) {
+		if (handle_oversized(st, &oversized[i], err) < 0)
+			goto fail;
+	}
+	if (n && imap_fetch_bodies(st->imap, uids, n, process_message, st, err) < 0)
+		goto fail;
+	if (store_commit(st->store, err) < 0)
+		goto fail_nodb;
+	fault_point("after-commit");
+	return dispose_committed(st, err);
+fail:
+	store_rollback(st->store);
+fail_nodb:
+	/* nothing of this batch is recorded: leave the messages where they are */
+	uid_list_clear(&st->to_archive);
+	uid_list_clear(&st->to_badmail);
+	return -1;
+}
+
+static int open_mailboxes(struct run_state *st, struct err *err)
+{
+	const struct config_job *job = st->job;
+	uint32_t exists = 0;
+
+	if (imap_resolve_mailbox(st->imap, job->mailbox, false, &st->mailbox, err) < 0)
+		return -1;
+	if (imap_resolve_mailbox(st->imap, job->archive_folder, true, &st->archive, err) < 0)
+		return -1;
+	if (imap_resolve_mailbox(st->imap, job->badmail_folder, true, &st->badmail, err) < 0)
+		return -1;
+	if (imap_select(st->imap, st->mailbox, false, &st->uidvalidity, &exists, err) < 0)
+		return -1;
+	log_info("job.selected", "mailbox=\"%s\" uidvalidity=%" PRIu32 " exists=%" PRIu32,
+		 st->mailbox, st->uidvalidity, exists);
+	return 0;
+}
+
+static int process_mailbox(struct run_state *st, struct err *err)
+{
+	struct imap_msg_info *infos = NULL;
+	struct processed_uid *done = NULL;
+	struct imap_msg_info *oversized = NULL;
+	uint32_t *pending = NULL;
+	size_t ninfos = 0, ndone = 0, noversized = 0, npending = 0;
+	int rc = -1;
+
+	if (imap_list_messages(st->imap, &infos, &ninfos, err) < 0)
+		goto out;
+	if (store_processed_uids(st->store, st->job->account->name, st->mailbox, st->uidvalidity,
+				 &done, &ndone, err) < 0)
+		goto out;
+	qsort(done, ndone, sizeof(*done), cmp_processed);
+
+	pending = xcalloc(ninfos ? ninfos : 1, sizeof(*pending));
+	oversized = xcalloc(ninfos ? ninfos : 1, sizeof(*oversized));
+	for (size_t i = 0; i < ninfos; i++) {
+		const struct processed_uid *p = find_processed(done, ndone, infos[i].uid);
+		if (p) {
+			/* committed earlier, but the move did not happen: only dispose */
+			st->counts.already_done++;
+			queue_dispose(st, infos[i].uid, p->outcome);
+		} else if (infos[i].size > st->job->limits.max_size) {
+			oversized[noversized++] = infos[i];
+		} else {
+			pending[npending++] = infos[i].uid;
+		}
+	}
+	if (st->to_archive.n || st->to_badmail.n) {
+		log_info("job.redispose", "count=%zu",
+			 st->to_archive.n + st->to_badmail.n);
+		if (dispose_committed(st, err) < 0)
+			goto out;
+	}
+
+	size_t batch = st->job->batch_size ? st->job->batch_size : 100;
+	if (noversized && run_batch(st, NULL, 0, oversized, noversized, err) < 0)
+		goto out;
+	for (size_t off = 0; off < npending; off += batch) {
+		size_t n = npending - off < batch ? npending - off : batch;
+		if (run_batch(st, pending + off, n, NULL, 0, err) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	free(infos);
+	free(done);
+	free(pending);
+	free(oversized);
+	return rc;
+}
+
+int job_run(const struct config_job *job, struct store *store, struct job_run_result *res,
+	    struct err *err)
+{
+	struct run_state st = {.job = job, .store = store};
+	struct imap_limits lim = {.max_line = 64 * 1024, .max_literal = job->limits.max_size};
+	double start = now_seconds();
+	int rc = -1;
+
+	memset(res, 0, sizeof(*res));
+	log_ctx_set(job->name, job->account->name);
+	if (store_job_run_start(store, job->name, job->account->name, job->mailbox, &st.run_id,
+				err) < 0)
+		goto out_noctx;
+	st.arena = arena_new();
+	if (imap_connect(job->account, &lim, &st.imap, err) < 0)
+		goto out;
+	if (open_mailboxes(&st, err) < 0)
+		goto out;
+	if (process_mailbox(&st, err) < 0)
+		goto out;
+	rc = 0;
+out:
+	imap_client_free(&st.imap);
+	res->counts = st.counts;
+	res->seconds = now_seconds() - start;
+	res->run_id = st.run_id;
+	{
+		struct err ferr = {0};
+		if (store_job_run_finish(store, st.run_id, &st.counts, rc == 0 ? "ok" : "failed",
+					 rc == 0 ? NULL : err->msg, &ferr) < 0 && rc == 0) {
+			*err = ferr;
+			rc = -1;
+		}
+	}
+	if (rc < 0)
+		log_error("job.failed", "class=%s error=\"%s\"", err_class_name(err->cls), err->msg);
+	log_info("job.done",
+		 "fetched=%" PRIu64 " tickets=%" PRIu64 " appended=%" PRIu64 " ignored=%" PRIu64
+		 " badmail=%" PRIu64 " already_done=%" PRIu64 " bytes=%" PRIu64 " seconds=%.3f",
+		 st.counts.fetched, st.counts.tickets, st.counts.appended, st.counts.ignored,
+		 st.counts.badmail, st.counts.already_done, st.counts.bytes, res->seconds);
+	free(st.mailbox);
+	free(st.archive);
+	free(st.badmail);
+	arena_free(&st.arena);
+	uid_list_release(&st.to_archive);
+	uid_list_release(&st.to_badmail);
+out_noctx:
+	log_ctx_set(NULL, NULL);
+	return rc;
+}

@@ -1,0 +1,30 @@
+/*
+ * One run of one job: the whole way of DESIGN.md for every new message of
+ * the job's mailbox — list, size check, fetch, parse, plan, store (several
+ * messages per transaction), COMMIT, and only then dispose on the server.
+ */
+#ifndef M2T_JOB_RUN_H
+#define M2T_JOB_RUN_H
+
+#include "engine/config/config.h"
+#include "engine/util/err.h"
+#include "storage/store.h"
+
+struct job_run_result {
+	struct run_counts counts;
+	double seconds;
+	int64_t run_id;
+};
+
+/*
+ * Runs `job` once. A message-level failure (unparsable, over a limit) sends
+ * that message to badmail and the run goes on. A transient failure (network,
+ * database) ends the run; the messages not yet committed stay where they
+ * are, to be retried. Returns 0, or -1 with err's class saying how far the
+ * failure reaches. The run is recorded in job_runs either way (best effort
+ * when the database itself failed).
+ */
+int job_run(const struct config_job *job, struct store *store, struct job_run_result *res,
+	    struct err *err);
+
+#endif

@@ -1,0 +1,112 @@
+#include "engine/util/str.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+int str_parse_u64(const char *s, size_t len, uint64_t max, uint64_t *out_r)
+{
+	if (len == 0)
+		return -1;
+	uint64_t v = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		uint64_t d = (uint64_t)(s[i] - '0');
+		if (v > (max - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	*out_r = v;
+	return 0;
+}
+
+struct unit {
+	const char *name;
+	uint64_t mult;
+};
+
+static int parse_with_units(const char *s, const struct unit *units, uint64_t *out_r)
+{
+	while (*s == ' ')
+		s++;
+	size_t digits = 0;
+	while (s[digits] >= '0' && s[digits] <= '9')
+		digits++;
+	uint64_t v;
+	if (str_parse_u64(s, digits, UINT64_MAX, &v) < 0)
+		return -1;
+	const char *u = s + digits;
+	while (*u == ' ')
+		u++;
+	size_t ulen = strlen(u);
+	while (ulen && u[ulen - 1] == ' ')
+		ulen--;
+	for (const struct unit *un = units; un->name; un++) {
+		if (strlen(un->name) == ulen && strncasecmp(u, un->name, ulen) == 0) {
+			if (un->mult && v > UINT64_MAX / un->mult)
+				return -1;
+			*out_r = v * un->mult;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int str_parse_size(const char *s, uint64_t *bytes_r)
+{
+	static const struct unit units[] = {
+		{"", 1}, {"b", 1},
+		{"k", 1024}, {"kb", 1024}, {"kib", 1024},
+		{"m", 1024 * 1024}, {"mb", 1024 * 1024}, {"mib", 1024 * 1024},
+		{"g", 1024ULL * 1024 * 1024}, {"gb", 1024ULL * 1024 * 1024},
+		{"gib", 1024ULL * 1024 * 1024},
+		{NULL, 0},
+	};
+	return parse_with_units(s, units, bytes_r);
+}
+
+int str_parse_duration_ms(const char *s, uint64_t *ms_r)
+{
+	static const struct unit units[] = {
+		{"", 1000}, {"ms", 1}, {"s", 1000}, {"sec", 1000},
+		{"m", 60000}, {"min", 60000}, {"h", 3600000},
+		{NULL, 0},
+	};
+	return parse_with_units(s, units, ms_r);
+}
+
+bool str_ieq(const char *a, const char *b)
+{
+	return strcasecmp(a, b) == 0;
+}
+
+bool str_has_prefix(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+bool str_has_iprefix(const char *s, const char *prefix)
+{
+	return strncasecmp(s, prefix, strlen(prefix)) == 0;
+}
+
+bool slice_ieq(struct slice s, const char *lit)
+{
+	size_t n = strlen(lit);
+	return s.len == n && strncasecmp(s.p, lit, n) == 0;
+}
+
+const char *str_fmt_size(uint64_t bytes, char *out, size_t outlen)
+{
+	static const char *names[] = {"B", "KB", "MB", "GB", "TB"};
+	unsigned i = 0;
+	uint64_t v = bytes;
+	while (v >= 1024 && v % 1024 == 0 && i < 4) {
+		v /= 1024;
+		i++;
+	}
+	snprintf(out, outlen, "%llu %s", (unsigned long long)v, names[i]);
+	return out;
+}
