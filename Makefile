@@ -38,6 +38,7 @@ obj = $(patsubst %.c,build/$(1)/%.o,$(2))
 REL_LIB_OBJS  := $(call obj,rel,$(LIB_SRCS))
 ASAN_LIB_OBJS := $(call obj,asan,$(LIB_SRCS))
 UNIT_BINS := $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRCS))
+VG_BINS   := $(patsubst tests/unit/%.c,build/rel/tests/%,$(UNIT_SRCS))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
 TOOL_BINS := $(patsubst tests/bench/%.c,build/rel/tools/%,$(TOOL_SRCS))
 
@@ -48,13 +49,22 @@ build/gen/migrations_embed.c: $(MIGRATIONS) storage/embed-migrations.sh
 	@mkdir -p $(dir $@)
 	sh storage/embed-migrations.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
 
+# V=1 shows the full command lines.
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
 build/rel/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(REL_CFLAGS) -c $< -o $@
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(REL_CFLAGS) -c $< -o $@
 
 build/asan/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ASAN_CFLAGS) -c $< -o $@
+	@$(if $(Q),echo "  CC asan $<")
+	$(Q)$(CC) $(ASAN_CFLAGS) -c $< -o $@
 
 build/rel/libm2t.a: $(REL_LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
@@ -71,6 +81,11 @@ build/asan/mail2ticket: build/asan/$(MAIN_SRC:.c=.o) build/asan/libm2t.a
 build/asan/tests/%: build/asan/tests/unit/%.o build/asan/libm2t.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ASAN_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The unit tests again without sanitizers, for valgrind.
+build/rel/tests/%: build/rel/tests/unit/%.o build/rel/libm2t.a
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LDLIBS)
 
 build/rel/tools/%: build/rel/tests/bench/%.o build/rel/libm2t.a
 	@mkdir -p $(dir $@)
@@ -91,7 +106,7 @@ deps:
 	@sh tests/scripts/deps.sh
 
 test: deps
-	$(MAKE) mail2ticket asan unit-tests tools
+	$(MAKE) mail2ticket asan unit-tests tools check-clang
 	@sh tests/run-tests.sh
 
 demo: deps
@@ -103,12 +118,13 @@ bench: deps
 	@sh tests/bench/bench.sh
 
 valgrind: deps
-	$(MAKE) unit-tests
-	@sh tests/scripts/valgrind-units.sh
+	$(MAKE) $(VG_BINS)
+	@sh tests/scripts/valgrind-units.sh $(VG_BINS)
 
 # The same sources must build clean under clang as well as gcc.
-check-clang:
-	$(MAKE) CC=clang BUILD_TAG=clang mail2ticket
+# (-fsyntax-only: clang's warnings come from its front end, and gcc's objects stay as they are)
+check-clang: build/gen/migrations_embed.c
+	clang $(subst -MMD -MP,,$(REL_CFLAGS)) -fsyntax-only $(ALL_SRCS) $(UNIT_SRCS) $(TOOL_SRCS)
 
 clean:
 	rm -rf build mail2ticket

@@ -2,7 +2,7 @@
 # Turns migrations/NNNN_name.sql into a C table, so the binary carries the
 # schema it was built for and can refuse a database that is newer.
 set -eu
-echo '/* generated from migrations/*.sql by storage/embed-migrations.sh */'
+echo '/* generated from the migrations directory by storage/embed-migrations.sh */'
 echo '#include "storage/migrations.h"'
 echo 'const struct migration m2t_migrations[] = {'
 for f in "$@"; do

@@ -66,13 +66,48 @@ void store_free(struct store **store);
 int store_migrate(struct store *store, FILE *report, struct err *err);
 /* Fails with ERR_FATAL unless the schema is exactly the binary's version. */
 int store_check_schema(struct store *store, struct err *err);
+/* Newest version recorded in schema_migrations; 0 when the table does not exist. */
+int store_schema_version(struct store *store, unsigned *version_r, struct err *err);
 
+/*
+ * One batch: store_begin, store_apply for each message (one round trip
+ * each), store_commit. store_begin reconnects once if the connection was
+ * lost. store_apply needs an open transaction; job_run_id 0 means none.
+ * Its failures:
+ *   ERR_MESSAGE  this message cannot be stored as it is (e.g. over 1 GB);
+ *                nothing was sent, the transaction is intact: store it as
+ *                badmail instead and go on.
+ *   ERR_TRANSIENT / ERR_FATAL  the transaction is aborted: store_rollback(),
+ *                then retry the batch later (transient) or stop (fatal).
+ * store_commit failing with ERR_TRANSIENT may or may not have committed;
+ * retrying the batch is safe (already_done). Text is stored as valid UTF-8:
+ * invalid sequences and NUL become U+FFFD.
+ */
 int store_begin(struct store *store, struct err *err);
 int store_apply(struct store *store, int64_t job_run_id, struct store_item *item, struct err *err);
 int store_commit(struct store *store, struct err *err);
+/* Safe to call when no transaction is open. */
 void store_rollback(struct store *store);
 
-/* UIDs of this mailbox already recorded as processed, with their outcomes. */
+/*
+ * Pipelined store_apply (libpq pipeline mode): sends the message and
+ * returns without waiting, so the server stores it while the caller
+ * fetches and parses the next one. The item's results (already_done,
+ * ticket, ...) are filled by store_flush() or store_commit(); the item
+ * must stay valid (not its message: parameters are copied) until then.
+ * Errors of the server surface at flush/commit, as the first one; the
+ * transaction is then aborted as with store_apply. Mixing with store_apply
+ * is allowed (store_apply flushes first).
+ */
+int store_apply_async(struct store *store, int64_t job_run_id, struct store_item *item,
+		      struct err *err);
+/* Waits for every pipelined message's result and fills the items. */
+int store_flush(struct store *store, struct err *err);
+
+/*
+ * UIDs of this mailbox already recorded as processed, with their outcomes,
+ * ascending by UID. *v_r is malloc'd (NULL when none): the caller free()s it.
+ */
 struct processed_uid {
 	uint32_t uid;
 	enum outcome outcome;
@@ -91,10 +126,32 @@ struct run_counts {
 	uint64_t bytes;
 };
 
-/* job_runs: start returns the id; finish records counts, status ("ok", "failed") and error. */
+/*
+ * job_runs: start returns the id; finish records counts, status ("ok",
+ * "failed") and error (NULL when none). Call them outside a batch
+ * transaction, so a rolled-back batch still leaves the run on record.
+ */
 int store_job_run_start(struct store *store, const char *job, const char *account,
 			const char *mailbox, int64_t *id_r, struct err *err);
 int store_job_run_finish(struct store *store, int64_t id, const struct run_counts *counts,
 			 const char *status, const char *error, struct err *err);
+
+/*
+ * Records the UIDVALIDITY seen for a mailbox (mailbox_state). *known_r is
+ * false the first time; otherwise *previous_r is the value recorded before,
+ * so the caller notices (and logs) a renumbered mailbox. The (Message-ID,
+ * sha256) identity keeps already processed mails from being ticketed twice.
+ */
+int store_uidvalidity_record(struct store *store, const char *account, const char *mailbox,
+			     uint32_t uidvalidity, bool *known_r, uint32_t *previous_r,
+			     struct err *err);
+
+/*
+ * The `limit` newest tickets (0: all), shown oldest first: number, article
+ * count, requester, subject (cleaned, cut), then a count line.
+ */
+int store_print_tickets(struct store *store, FILE *out, unsigned limit, struct err *err);
+/* What one job run did with each message: uid, outcome, ticket number, Message-ID, reason. */
+int store_print_run(struct store *store, int64_t job_run_id, FILE *out, struct err *err);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sysexits.h>
 
 #include "engine/cli/cli.h"
@@ -44,6 +45,8 @@ int main(int argc, char **argv)
 	struct cli_opts o = {0};
 	int c;
 
+	/* a peer that closes mid-write is an error to report, not a reason to die */
+	signal(SIGPIPE, SIG_IGN);
 	o.config_path = getenv("MAIL2TICKET_CONFIG");
 	if (!o.config_path || !o.config_path[0])
 		o.config_path = CLI_DEFAULT_CONFIG;

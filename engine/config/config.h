@@ -33,6 +33,13 @@ enum auth_method {
 	AUTH_LOGIN,
 };
 
+/* Where a secret came from, for summaries that must not show it. */
+enum secret_source {
+	SECRET_FILE,    /* password_file: (preferred) */
+	SECRET_ENV,     /* password_env: */
+	SECRET_INLINE,  /* password: in the config file (works, with a warning) */
+};
+
 /* TLS versions as OpenSSL's numbers would be awkward here: 10, 11, 12, 13. */
 struct tls_settings {
 	bool verify;            /* default true */
@@ -52,6 +59,8 @@ struct config_account {
 	struct tls_settings tls;
 	char *username;
 	char *password;         /* resolved secret; never log it */
+	enum secret_source password_source;
+	char *password_ref;     /* the file path or variable name; NULL when inline */
 	enum auth_method auth;
 	uint64_t timeout_ms;    /* connect and each read/write; default 30 s */
 	unsigned line;          /* where the account starts in the file (1-based) */
@@ -73,6 +82,7 @@ struct config_job {
 struct config {
 	char *path;
 	char *database_url;     /* resolved from url or url_env */
+	char *database_url_env; /* the variable's name; NULL when url: was given */
 	struct config_account *accounts;
 	size_t naccounts;
 	struct config_job *jobs;
@@ -80,7 +90,13 @@ struct config {
 	char *log_level;        /* NULL = info */
 };
 
-/* 0 ok; -1 with ERR_FATAL and "file:line:column: key: what is wrong". */
+/*
+ * 0 ok; -1 with ERR_FATAL and "file:line:column: key: what is wrong".
+ * Every resolved password (and a password inside the database URL) is
+ * registered with log_add_secret(). The file is at most 1 MB; relative
+ * password_file paths are taken as written (relative to the working
+ * directory). *cfg_r is owned by the caller: config_free().
+ */
 int config_load(const char *path, struct config **cfg_r, struct err *err);
 void config_free(struct config **cfg);
 struct config_job *config_find_job(const struct config *cfg, const char *name);

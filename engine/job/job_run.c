@@ -15,6 +15,7 @@
 #include "engine/job/job_run.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,9 @@
 #include "engine/util/xalloc.h"
 #include "rules/plan.h"
 
+/* Committed messages gathered before one MOVE (see run_batch). */
+#define DISPOSE_CHUNK 5000
+
 struct run_state {
 	const struct config_job *job;
 	struct store *store;
@@ -43,6 +47,9 @@ struct run_state {
 	struct uid_list to_archive;
 	struct uid_list to_badmail;
 	struct arena *arena;
+	struct store_item *items;   /* the current batch, results filled at COMMIT */
+	size_t nitems;
+	size_t items_cap;
 };
 
 static double now_seconds(void)
@@ -108,41 +115,60 @@ static enum outcome outcome_of_plan(const struct plan *plan)
 	return OUTCOME_BADMAIL;
 }
 
-/* Stores one item and queues its disposal by the outcome actually recorded. */
-static int store_item_and_queue(struct run_state *st, struct store_item *item, struct err *err)
+/*
+ * Sends one item in the batch's pipeline (the server stores it while we
+ * fetch and parse the next). Its results are filled at COMMIT. A message
+ * the store refuses as it is (ERR_MESSAGE) is stored as badmail instead.
+ */
+static int store_item(struct run_state *st, struct store_item *item, struct err *err)
 {
-	if (store_apply(st->store, st->run_id, item, err) < 0)
+	struct err serr = {0};
+	if (store_apply_async(st->store, st->run_id, item, &serr) == 0)
+		return 0;
+	if (serr.cls != ERR_MESSAGE) {
+		*err = serr;
 		return -1;
-	if (item->already_done) {
-		st->counts.already_done++;
-		log_info("message.already_done", "outcome=%s", outcome_name(item->done_outcome));
-	} else {
-		count_outcome(&st->counts, item->done_outcome);
 	}
-	queue_dispose(st, item->uid, item->done_outcome);
-	return 0;
+	log_warn("message.badmail", "reason=\"%s\"", serr.msg);
+	item->msg = NULL;
+	item->plan = NULL;
+	item->outcome = OUTCOME_BADMAIL;
+	item->reason = serr.msg;
+	return store_apply_async(st->store, st->run_id, item, err);
+}
+
+/* A new item of the current batch; its address stays valid until the batch ends. */
+static struct store_item *batch_item(struct run_state *st, uint32_t uid)
+{
+	if (st->nitems == st->items_cap) {
+		st->items_cap = st->items_cap ? st->items_cap * 2 : 128;
+		st->items = xreallocarray(st->items, st->items_cap, sizeof(*st->items));
+	}
+	struct store_item *item = &st->items[st->nitems++];
+	item_identity(st, uid, item);
+	return item;
 }
 
 /* imap_body_cb: parse, decide, store one message. Runs inside the batch transaction. */
 static int process_message(void *ud, uint32_t uid, const char *raw, size_t len, struct err *err)
 {
 	struct run_state *st = ud;
-	struct store_item item;
+	struct store_item *item = batch_item(st, uid);
 	struct message *msg = NULL;
 	struct plan plan;
 	struct err merr = {0};
 	char sha[65];
 	char clean[160];
+	int rc;
 
 	log_ctx_uid(uid);
 	st->counts.fetched++;
 	st->counts.bytes += len;
 	arena_reset(st->arena);
-	item_identity(st, uid, &item);
-	item.size = len;
+	item->size = len;
 	if (st->job->keep_raw) {
-		item.raw = raw;
-		item.raw_len = len;
+		item->raw = raw;
+		item->raw_len = len;
 	}
 
 	if (mime_parse(raw, len, &st->job->limits, st->arena, &msg, &merr) < 0) {
@@ -151,28 +177,31 @@ static int process_message(void *ud, uint32_t uid, const char *raw, size_t len, 
 			return -1;
 		}
 		mime_sha256_hex(raw, len, sha);
-		item.sha256 = sha;
-		item.outcome = OUTCOME_BADMAIL;
-		item.reason = merr.msg;
+		item->sha256 = sha;
+		item->outcome = OUTCOME_BADMAIL;
+		item->reason = merr.msg;
 		log_warn("message.badmail", "reason=\"%s\"",
 			 log_clean(merr.msg, strlen(merr.msg), clean, sizeof(clean)));
 	} else {
 		plan_default(msg, &plan);
-		item.msg = msg;
-		item.plan = &plan;
-		item.message_id = msg->message_id;
-		item.sha256 = msg->raw_sha256;
-		item.outcome = outcome_of_plan(&plan);
-		if (item.outcome == OUTCOME_BADMAIL || item.outcome == OUTCOME_IGNORED)
-			item.reason = plan.reason;
+		item->msg = msg;
+		item->plan = &plan;
+		item->message_id = msg->message_id;
+		item->sha256 = msg->raw_sha256;
+		item->outcome = outcome_of_plan(&plan);
+		if (item->outcome == OUTCOME_BADMAIL || item->outcome == OUTCOME_IGNORED)
+			item->reason = plan.reason;
 	}
-	if (store_item_and_queue(st, &item, err) < 0)
-		return -1;
-	if (!item.already_done && item.ticket_number[0])
-		log_debug("message.stored", "outcome=%s ticket=%s", outcome_name(item.done_outcome),
-			  item.ticket_number);
+	rc = store_item(st, item, err);
+	/* the store copied what it needs: nothing may point into this call's memory */
+	item->raw = NULL;
+	item->msg = NULL;
+	item->plan = NULL;
+	item->sha256 = NULL;
+	item->message_id = NULL;
+	item->reason = NULL;
 	log_ctx_uid(0);
-	return 0;
+	return rc;
 }
 
 /* Mail over max_message_size is never fetched: recorded as badmail by its size. */
@@ -181,20 +210,42 @@ static int handle_oversized(struct run_state *st, const struct imap_msg_info *in
 {
 	char reason[160];
 	char a[32], b[32];
-	struct store_item item;
+	struct store_item *item = batch_item(st, info->uid);
 
 	log_ctx_uid(info->uid);
 	snprintf(reason, sizeof(reason), "message size %s exceeds max_message_size %s",
 		 str_fmt_size(info->size, a, sizeof(a)),
 		 str_fmt_size(st->job->limits.max_size, b, sizeof(b)));
-	item_identity(st, info->uid, &item);
-	item.size = info->size;
-	item.outcome = OUTCOME_BADMAIL;
-	item.reason = reason;
+	item->size = info->size;
+	item->outcome = OUTCOME_BADMAIL;
+	item->reason = reason;
 	log_warn("message.badmail", "reason=\"%s\"", reason);
-	int rc = store_item_and_queue(st, &item, err);
+	int rc = store_item(st, item, err);
+	item->reason = NULL;
 	log_ctx_uid(0);
 	return rc;
+}
+
+/* After COMMIT: count each item by the outcome recorded and queue its move. */
+static void batch_committed(struct run_state *st)
+{
+	for (size_t i = 0; i < st->nitems; i++) {
+		const struct store_item *item = &st->items[i];
+		log_ctx_uid(item->uid);
+		if (item->already_done) {
+			st->counts.already_done++;
+			log_info("message.already_done", "outcome=%s",
+				 outcome_name(item->done_outcome));
+		} else {
+			count_outcome(&st->counts, item->done_outcome);
+			if (item->ticket_number[0])
+				log_debug("message.stored", "outcome=%s ticket=%s",
+					  outcome_name(item->done_outcome), item->ticket_number);
+		}
+		queue_dispose(st, item->uid, item->done_outcome);
+	}
+	log_ctx_uid(0);
+	st->nitems = 0;
 }
 
 static int cmp_processed(const void *a, const void *b)
@@ -208,6 +259,8 @@ static const struct processed_uid *find_processed(const struct processed_uid *v,
 						  uint32_t uid)
 {
 	struct processed_uid key = {.uid = uid};
+	if (n == 0)
+		return NULL;
 	return bsearch(&key, v, n, sizeof(*v), cmp_processed);
 }
 
@@ -223,16 +276,29 @@ static int run_batch(struct run_state *st, const uint32_t *uids, size_t n,
 	}
 	if (n && imap_fetch_bodies(st->imap, uids, n, process_message, st, err) < 0)
 		goto fail;
+	fault_point("before-commit");
 	if (store_commit(st->store, err) < 0)
 		goto fail_nodb;
 	fault_point("after-commit");
-	return dispose_committed(st, err);
+	batch_committed(st);
+	/*
+	 * Moves are gathered over several batches: on a Maildir-backed server
+	 * every MOVE rescans the mailbox's file list, so one MOVE per batch
+	 * makes a large mailbox quadratic. What is committed but not yet moved
+	 * is safe: the next run finds its processed record and only moves it.
+	 */
+	if (st->to_archive.n + st->to_badmail.n >= DISPOSE_CHUNK)
+		return dispose_committed(st, err);
+	return 0;
 fail:
 	store_rollback(st->store);
 fail_nodb:
-	/* nothing of this batch is recorded: leave the messages where they are */
-	uid_list_clear(&st->to_archive);
-	uid_list_clear(&st->to_badmail);
+	/*
+	 * Nothing of this batch is recorded: its messages stay where they are.
+	 * The committed ones of earlier batches stay queued: job_run still tries
+	 * to move them (the server may be fine when the database was not).
+	 */
+	st->nitems = 0;
 	return -1;
 }
 
@@ -251,6 +317,18 @@ static int open_mailboxes(struct run_state *st, struct err *err)
 		return -1;
 	log_info("job.selected", "mailbox=\"%s\" uidvalidity=%" PRIu32 " exists=%" PRIu32,
 		 st->mailbox, st->uidvalidity, exists);
+
+	bool known = false;
+	uint32_t previous = 0;
+	if (store_uidvalidity_record(st->store, job->account->name, st->mailbox, st->uidvalidity,
+				     &known, &previous, err) < 0)
+		return -1;
+	if (known && previous != st->uidvalidity)
+		/* every UID is new now; the (Message-ID, sha256) identity keeps
+		 * already processed mail from becoming a second ticket */
+		log_warn("job.uidvalidity_changed",
+			 "mailbox=\"%s\" previous=%" PRIu32 " now=%" PRIu32, st->mailbox, previous,
+			 st->uidvalidity);
 	return 0;
 }
 
@@ -268,7 +346,8 @@ static int process_mailbox(struct run_state *st, struct err *err)
 	if (store_processed_uids(st->store, st->job->account->name, st->mailbox, st->uidvalidity,
 				 &done, &ndone, err) < 0)
 		goto out;
-	qsort(done, ndone, sizeof(*done), cmp_processed);
+	if (ndone > 1)
+		qsort(done, ndone, sizeof(*done), cmp_processed);
 
 	pending = xcalloc(ninfos ? ninfos : 1, sizeof(*pending));
 	oversized = xcalloc(ninfos ? ninfos : 1, sizeof(*oversized));
@@ -299,7 +378,7 @@ static int process_mailbox(struct run_state *st, struct err *err)
 		if (run_batch(st, pending + off, n, NULL, 0, err) < 0)
 			goto out;
 	}
-	rc = 0;
+	rc = dispose_committed(st, err);
 out:
 	free(infos);
 	free(done);
@@ -326,8 +405,14 @@ int job_run(const struct config_job *job, struct store *store, struct job_run_re
 		goto out;
 	if (open_mailboxes(&st, err) < 0)
 		goto out;
-	if (process_mailbox(&st, err) < 0)
+	if (process_mailbox(&st, err) < 0) {
+		/* committed earlier in this run, not yet moved: try now, once */
+		struct err derr = {0};
+		if (st.imap && (st.to_archive.n || st.to_badmail.n) &&
+		    dispose_committed(&st, &derr) < 0)
+			log_warn("job.dispose_failed", "error=\"%s\"", derr.msg);
 		goto out;
+	}
 	rc = 0;
 out:
 	imap_client_free(&st.imap);
@@ -353,6 +438,7 @@ out:
 	free(st.archive);
 	free(st.badmail);
 	arena_free(&st.arena);
+	free(st.items);
 	uid_list_release(&st.to_archive);
 	uid_list_release(&st.to_badmail);
 out_noctx:

@@ -31,7 +31,8 @@ struct header {
 };
 
 struct attachment {
-	const char *filename;      /* decoded (RFC 2231/2047); "" when none */
+	const char *filename;      /* decoded (RFC 2231/2047); "" when none; an attached
+				      message without a name: "<subject>.eml" */
 	const char *content_type;  /* "image/png", lower case */
 	const char *content_id;    /* without <>, NULL when none */
 	bool is_inline;            /* Content-Disposition: inline, or referenced by cid: */
@@ -50,16 +51,18 @@ struct message {
 	struct address_list to;
 	struct address_list cc;
 	time_t date;               /* 0 when missing or unparsable */
-	const char *text;          /* body as UTF-8 text: text/plain, else HTML turned into text */
+	const char *text;          /* body as UTF-8 text: text/plain, else HTML turned into
+				      text; "" when none. CRLF became LF, no NUL */
 	size_t text_len;
 	const char *html;          /* the HTML body as UTF-8, NULL when none */
 	size_t html_len;
-	struct attachment *attachments;
+	struct attachment *attachments; /* every other leaf, and attached messages whole */
 	size_t nattachments;
-	struct header *headers;    /* every header, in order */
+	struct header *headers;    /* every top-level header (Content-* included), in order */
 	size_t nheaders;
 	size_t raw_size;
 	char raw_sha256[65];       /* hex of the raw bytes */
+	bool truncated;            /* text or html was cut at max_text_bytes */
 };
 
 /* Caps on what one mail may cost (DESIGN.md, decision 3). */
@@ -74,14 +77,19 @@ struct mime_limits {
 /* Defaults: 25 MB, 500 parts, depth 20, 1 MB of headers, 4 MB of text. */
 void mime_limits_default(struct mime_limits *lim);
 
-/* Once per process, before threads: initialises GMime. */
+/* Once per process, before threads: initialises GMime and libxml2. After it,
+ * mime_parse() may run on any number of threads at once (one arena each). */
 void mime_global_init(void);
 void mime_global_shutdown(void);
 
 /*
  * Parses raw bytes into *msg_r (allocated in arena). A mail that breaks a
  * limit or cannot be parsed at all fails with ERR_MESSAGE and a reason fit
- * for the badmail record. Broken-but-readable MIME is repaired, not refused.
+ * for the badmail record ("mime: 612 parts exceed the limit of 500");
+ * ERR_FATAL only when mime_global_init() was not called. Broken-but-readable
+ * MIME is repaired, not refused (engine/mime/LENIENCY.md). Text and HTML
+ * longer than max_text_bytes are cut, not refused (msg->truncated).
+ * raw is only read, never kept: it may be freed once this returns.
  */
 int mime_parse(const char *raw, size_t len, const struct mime_limits *lim,
 	       struct arena *arena, struct message **msg_r, struct err *err);

@@ -102,11 +102,14 @@ const char *str_fmt_size(uint64_t bytes, char *out, size_t outlen)
 {
 	static const char *names[] = {"B", "KB", "MB", "GB", "TB"};
 	unsigned i = 0;
-	uint64_t v = bytes;
-	while (v >= 1024 && v % 1024 == 0 && i < 4) {
+	double v = (double)bytes;
+	while (v >= 1024 && i < 4) {
 		v /= 1024;
 		i++;
 	}
-	snprintf(out, outlen, "%llu %s", (unsigned long long)v, names[i]);
+	if (i == 0 || v == (double)(uint64_t)v)
+		snprintf(out, outlen, "%llu %s", (unsigned long long)v, names[i]);
+	else
+		snprintf(out, outlen, "%.1f %s", v, names[i]);
 	return out;
 }

@@ -90,7 +90,8 @@ TEST(parses_sizes)
 	CHECK(str_parse_size("20000000000GB", &v) < 0);
 	char out[32];
 	CHECK_STR(str_fmt_size(25ULL * 1024 * 1024, out, sizeof(out)), "25 MB");
-	CHECK_STR(str_fmt_size(1500, out, sizeof(out)), "1500 B");
+	CHECK_STR(str_fmt_size(1500, out, sizeof(out)), "1.5 KB");
+	CHECK_STR(str_fmt_size(1000, out, sizeof(out)), "1000 B");
 }
 
 TEST(parses_durations)

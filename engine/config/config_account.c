@@ -1,0 +1,297 @@
+/*
+ * accounts: — server, TLS settings and credentials of each mailbox account.
+ *
+ * SECURITY: the password is read from a file, the environment, or (with a
+ * warning) the config itself. It is registered with log_add_secret() at
+ * once and never put into an error message: errors about it name the key,
+ * the file or the variable only.
+ */
+#include "engine/config/config_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine/util/log.h"
+#include "engine/util/xalloc.h"
+
+#define SECRET_FILE_MAX (64 * 1024)
+#define TIMEOUT_DEFAULT_MS 30000
+#define TIMEOUT_MIN_MS 100
+#define TIMEOUT_MAX_MS (3600 * 1000)
+
+static const char *const account_keys[] = {
+	"protocol", "host", "port", "security", "tls", "username", "password_file",
+	"password_env", "password", "auth", "timeout", NULL,
+};
+static const char *const tls_keys[] = {
+	"verify", "ca_file", "ca_path", "min_version", "max_version", "server_name", NULL,
+};
+/* Same order as the enums in config.h. */
+static const char *const protocols[] = {"imap", "pop3", NULL};
+static const char *const securities[] = {"tls", "starttls", "none", NULL};
+static const char *const auths[] = {"auto", "plain", "login", NULL};
+
+static unsigned port_default(enum protocol proto, enum security sec)
+{
+	if (proto == PROTO_IMAP)
+		return sec == SEC_TLS ? 993 : 143;
+	return sec == SEC_TLS ? 995 : 110;
+}
+
+/* "1.0".."1.3", plain (1.2 looks like a float but its text is kept) or quoted. */
+static int tls_version_read(const struct yaml_tree_node *node, int *v_r, struct err *err)
+{
+	static const char *const names[] = {"1.0", "1.1", "1.2", "1.3"};
+	if (node->kind == YAML_TREE_SCALAR) {
+		for (int i = 0; i < 4; i++) {
+			if (node->len == 3 && memcmp(node->value, names[i], 3) == 0) {
+				*v_r = 10 + i;
+				return 0;
+			}
+		}
+	}
+	char got[96];
+	return yaml_tree_error(err, node,
+			       "expected a TLS version \"1.0\", \"1.1\", \"1.2\" or \"1.3\", got %s",
+			       yaml_tree_describe(node, got, sizeof(got)));
+}
+
+static int tls_parse(struct tls_settings *tls, const struct yaml_tree_node *map,
+		     struct err *err)
+{
+	const struct yaml_tree_node *n, *min_node;
+	if (yaml_tree_expect_mapping(map, err) < 0 || yaml_tree_check_keys(map, tls_keys, err) < 0)
+		return -1;
+	if ((n = yaml_tree_get(map, "verify")) && yaml_tree_read_bool(n, &tls->verify, err) < 0)
+		return -1;
+	if ((n = yaml_tree_get(map, "ca_file")) && config_read_text(n, &tls->ca_file, err) < 0)
+		return -1;
+	if ((n = yaml_tree_get(map, "ca_path")) && config_read_text(n, &tls->ca_path, err) < 0)
+		return -1;
+	if ((n = yaml_tree_get(map, "server_name")) &&
+	    config_read_text(n, &tls->server_name, err) < 0)
+		return -1;
+	if ((min_node = yaml_tree_get(map, "min_version")) &&
+	    tls_version_read(min_node, &tls->min_version, err) < 0)
+		return -1;
+	if ((n = yaml_tree_get(map, "max_version")) &&
+	    tls_version_read(n, &tls->max_version, err) < 0)
+		return -1;
+	if (min_node && tls->max_version && tls->min_version > tls->max_version)
+		return yaml_tree_error(err, min_node,
+				       "min_version 1.%d is higher than max_version 1.%d",
+				       tls->min_version - 10, tls->max_version - 10);
+	return 0;
+}
+
+/* The password must fit in a protocol line and a C string. */
+static bool secret_ok(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (s[i] == '\0' || s[i] == '\r' || s[i] == '\n')
+			return false;
+	return true;
+}
+
+static int secret_file_read(struct config_account *a, const struct yaml_tree_node *node,
+			    struct err *err)
+{
+	const char *path = a->password_ref;
+	int rc = -1;
+	size_t len = 0;
+	char *data = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return yaml_tree_error(err, node, "cannot read \"%s\": %s", path, strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		yaml_tree_error(err, node, "cannot read \"%s\": %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		yaml_tree_error(err, node, "cannot read \"%s\": not a regular file", path);
+		goto out;
+	}
+	if (st.st_size > SECRET_FILE_MAX) {
+		yaml_tree_error(err, node, "\"%s\" is larger than %d bytes", path, SECRET_FILE_MAX);
+		goto out;
+	}
+	data = xmalloc(SECRET_FILE_MAX + 2);
+	for (;;) {
+		ssize_t n = read(fd, data + len, SECRET_FILE_MAX + 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			yaml_tree_error(err, node, "cannot read \"%s\": %s", path, strerror(errno));
+			goto out;
+		}
+		if (n == 0 || (len += (size_t)n) > SECRET_FILE_MAX)
+			break;
+	}
+	if (len > SECRET_FILE_MAX) {
+		yaml_tree_error(err, node, "\"%s\" is larger than %d bytes", path, SECRET_FILE_MAX);
+		goto out;
+	}
+	/* editors and `echo` add one newline; strip exactly one */
+	if (len && data[len - 1] == '\n')
+		len--;
+	if (len && data[len - 1] == '\r')
+		len--;
+	if (len == 0) {
+		yaml_tree_error(err, node, "\"%s\" is empty", path);
+		goto out;
+	}
+	if (!secret_ok(data, len)) {
+		yaml_tree_error(err, node, "\"%s\" must hold one line without NUL bytes", path);
+		goto out;
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+		char clean[256];
+		log_warn("config.password_file", "file=%s:%u account=%s path=\"%s\" mode=%03o "
+			 "msg=\"password file is readable by group or others\"",
+			 node->file, node->line, a->name,
+			 log_clean(path, strlen(path), clean, sizeof(clean)),
+			 (unsigned)(st.st_mode & 0777));
+	}
+	a->password = xmemdup0(data, len);
+	rc = 0;
+out:
+	if (data) {
+		explicit_bzero(data, SECRET_FILE_MAX + 2);
+		free(data);
+	}
+	close(fd);
+	return rc;
+}
+
+static int password_parse(struct config_account *a, const struct yaml_tree_node *map,
+			  struct err *err)
+{
+	const struct yaml_tree_node *file = yaml_tree_get(map, "password_file");
+	const struct yaml_tree_node *env = yaml_tree_get(map, "password_env");
+	const struct yaml_tree_node *inl = yaml_tree_get(map, "password");
+	int given = (file != NULL) + (env != NULL) + (inl != NULL);
+	if (given == 0)
+		return yaml_tree_error(err, map, "missing required key \"password_file\" "
+				       "(or \"password_env\", \"password\")");
+	if (given > 1)
+		return yaml_tree_error(err, map, "give only one of password_file, password_env "
+				       "and password");
+	if (file) {
+		a->password_source = SECRET_FILE;
+		if (config_read_text(file, &a->password_ref, err) < 0 ||
+		    secret_file_read(a, file, err) < 0)
+			return -1;
+	} else if (env) {
+		a->password_source = SECRET_ENV;
+		if (config_read_env_name(env, &a->password_ref, err) < 0)
+			return -1;
+		const char *v = getenv(a->password_ref);
+		if (!v)
+			return yaml_tree_error(err, env, "environment variable \"%s\" is not set",
+					       a->password_ref);
+		if (!v[0])
+			return yaml_tree_error(err, env, "environment variable \"%s\" is empty",
+					       a->password_ref);
+		if (!secret_ok(v, strlen(v)))
+			return yaml_tree_error(err, env, "environment variable \"%s\" must hold "
+					       "one line", a->password_ref);
+		a->password = xstrdup(v);
+	} else {
+		/* never describe the value: that would print the password */
+		a->password_source = SECRET_INLINE;
+		if (inl->kind != YAML_TREE_SCALAR)
+			return yaml_tree_error(err, inl, "expected a string");
+		if (yaml_tree_is_null(inl))
+			return yaml_tree_error(err, inl, "must not be empty");
+		if (!secret_ok(inl->value, inl->len))
+			return yaml_tree_error(err, inl, "must be one line without NUL bytes");
+		a->password = xmemdup0(inl->value, inl->len);
+		log_warn("config.password_inline", "file=%s:%u account=%s msg=\"password written "
+			 "in the config file; prefer password_file or password_env\"",
+			 inl->file, inl->line, a->name);
+	}
+	log_add_secret(a->password);
+	return 0;
+}
+
+static int account_parse(struct config_account *a, const struct yaml_tree_node *key,
+			 const struct yaml_tree_node *map, struct err *err)
+{
+	const struct yaml_tree_node *n;
+	int idx;
+	a->name = xstrdup(key->value);
+	a->line = key->line;
+	a->tls.verify = true;
+	a->security = SEC_TLS;
+	a->auth = AUTH_AUTO;
+	a->timeout_ms = TIMEOUT_DEFAULT_MS;
+	if (yaml_tree_expect_mapping(map, err) < 0 ||
+	    yaml_tree_check_keys(map, account_keys, err) < 0)
+		return -1;
+	if (yaml_tree_require(map, "protocol", &n, err) < 0 ||
+	    yaml_tree_read_enum(n, protocols, &idx, err) < 0)
+		return -1;
+	a->protocol = (enum protocol)idx;
+	if (yaml_tree_require(map, "host", &n, err) < 0 || config_read_text(n, &a->host, err) < 0)
+		return -1;
+	if (yaml_tree_require(map, "username", &n, err) < 0 ||
+	    config_read_text(n, &a->username, err) < 0)
+		return -1;
+	if ((n = yaml_tree_get(map, "security"))) {
+		if (yaml_tree_read_enum(n, securities, &idx, err) < 0)
+			return -1;
+		a->security = (enum security)idx;
+	}
+	a->port = port_default(a->protocol, a->security);
+	if ((n = yaml_tree_get(map, "port"))) {
+		uint64_t port;
+		if (yaml_tree_read_uint(n, 1, 65535, &port, err) < 0)
+			return -1;
+		a->port = (unsigned)port;
+	}
+	if ((n = yaml_tree_get(map, "tls")) && tls_parse(&a->tls, n, err) < 0)
+		return -1;
+	if ((n = yaml_tree_get(map, "auth"))) {
+		if (yaml_tree_read_enum(n, auths, &idx, err) < 0)
+			return -1;
+		a->auth = (enum auth_method)idx;
+	}
+	if ((n = yaml_tree_get(map, "timeout")) &&
+	    yaml_tree_read_duration_ms(n, TIMEOUT_MIN_MS, TIMEOUT_MAX_MS, &a->timeout_ms, err) < 0)
+		return -1;
+	if (password_parse(a, map, err) < 0)
+		return -1;
+	/* works, but an admin should see it every time the daemon starts */
+	if (a->security == SEC_NONE)
+		log_warn("config.plaintext", "file=%s:%u account=%s msg=\"security: none sends "
+			 "the password unencrypted\"", key->file, key->line, a->name);
+	else if (!a->tls.verify)
+		log_warn("config.tls_verify_off", "file=%s:%u account=%s msg=\"certificate "
+			 "verification is off\"", key->file, key->line, a->name);
+	return 0;
+}
+
+int config_accounts_parse(struct config *cfg, const struct yaml_tree_node *accounts,
+			  struct err *err)
+{
+	if (yaml_tree_expect_mapping(accounts, err) < 0)
+		return -1;
+	if (accounts->npairs == 0)
+		return yaml_tree_error(err, accounts, "at least one account is required");
+	/* allocated once: jobs keep pointers into this array */
+	cfg->accounts = xcalloc(accounts->npairs, sizeof(*cfg->accounts));
+	for (size_t i = 0; i < accounts->npairs; i++) {
+		const struct yaml_tree_pair *p = &accounts->pairs[i];
+		if (config_check_name(p->key, "account", err) < 0)
+			return -1;
+		cfg->naccounts = i + 1;
+		if (account_parse(&cfg->accounts[i], p->key, p->value, err) < 0)
+			return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,33 @@
+/*
+ * Shared between the config loader's files (config.c, config_account.c,
+ * config_job.c, config_summary.c); not for use outside engine/config.
+ */
+#ifndef M2T_CONFIG_INTERNAL_H
+#define M2T_CONFIG_INTERNAL_H
+
+#include <stddef.h>
+
+#include "engine/config/config.h"
+#include "rules/yaml_tree.h"
+
+/* Account and job names: [A-Za-z0-9._-]+, checked at the key. */
+int config_check_name(const struct yaml_tree_node *key, const char *what, struct err *err);
+/* A non-empty string without control characters (it may end up in a
+ * protocol command or a log line); *s_r is a fresh copy. */
+int config_read_text(const struct yaml_tree_node *node, char **s_r, struct err *err);
+/* A variable name ([A-Za-z_][A-Za-z0-9_]*) for url_env / password_env. */
+int config_read_env_name(const struct yaml_tree_node *node, char **s_r, struct err *err);
+
+/* accounts: fills cfg->accounts / naccounts. */
+int config_accounts_parse(struct config *cfg, const struct yaml_tree_node *accounts,
+			  struct err *err);
+/* jobs: fills cfg->jobs / njobs; needs the accounts already parsed. */
+int config_jobs_parse(struct config *cfg, const struct yaml_tree_node *jobs,
+		      struct err *err);
+
+/* Copies url into out with every password in it replaced by "***". */
+const char *config_mask_url(const char *url, char *out, size_t outlen);
+/* Registers each password found inside url with log_add_secret(). */
+void config_url_add_secrets(const char *url);
+
+#endif

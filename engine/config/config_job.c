@@ -1,0 +1,140 @@
+/*
+ * jobs: — which account and mailbox a job reads, where mail goes after it
+ * is done, when the job runs, and the limits one mail may cost.
+ */
+#include "engine/config/config_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/util/xalloc.h"
+
+#define KB 1024ULL
+#define MB (1024ULL * 1024)
+#define GB (1024ULL * 1024 * 1024)
+
+static const char *const job_keys[] = {
+	"account", "mailbox", "archive_folder", "badmail_folder", "schedule",
+	"max_message_size", "batch_size", "keep_raw", "limits", NULL,
+};
+static const char *const limit_keys[] = {
+	"max_parts", "max_depth", "max_header_bytes", "max_text_bytes", NULL,
+};
+
+static int limits_parse(struct mime_limits *lim, const struct yaml_tree_node *map,
+			struct err *err)
+{
+	const struct yaml_tree_node *n;
+	uint64_t v;
+	if (yaml_tree_expect_mapping(map, err) < 0 || yaml_tree_check_keys(map, limit_keys, err) < 0)
+		return -1;
+	if ((n = yaml_tree_get(map, "max_parts"))) {
+		if (yaml_tree_read_uint(n, 1, 100000, &v, err) < 0)
+			return -1;
+		lim->max_parts = (uint32_t)v;
+	}
+	if ((n = yaml_tree_get(map, "max_depth"))) {
+		if (yaml_tree_read_uint(n, 1, 1000, &v, err) < 0)
+			return -1;
+		lim->max_depth = (uint32_t)v;
+	}
+	if ((n = yaml_tree_get(map, "max_header_bytes")) &&
+	    yaml_tree_read_size(n, 1 * KB, 64 * MB, &lim->max_header_bytes, err) < 0)
+		return -1;
+	if ((n = yaml_tree_get(map, "max_text_bytes")) &&
+	    yaml_tree_read_size(n, 1 * KB, 1 * GB, &lim->max_text_bytes, err) < 0)
+		return -1;
+	return 0;
+}
+
+static int account_find(struct config *cfg, struct config_job *j,
+			const struct yaml_tree_node *node, struct err *err)
+{
+	const char *name;
+	if (yaml_tree_read_string(node, &name, err) < 0)
+		return -1;
+	for (size_t i = 0; i < cfg->naccounts; i++) {
+		if (strcmp(cfg->accounts[i].name, name) == 0) {
+			j->account = &cfg->accounts[i];
+			return 0;
+		}
+	}
+	const char **names = xcalloc(cfg->naccounts + 1, sizeof(*names));
+	for (size_t i = 0; i < cfg->naccounts; i++)
+		names[i] = cfg->accounts[i].name;
+	const char *hint = yaml_tree_suggest(name, names);
+	char q[64];
+	yaml_tree_quote(node, q, sizeof(q));
+	if (hint)
+		yaml_tree_error(err, node, "no account named %s (did you mean \"%s\"?)", q, hint);
+	else
+		yaml_tree_error(err, node, "no account named %s", q);
+	free(names);
+	return -1;
+}
+
+static int text_or_default(const struct yaml_tree_node *map, const char *key, const char *def,
+			   char **s_r, struct err *err)
+{
+	const struct yaml_tree_node *n = yaml_tree_get(map, key);
+	if (n)
+		return config_read_text(n, s_r, err);
+	*s_r = xstrdup(def);
+	return 0;
+}
+
+static int job_parse(struct config *cfg, struct config_job *j,
+		     const struct yaml_tree_node *key, const struct yaml_tree_node *map,
+		     struct err *err)
+{
+	const struct yaml_tree_node *n;
+	uint64_t v;
+	j->name = xstrdup(key->value);
+	j->line = key->line;
+	j->batch_size = 100;
+	j->keep_raw = true;
+	mime_limits_default(&j->limits);
+	if (yaml_tree_expect_mapping(map, err) < 0 || yaml_tree_check_keys(map, job_keys, err) < 0)
+		return -1;
+	if (yaml_tree_require(map, "account", &n, err) < 0 || account_find(cfg, j, n, err) < 0)
+		return -1;
+	if (yaml_tree_require(map, "schedule", &n, err) < 0 ||
+	    config_read_text(n, &j->schedule, err) < 0)
+		return -1;
+	/* mailbox names are kept as written: the server's separator decides */
+	if (text_or_default(map, "mailbox", "INBOX", &j->mailbox, err) < 0 ||
+	    text_or_default(map, "archive_folder", "Processed", &j->archive_folder, err) < 0 ||
+	    text_or_default(map, "badmail_folder", "Badmail", &j->badmail_folder, err) < 0)
+		return -1;
+	if ((n = yaml_tree_get(map, "max_message_size")) &&
+	    yaml_tree_read_size(n, 1 * KB, 1 * GB, &j->limits.max_size, err) < 0)
+		return -1;
+	if ((n = yaml_tree_get(map, "batch_size"))) {
+		if (yaml_tree_read_uint(n, 1, 1000, &v, err) < 0)
+			return -1;
+		j->batch_size = (uint32_t)v;
+	}
+	if ((n = yaml_tree_get(map, "keep_raw")) && yaml_tree_read_bool(n, &j->keep_raw, err) < 0)
+		return -1;
+	if ((n = yaml_tree_get(map, "limits")) && limits_parse(&j->limits, n, err) < 0)
+		return -1;
+	return 0;
+}
+
+int config_jobs_parse(struct config *cfg, const struct yaml_tree_node *jobs, struct err *err)
+{
+	if (yaml_tree_expect_mapping(jobs, err) < 0)
+		return -1;
+	if (jobs->npairs == 0)
+		return yaml_tree_error(err, jobs, "at least one job is required");
+	cfg->jobs = xcalloc(jobs->npairs, sizeof(*cfg->jobs));
+	for (size_t i = 0; i < jobs->npairs; i++) {
+		const struct yaml_tree_pair *p = &jobs->pairs[i];
+		if (config_check_name(p->key, "job", err) < 0)
+			return -1;
+		cfg->njobs = i + 1;
+		if (job_parse(cfg, &cfg->jobs[i], p->key, p->value, err) < 0)
+			return -1;
+	}
+	return 0;
+}

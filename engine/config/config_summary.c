@@ -1,0 +1,217 @@
+/*
+ * The `check-config` summary, and finding passwords inside a database URL
+ * so that the summary can mask them and the log can redact them.
+ *
+ * SECURITY: nothing here prints a password: accounts show where the
+ * password comes from, the database URL is printed with "***" in place of
+ * every password it holds.
+ */
+#include "engine/config/config_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "engine/util/log.h"
+#include "engine/util/str.h"
+#include "engine/util/xalloc.h"
+
+#define URL_SPANS_MAX 8
+
+struct span {
+	size_t start;
+	size_t len;
+};
+
+/*
+ * Where passwords are in a PostgreSQL connection string: the user info of
+ * a URL ("postgresql://user:SECRET@host/db"), and any "password=SECRET"
+ * (URL query parameter or key=value conninfo, quoted or not).
+ */
+static size_t url_password_spans(const char *url, struct span *spans, size_t max)
+{
+	size_t n = 0;
+	const char *scheme = strstr(url, "://");
+	if (scheme) {
+		const char *auth = scheme + 3;
+		size_t alen = strcspn(auth, "/?#");
+		const char *at = NULL;
+		for (size_t i = 0; i < alen; i++)
+			if (auth[i] == '@')
+				at = auth + i;
+		const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+		if (colon && n < max) {
+			spans[n].start = (size_t)(colon + 1 - url);
+			spans[n].len = (size_t)(at - colon - 1);
+			n++;
+		}
+	}
+	for (const char *p = url; (p = strcasestr(p, "password")) != NULL && n < max;) {
+		const char *v = p + strlen("password");
+		/* only a whole word: "xpassword=" or "password_file=" is something else */
+		bool word = p == url || !((p[-1] >= 'a' && p[-1] <= 'z') ||
+					  (p[-1] >= 'A' && p[-1] <= 'Z') || p[-1] == '_');
+		p = v;
+		while (*v == ' ')
+			v++;
+		if (!word || *v != '=')
+			continue;
+		v++;
+		while (*v == ' ')
+			v++;
+		size_t len;
+		if (*v == '\'') {
+			/* conninfo quoting: 'it''s' is not a thing, \' is */
+			len = 1;
+			while (v[len] && v[len] != '\'')
+				len += v[len] == '\\' && v[len + 1] ? 2 : 1;
+			if (v[len] == '\'')
+				len++;
+		} else {
+			len = strcspn(v, "& \t\r\n#");
+		}
+		if (len) {
+			spans[n].start = (size_t)(v - url);
+			spans[n].len = len;
+			n++;
+		}
+		p = v + len;
+	}
+	return n;
+}
+
+const char *config_mask_url(const char *url, char *out, size_t outlen)
+{
+	struct span spans[URL_SPANS_MAX];
+	size_t n = url_password_spans(url, spans, URL_SPANS_MAX);
+	size_t o = 0, i = 0;
+	if (outlen == 0)
+		return out;
+	while (url[i] && o + 1 < outlen) {
+		bool masked = false;
+		for (size_t k = 0; k < n; k++) {
+			if (spans[k].start == i && spans[k].len) {
+				for (const char *m = "***"; *m && o + 1 < outlen; m++)
+					out[o++] = *m;
+				i += spans[k].len;
+				masked = true;
+				break;
+			}
+		}
+		if (!masked)
+			out[o++] = url[i++];
+	}
+	out[o] = '\0';
+	return out;
+}
+
+void config_url_add_secrets(const char *url)
+{
+	struct span spans[URL_SPANS_MAX];
+	size_t n = url_password_spans(url, spans, URL_SPANS_MAX);
+	for (size_t k = 0; k < n; k++) {
+		char *s = xstrndup(url + spans[k].start, spans[k].len);
+		log_add_secret(s);
+		explicit_bzero(s, spans[k].len);
+		free(s);
+	}
+}
+
+static const char *fmt_ms(uint64_t ms, char *out, size_t outlen)
+{
+	unsigned long long v = (unsigned long long)ms;
+	if (ms && ms % 3600000 == 0)
+		snprintf(out, outlen, "%lluh", v / 3600000);
+	else if (ms && ms % 60000 == 0)
+		snprintf(out, outlen, "%llum", v / 60000);
+	else if (ms && ms % 1000 == 0)
+		snprintf(out, outlen, "%llus", v / 1000);
+	else
+		snprintf(out, outlen, "%llums", v);
+	return out;
+}
+
+static void account_print(const struct config_account *a, FILE *out)
+{
+	static const char *const protocols[] = {"imap", "pop3"};
+	static const char *const securities[] = {"tls", "starttls", "none"};
+	static const char *const auths[] = {"auto", "plain", "login"};
+	char t[32];
+	fprintf(out, "  %s (line %u)\n", a->name, a->line);
+	fprintf(out, "    server:   %s %s:%u\n", protocols[a->protocol], a->host, a->port);
+	fprintf(out, "    security: %s", securities[a->security]);
+	if (a->security != SEC_NONE)
+		fprintf(out, ", verify %s", a->tls.verify ? "yes" : "NO (certificates not checked)");
+	fputc('\n', out);
+	if (a->security != SEC_NONE) {
+		if (a->tls.ca_file)
+			fprintf(out, "    ca_file:  %s\n", a->tls.ca_file);
+		if (a->tls.ca_path)
+			fprintf(out, "    ca_path:  %s\n", a->tls.ca_path);
+		if (a->tls.server_name)
+			fprintf(out, "    server_name: %s\n", a->tls.server_name);
+		if (a->tls.min_version || a->tls.max_version) {
+			fprintf(out, "    tls versions: ");
+			if (a->tls.min_version)
+				fprintf(out, "1.%d", a->tls.min_version - 10);
+			else
+				fprintf(out, "default");
+			if (a->tls.max_version)
+				fprintf(out, " to 1.%d\n", a->tls.max_version - 10);
+			else
+				fprintf(out, " and up\n");
+		}
+	}
+	fprintf(out, "    username: %s\n", a->username);
+	switch (a->password_source) {
+	case SECRET_FILE:
+		fprintf(out, "    password: from file %s\n", a->password_ref);
+		break;
+	case SECRET_ENV:
+		fprintf(out, "    password: from env %s\n", a->password_ref);
+		break;
+	case SECRET_INLINE:
+		fprintf(out, "    password: written in the config file (not recommended)\n");
+		break;
+	}
+	fprintf(out, "    auth:     %s, timeout %s\n", auths[a->auth],
+		fmt_ms(a->timeout_ms, t, sizeof(t)));
+}
+
+static void job_print(const struct config_job *j, FILE *out)
+{
+	char s1[32], s2[32], s3[32];
+	fprintf(out, "  %s (line %u)\n", j->name, j->line);
+	fprintf(out, "    account:  %s\n", j->account->name);
+	fprintf(out, "    mailbox:  %s\n", j->mailbox);
+	fprintf(out, "    folders:  archive %s, badmail %s\n", j->archive_folder,
+		j->badmail_folder);
+	fprintf(out, "    schedule: %s\n", j->schedule);
+	fprintf(out, "    batch:    %u messages per transaction, keep raw mail: %s\n",
+		(unsigned)j->batch_size, j->keep_raw ? "yes" : "no");
+	fprintf(out, "    limits:   message %s, %u parts, depth %u, headers %s, text %s\n",
+		str_fmt_size(j->limits.max_size, s1, sizeof(s1)), (unsigned)j->limits.max_parts,
+		(unsigned)j->limits.max_depth,
+		str_fmt_size(j->limits.max_header_bytes, s2, sizeof(s2)),
+		str_fmt_size(j->limits.max_text_bytes, s3, sizeof(s3)));
+}
+
+void config_print_summary(const struct config *cfg, FILE *out)
+{
+	fprintf(out, "config: %s\n", cfg->path);
+	if (cfg->database_url_env) {
+		fprintf(out, "database: from env %s\n", cfg->database_url_env);
+	} else {
+		char masked[1024];
+		fprintf(out, "database: %s\n",
+			config_mask_url(cfg->database_url, masked, sizeof(masked)));
+	}
+	fprintf(out, "log_level: %s\n", cfg->log_level ? cfg->log_level : "info (default)");
+	fprintf(out, "accounts: %zu\n", cfg->naccounts);
+	for (size_t i = 0; i < cfg->naccounts; i++)
+		account_print(&cfg->accounts[i], out);
+	fprintf(out, "jobs: %zu\n", cfg->njobs);
+	for (size_t i = 0; i < cfg->njobs; i++)
+		job_print(&cfg->jobs[i], out);
+}

@@ -1,0 +1,149 @@
+/*
+ * SECURITY: talks to an untrusted server. The connection policy lives
+ * here: implicit TLS or required STARTTLS (no silent downgrade), PREAUTH on
+ * a connection that must still start TLS is refused, capabilities are
+ * forgotten and asked again after STARTTLS, and the password is
+ * registered with the logger as a secret before anything is sent.
+ *
+ * Connecting: greeting, STARTTLS, CAPABILITY, login. Freeing: LOGOUT.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/fetch/imap_int.h"
+#include "engine/util/log.h"
+#include "engine/util/xalloc.h"
+
+#define IMAP_DEFAULT_MAX_LINE (64 * 1024)
+#define IMAP_DEFAULT_MAX_LITERAL ((uint64_t)64 * 1024 * 1024)
+#define IMAP_LOGOUT_TIMEOUT_MS 5000
+
+static int read_greeting(struct imap_client *c, const struct config_account *acc,
+			 struct err *err)
+{
+	const struct imap_response *r;
+	char text[256];
+	if (imap_read_response(c, &r, err) < 0)
+		return err_prefix(err, "reading the greeting of %s", c->host);
+	if (r->kind != IMAP_RESP_UNTAGGED || r->status == IMAP_STATUS_NONE ||
+	    r->status == IMAP_STATUS_NO || r->status == IMAP_STATUS_BAD) {
+		c->broken = true;
+		return err_set(err, ERR_SOURCE, "%s did not greet as an IMAP server", c->host);
+	}
+	if (r->status == IMAP_STATUS_BYE) {
+		c->bye = true;
+		return err_set(err, ERR_TRANSIENT, "%s refused the connection: %s", c->host,
+			       imap_clean(&r->text, text, sizeof(text)));
+	}
+	if (slice_ieq(r->code, "CAPABILITY"))
+		imap_caps_set_text(c, r->code_args.p, r->code_args.len);
+	if (r->status == IMAP_STATUS_PREAUTH) {
+		/* STARTTLS is only allowed before authentication: a PREAUTH here
+		 * would leave the session in the clear (RFC 3501 6.2.1). */
+		if (acc->security == SEC_STARTTLS)
+			return err_set(err, ERR_SOURCE,
+				       "%s sent PREAUTH on a connection that must use STARTTLS; "
+				       "refusing to continue without TLS", c->host);
+		c->logged_in = true;
+		log_info("imap.connect", "host=%s msg=\"pre-authenticated by the server\"",
+			 c->host);
+	}
+	return 0;
+}
+
+static int start_tls(struct imap_client *c, struct err *err)
+{
+	if (!c->caps && imap_caps_fetch(c, err) < 0)
+		return -1;
+	if (!imap_has_capability(c, "STARTTLS"))
+		return err_set(err, ERR_SOURCE,
+			       "%s does not offer STARTTLS, which security: starttls requires",
+			       c->host);
+	imap_cmd_begin(c, "STARTTLS");
+	if (imap_cmd_ok(c, NULL, NULL, ERR_SOURCE, err) < 0)
+		return -1;
+	if (net_conn_start_tls(c->conn, c->tls, err) < 0) {
+		c->broken = true;
+		return -1;
+	}
+	/* anything learned before TLS may have been forged */
+	imap_caps_clear(c);
+	return imap_caps_fetch(c, err);
+}
+
+int imap_connect(const struct config_account *acc, const struct imap_limits *lim,
+		 struct imap_client **client_r, struct err *err)
+{
+	*client_r = NULL;
+	if (!acc->host || !acc->username || !acc->password)
+		return err_set(err, ERR_FATAL, "account \"%s\": host, username and password "
+			       "are required", acc->name ? acc->name : "");
+	/* before anything could print it */
+	log_add_secret(acc->password);
+
+	struct imap_client *c = xcalloc(1, sizeof(*c));
+	c->host = xstrdup(acc->host);
+	if (lim)
+		c->lim = *lim;
+	if (!c->lim.max_line)
+		c->lim.max_line = IMAP_DEFAULT_MAX_LINE;
+	if (!c->lim.max_literal)
+		c->lim.max_literal = IMAP_DEFAULT_MAX_LITERAL;
+	struct imap_parse_limits plim = {
+		.max_line = c->lim.max_line, .max_literal = c->lim.max_literal,
+	};
+	c->parser = imap_parser_new(&plim);
+	/* commands carry at most a UID set, a mailbox name and LOGIN strings */
+	buf_init(&c->cmd, 64 * 1024);
+	c->timeout_ms = acc->timeout_ms;
+
+	if (acc->security != SEC_NONE && net_tls_new(&acc->tls, &c->tls, err) < 0)
+		goto fail;
+	if (net_conn_open(acc->host, acc->port, acc->timeout_ms, &c->conn, err) < 0)
+		goto fail;
+	if (acc->security == SEC_TLS && net_conn_start_tls(c->conn, c->tls, err) < 0)
+		goto fail;
+	if (read_greeting(c, acc, err) < 0)
+		goto fail;
+	if (acc->security == SEC_STARTTLS && start_tls(c, err) < 0)
+		goto fail;
+	if (!c->caps && imap_caps_fetch(c, err) < 0)
+		goto fail;
+	if (!c->logged_in && imap_login(c, acc, err) < 0)
+		goto fail;
+	log_info("imap.connect", "host=%s port=%u tls=%s user=%s", c->host, acc->port,
+		 net_conn_is_tls(c->conn) ? "yes" : "no", acc->username);
+	*client_r = c;
+	return 0;
+fail:
+	c->broken = true;  /* no LOGOUT on a half-open session */
+	imap_client_free(&c);
+	return -1;
+}
+
+void imap_client_free(struct imap_client **cp)
+{
+	struct imap_client *c = *cp;
+	if (!c)
+		return;
+	if (c->conn && !c->broken && !c->bye) {
+		struct err e;
+		const struct imap_response *t;
+		uint64_t to = c->timeout_ms && c->timeout_ms < IMAP_LOGOUT_TIMEOUT_MS
+				      ? c->timeout_ms : IMAP_LOGOUT_TIMEOUT_MS;
+		net_conn_set_timeout(c->conn, to);
+		imap_cmd_begin(c, "LOGOUT");
+		if (imap_cmd_run(c, NULL, NULL, &t, &e) < 0)
+			log_debug("imap.logout", "host=%s error=\"%s\"", c->host, e.msg);
+	}
+	net_conn_free(&c->conn);
+	net_tls_free(&c->tls);
+	imap_parser_free(&c->parser);
+	imap_caps_clear(c);
+	if (c->cmd.data)
+		explicit_bzero(c->cmd.data, c->cmd.cap);
+	buf_release(&c->cmd);
+	free(c->host);
+	free(c);
+	*cp = NULL;
+}

@@ -1,0 +1,223 @@
+/*
+ * SECURITY: mailbox names and LIST results come from config and from the
+ * server; names are sent only as quoted strings or literals (never raw),
+ * and LIST results are matched exactly, never used as patterns.
+ *
+ * Mailboxes: the hierarchy delimiter, resolving configured names, CREATE,
+ * SELECT/EXAMINE.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "engine/fetch/imap_int.h"
+#include "engine/util/log.h"
+#include "engine/util/xalloc.h"
+
+static bool is_ascii(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			return false;
+	return true;
+}
+
+int imap_cmd_add_mailbox(struct imap_client *c, const char *name, struct err *err)
+{
+	if (!name || !*name)
+		return err_set(err, ERR_FATAL, "empty mailbox name");
+	if (strpbrk(name, "\r\n"))
+		return err_set(err, ERR_FATAL, "mailbox name contains a line break");
+	bool ascii = is_ascii(name);
+	if (!ascii && !c->utf8_enabled)
+		return err_set(err, ERR_SOURCE, "mailbox \"%s\" is not ASCII and %s does not "
+			       "accept UTF-8 names (modified UTF-7 is not supported yet)", name,
+			       c->host);
+	return imap_cmd_add_string(c, name, strlen(name), !ascii, err);
+}
+
+/* RFC 6855: UTF-8 names may be used only after ENABLE UTF8=ACCEPT. */
+int imap_mailbox_prepare(struct imap_client *c, const char *name, struct err *err)
+{
+	if (is_ascii(name) || c->utf8_enabled)
+		return 0;
+	if (!imap_has_capability(c, "UTF8=ACCEPT"))
+		return err_set(err, ERR_SOURCE, "mailbox \"%s\" is not ASCII and %s does not "
+			       "offer UTF8=ACCEPT (modified UTF-7 is not supported yet)", name,
+			       c->host);
+	if (!imap_has_capability(c, "ENABLE"))
+		return err_set(err, ERR_SOURCE, "%s offers UTF8=ACCEPT without ENABLE", c->host);
+	imap_cmd_begin(c, "ENABLE UTF8=ACCEPT");
+	if (imap_cmd_ok(c, NULL, NULL, ERR_SOURCE, err) < 0)
+		return -1;
+	c->utf8_enabled = true;
+	return 0;
+}
+
+struct list_ctx {
+	const char *want;       /* name to look for; NULL: take the delimiter */
+	bool found;
+	char delim;
+	bool delim_seen;
+	char *name;             /* server's spelling of want */
+};
+
+static bool names_equal(const char *a, const char *b, size_t blen)
+{
+	if (strlen(a) == blen && memcmp(a, b, blen) == 0)
+		return true;
+	/* INBOX is case-insensitive (RFC 3501 5.1) */
+	return blen == 5 && str_ieq(a, "INBOX") && strncasecmp(b, "INBOX", 5) == 0;
+}
+
+/* "* LIST (flags) delim name" */
+static int list_cb(struct imap_client *c, void *ud, const struct imap_response *r,
+		   struct err *err)
+{
+	struct list_ctx *lc = ud;
+	(void)c;
+	(void)err;
+	if (r->kind != IMAP_RESP_UNTAGGED || !slice_ieq(r->name, "LIST") || r->nargs < 3 ||
+	    r->args[0].type != IMAP_ARG_LIST || !imap_arg_is_string(&r->args[2]))
+		return 0;
+	const struct imap_arg *d = &r->args[1];
+	if (!lc->delim_seen) {
+		lc->delim_seen = true;
+		lc->delim = d->type == IMAP_ARG_STRING && d->len == 1 ? d->str[0] : 0;
+	}
+	if (!lc->want || lc->found || !names_equal(lc->want, r->args[2].str, r->args[2].len))
+		return 0;
+	const struct imap_arg *fl = &r->args[0];
+	for (size_t i = 0; i < fl->count; i++)
+		if (imap_arg_atom_is(&fl->list[i], "\\NonExistent"))
+			return 0;
+	lc->found = true;
+	lc->name = xmemdup0(r->args[2].str, r->args[2].len);
+	return 0;
+}
+
+static int get_delim(struct imap_client *c, struct err *err)
+{
+	if (c->delim_known)
+		return 0;
+	struct list_ctx lc = {0};
+	imap_cmd_begin(c, "LIST \"\" \"\"");
+	if (imap_cmd_ok(c, list_cb, &lc, ERR_SOURCE, err) < 0)
+		return -1;
+	c->delim = lc.delim;
+	c->delim_known = true;
+	log_debug("imap.delimiter", "host=%s delimiter=\"%c\"", c->host,
+		  c->delim ? c->delim : ' ');
+	return 0;
+}
+
+/* LIST "" name: the server's spelling when it exists, else NULL. */
+static int list_find(struct imap_client *c, const char *name, char **found_r, struct err *err)
+{
+	struct list_ctx lc = {.want = name};
+	*found_r = NULL;
+	imap_cmd_begin(c, "LIST \"\"");
+	if (imap_cmd_add_mailbox(c, name, err) < 0)
+		return -1;
+	if (imap_cmd_ok(c, list_cb, &lc, ERR_SOURCE, err) < 0) {
+		free(lc.name);
+		return -1;
+	}
+	*found_r = lc.name;
+	return 0;
+}
+
+int imap_resolve_mailbox(struct imap_client *c, const char *name, bool create,
+			 char **name_r, struct err *err)
+{
+	char text[256];
+	*name_r = NULL;
+	if (!name || !*name || strpbrk(name, "\r\n"))
+		return err_set(err, ERR_FATAL, "bad mailbox name \"%s\"", name ? name : "");
+	if (imap_mailbox_prepare(c, name, err) < 0 || get_delim(c, err) < 0)
+		return -1;
+	/* "INBOX/Support" and "INBOX.Support" both mean the server's own
+	 * separator; a name that exists as written is taken as written. */
+	char *conv = xstrdup(name);
+	if (c->delim)
+		for (char *p = conv; *p; p++)
+			if (*p == '/' || *p == '.')
+				*p = c->delim;
+	char *found = NULL;
+	if (list_find(c, name, &found, err) < 0)
+		goto fail;
+	if (!found && strcmp(conv, name) != 0 && list_find(c, conv, &found, err) < 0)
+		goto fail;
+	if (found) {
+		free(conv);
+		*name_r = found;
+		return 0;
+	}
+	if (!create) {
+		err_set(err, ERR_SOURCE, "mailbox \"%s\" not found on %s", conv, c->host);
+		goto fail;
+	}
+	imap_cmd_begin(c, "CREATE");
+	if (imap_cmd_add_mailbox(c, conv, err) < 0)
+		goto fail;
+	const struct imap_response *t;
+	if (imap_cmd_run(c, NULL, NULL, &t, err) < 0)
+		goto fail;
+	if (t->status != IMAP_STATUS_OK && !slice_ieq(t->code, "ALREADYEXISTS")) {
+		err_set(err, ERR_SOURCE, "cannot create mailbox \"%s\" on %s: %s", conv, c->host,
+			imap_clean(&t->text, text, sizeof(text)));
+		goto fail;
+	}
+	log_info("imap.create", "host=%s mailbox=\"%s\"", c->host, conv);
+	/* so that mail clients show it; failing to subscribe changes nothing here */
+	imap_cmd_begin(c, "SUBSCRIBE");
+	if (imap_cmd_add_mailbox(c, conv, err) == 0 && imap_cmd_run(c, NULL, NULL, &t, err) < 0)
+		goto fail;
+	*name_r = conv;
+	return 0;
+fail:
+	free(conv);
+	return -1;
+}
+
+struct select_ctx {
+	uint32_t uidvalidity;
+};
+
+static int select_cb(struct imap_client *c, void *ud, const struct imap_response *r,
+		     struct err *err)
+{
+	struct select_ctx *sc = ud;
+	(void)c;
+	(void)err;
+	uint64_t v;
+	if (r->kind == IMAP_RESP_UNTAGGED && r->status == IMAP_STATUS_OK &&
+	    slice_ieq(r->code, "UIDVALIDITY") &&
+	    str_parse_u64(r->code_args.p, r->code_args.len, UINT32_MAX, &v) == 0)
+		sc->uidvalidity = (uint32_t)v;
+	return 0;
+}
+
+int imap_select(struct imap_client *c, const char *mailbox, bool readonly,
+		uint32_t *uidvalidity_r, uint32_t *exists_r, struct err *err)
+{
+	struct select_ctx sc = {0};
+	if (imap_mailbox_prepare(c, mailbox, err) < 0)
+		return -1;
+	c->selected = false;
+	c->exists = 0;
+	imap_cmd_begin(c, readonly ? "EXAMINE" : "SELECT");
+	if (imap_cmd_add_mailbox(c, mailbox, err) < 0)
+		return -1;
+	if (imap_cmd_ok(c, select_cb, &sc, ERR_SOURCE, err) < 0)
+		return -1;
+	if (sc.uidvalidity == 0)
+		return err_set(err, ERR_SOURCE, "%s sent no UIDVALIDITY for \"%s\"", c->host,
+			       mailbox);
+	c->selected = true;
+	c->readonly = readonly;
+	c->uidvalidity = sc.uidvalidity;
+	*uidvalidity_r = sc.uidvalidity;
+	*exists_r = c->exists;
+	return 0;
+}

@@ -1,0 +1,310 @@
+/*
+ * Charset conversion and UTF-8 repair for text taken from mail.
+ *
+ * SECURITY: every byte handled here comes from an untrusted mail. The
+ * output must be valid UTF-8 without NUL (PostgreSQL text rejects both) and
+ * never longer than the caller's cap; invalid input is replaced, never
+ * trusted. Output sizes are measured before anything is allocated, so a
+ * hostile input cannot make us allocate more than 3 bytes per input byte,
+ * and never more than the cap.
+ */
+#include "engine/mime/mime_internal.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <iconv.h>
+#include <string.h>
+#include <strings.h>
+
+#include <gmime/gmime.h>
+
+#include "engine/util/buf.h"
+#include "engine/util/str.h"
+
+static const char replacement[3] = { '\xEF', '\xBF', '\xBD' }; /* U+FFFD */
+
+/* Length of the valid UTF-8 sequence at s[0..left), 0 when invalid. */
+static size_t utf8_seq_len(const unsigned char *s, size_t left)
+{
+	unsigned char c = s[0];
+	if (c < 0x80)
+		return 1;
+	if (c < 0xC2)
+		return 0; /* continuation byte or overlong 2-byte lead */
+	if (c < 0xE0) {
+		if (left < 2 || (s[1] & 0xC0) != 0x80)
+			return 0;
+		return 2;
+	}
+	if (c < 0xF0) {
+		if (left < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
+			return 0;
+		if (c == 0xE0 && s[1] < 0xA0)
+			return 0; /* overlong */
+		if (c == 0xED && s[1] >= 0xA0)
+			return 0; /* UTF-16 surrogate */
+		return 3;
+	}
+	if (c < 0xF5) {
+		if (left < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 ||
+		    (s[3] & 0xC0) != 0x80)
+			return 0;
+		if (c == 0xF0 && s[1] < 0x90)
+			return 0; /* overlong */
+		if (c == 0xF4 && s[1] >= 0x90)
+			return 0; /* above U+10FFFF */
+		return 4;
+	}
+	return 0;
+}
+
+bool mime_utf8_valid(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+	while (i < len) {
+		if (p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		size_t n = utf8_seq_len(p + i, len - i);
+		if (n == 0)
+			return false;
+		i += n;
+	}
+	return true;
+}
+
+/*
+ * One pass of the cleaner. With out == NULL it only measures; otherwise it
+ * writes at most `max` bytes. Returns the output length; sets *cut when
+ * input was left over because of max.
+ */
+static size_t clean_pass(const unsigned char *p, size_t len, bool newlines, size_t max,
+			 char *out, bool *cut)
+{
+	size_t i = 0, o = 0;
+	*cut = false;
+	while (i < len) {
+		const char *src;
+		size_t n, adv;
+		char lf = '\n';
+		unsigned char c = p[i];
+		if (c == 0) {
+			i++;
+			continue;
+		}
+		if (c == '\r' && newlines) {
+			src = &lf;
+			n = 1;
+			adv = (i + 1 < len && p[i + 1] == '\n') ? 2 : 1;
+		} else if (c < 0x80) {
+			/* plain ASCII runs are the common case: take them whole */
+			size_t r = i + 1;
+			while (r < len && p[r] < 0x80 && p[r] != 0 && p[r] != '\r')
+				r++;
+			src = (const char *)p + i;
+			n = adv = r - i;
+			if (n > max - o) {
+				n = adv = max - o;
+				*cut = true;
+				if (out)
+					memcpy(out + o, src, n);
+				o += n;
+				break;
+			}
+		} else {
+			adv = utf8_seq_len(p + i, len - i);
+			if (adv == 0) {
+				src = replacement;
+				n = 3;
+				adv = 1;
+			} else {
+				src = (const char *)p + i;
+				n = adv;
+			}
+		}
+		if (n > max - o) {
+			*cut = true;
+			break;
+		}
+		if (out)
+			memcpy(out + o, src, n);
+		o += n;
+		i += adv;
+	}
+	return o;
+}
+
+char *mime_utf8_clean(struct arena *a, const char *s, size_t len, bool newlines,
+		      size_t max, size_t *len_r, bool *truncated_r)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	bool cut;
+	size_t n = clean_pass(p, len, newlines, max, NULL, &cut);
+	char *out = arena_alloc(a, n + 1);
+	clean_pass(p, len, newlines, n, out, &cut);
+	out[n] = '\0';
+	if (len_r)
+		*len_r = n;
+	if (truncated_r)
+		*truncated_r = cut;
+	return out;
+}
+
+static bool all_ascii(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] >= 0x80)
+			return false;
+	return true;
+}
+
+/*
+ * iconv conversion into a capped buffer. Bytes iconv rejects become U+FFFD
+ * and are skipped one at a time, so broken input still converts. Returns
+ * -1 when the charset is unknown to iconv.
+ */
+static int iconv_convert(const char *charset, const char *s, size_t len, size_t max,
+			 struct buf *out)
+{
+	iconv_t cd = g_mime_iconv_open("UTF-8", charset);
+	if (cd == (iconv_t)-1)
+		return -1;
+	/* iconv's prototype takes char **; it does not write through inbuf */
+	char *in = (char *)(uintptr_t)s;
+	size_t inleft = len;
+	char chunk[4096];
+	bool flushing = false;
+	while (!out->failed && out->len <= max) {
+		char *o = chunk;
+		size_t oleft = sizeof(chunk);
+		size_t r = flushing ? iconv(cd, NULL, NULL, &o, &oleft)
+				    : iconv(cd, &in, &inleft, &o, &oleft);
+		int e = errno;
+		buf_add(out, chunk, sizeof(chunk) - oleft);
+		if (r != (size_t)-1) {
+			if (flushing)
+				break;
+			flushing = true; /* emit the shift sequence of stateful charsets */
+			continue;
+		}
+		if (e == E2BIG)
+			continue;
+		if (flushing)
+			break;
+		buf_add(out, replacement, sizeof(replacement));
+		if (e == EILSEQ && inleft > 0) {
+			in++;
+			inleft--;
+			continue;
+		}
+		/* EINVAL: an incomplete sequence at the end of the input */
+		break;
+	}
+	g_mime_iconv_close(cd);
+	return 0;
+}
+
+/* windows-1252 0x80-0x9F; 0 marks the five unassigned bytes */
+static const uint16_t cp1252_high[32] = {
+	0x20AC, 0,      0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021,
+	0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0,      0x017D, 0,
+	0,      0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
+	0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0,      0x017E, 0x0178,
+};
+
+/*
+ * windows-1252 without iconv: it is the most common legacy charset in our
+ * mail, and opening an iconv descriptor costs more than converting a mail.
+ */
+static void cp1252_convert(const char *s, size_t len, size_t max, struct buf *out)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	for (size_t i = 0; i < len && out->len <= max && !out->failed; i++) {
+		unsigned cp = p[i];
+		if (cp < 0x80) {
+			size_t r = i + 1;
+			while (r < len && p[r] < 0x80)
+				r++;
+			buf_add(out, s + i, r - i);
+			i = r - 1;
+			continue;
+		}
+		if (cp < 0xA0)
+			cp = cp1252_high[cp - 0x80] ? cp1252_high[cp - 0x80] : 0xFFFD;
+		char u[3];
+		if (cp < 0x800) {
+			u[0] = (char)(0xC0 | (cp >> 6));
+			u[1] = (char)(0x80 | (cp & 0x3F));
+			buf_add(out, u, 2);
+		} else {
+			u[0] = (char)(0xE0 | (cp >> 12));
+			u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+			u[2] = (char)(0x80 | (cp & 0x3F));
+			buf_add(out, u, 3);
+		}
+	}
+}
+
+static bool charset_is(const char *cs, const char *const *names)
+{
+	for (; *names; names++)
+		if (strcasecmp(cs, *names) == 0)
+			return true;
+	return false;
+}
+
+char *mime_text_to_utf8(struct arena *a, const char *s, size_t len, const char *charset,
+			size_t max, size_t *len_r, bool *truncated_r)
+{
+	static const char *const utf8_names[] = { "utf-8", "utf8", "unicode-1-1-utf-8", NULL };
+	static const char *const ascii_names[] = { "us-ascii", "ascii", "ansi_x3.4-1968",
+						   "iso646-us", "646", NULL };
+	static const char *const latin1_names[] = { "iso-8859-1", "iso8859-1", "iso_8859-1",
+						    "latin1", "l1", "iso-ir-100", "cp819",
+						    NULL };
+	const char *use = charset;
+
+	if (all_ascii(s, len) && (!charset || !*charset || charset_is(charset, ascii_names) ||
+				  charset_is(charset, utf8_names) ||
+				  charset_is(charset, latin1_names)))
+		return mime_utf8_clean(a, s, len, true, max, len_r, truncated_r);
+	if (!use || !*use || charset_is(use, ascii_names))
+		use = NULL; /* undeclared, or 7-bit declared but 8-bit sent */
+	else if (charset_is(use, utf8_names))
+		return mime_utf8_clean(a, s, len, true, max, len_r, truncated_r);
+	else if (charset_is(use, latin1_names))
+		use = "windows-1252"; /* as browsers do: 0x80-0x9F are cp1252 */
+
+	if (!use) {
+		if (mime_utf8_valid(s, len))
+			return mime_utf8_clean(a, s, len, true, max, len_r, truncated_r);
+		use = "windows-1252";
+	}
+
+	static const char *const cp1252_names[] = { "windows-1252", "cp1252", "x-cp1252",
+						    NULL };
+	struct buf out;
+	/* room for one iconv chunk past max, so the cut lands on max itself */
+	buf_init(&out, max + 4096 + 16);
+	if (charset_is(use, cp1252_names)) {
+		cp1252_convert(s, len, max, &out);
+	} else if (iconv_convert(use, s, len, max, &out) < 0) {
+		buf_release(&out);
+		if (mime_utf8_valid(s, len))
+			return mime_utf8_clean(a, s, len, true, max, len_r, truncated_r);
+		buf_init(&out, max + 4096 + 16);
+		if (iconv_convert("windows-1252", s, len, max, &out) < 0) {
+			/* no iconv at all: keep what is valid */
+			buf_release(&out);
+			return mime_utf8_clean(a, s, len, true, max, len_r, truncated_r);
+		}
+	}
+	bool cut = false;
+	char *res = mime_utf8_clean(a, buf_str(&out), out.len, true, max, len_r, &cut);
+	if (truncated_r)
+		*truncated_r = cut || out.failed;
+	buf_release(&out);
+	return res;
+}

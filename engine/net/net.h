@@ -1,0 +1,85 @@
+/*
+ * Network connections: TCP with timeouts, implicit TLS or a later STARTTLS
+ * upgrade, and a buffered reader with limits. The only module that
+ * includes OpenSSL (DESIGN.md).
+ *
+ * Every wait (connect, each read, each write) is bounded by the
+ * connection's timeout. Network errors, closed connections and timeouts
+ * are ERR_TRANSIENT; certificate and TLS setup errors are ERR_SOURCE
+ * (retrying will not fix them); bad TLS settings are ERR_FATAL.
+ */
+#ifndef M2T_NET_H
+#define M2T_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/config/config.h"
+#include "engine/util/buf.h"
+#include "engine/util/err.h"
+
+struct net_conn;
+/* An SSL_CTX built from one struct tls_settings; share it between
+ * connections that use the same settings. */
+struct net_tls;
+
+/* Copies what it needs from *ts. */
+int net_tls_new(const struct tls_settings *ts, struct net_tls **tls_r, struct err *err);
+/* Frees; sets *tls to NULL. Connections using it must be freed first. */
+void net_tls_free(struct net_tls **tls);
+
+/*
+ * Resolves host (getaddrinfo) and connects to each address in turn, each
+ * attempt bounded by timeout_ms (0 = 30 s), which also becomes the
+ * connection's read/write timeout.
+ */
+int net_conn_open(const char *host, unsigned port, uint64_t timeout_ms,
+		  struct net_conn **conn_r, struct err *err);
+/* Closes (TLS close_notify when possible) and frees; sets *conn to NULL. */
+void net_conn_free(struct net_conn **conn);
+
+void net_conn_set_timeout(struct net_conn *c, uint64_t timeout_ms);
+
+/*
+ * TLS handshake on an open connection (implicit TLS right after open, or
+ * after a STARTTLS command was accepted). Fails, before any handshake, when
+ * bytes from the server are already buffered: after STARTTLS they would be
+ * plaintext an attacker injected (CVE-2011-0411 class). The name checked
+ * (and sent as SNI) is the settings' server_name, else the host given to
+ * net_conn_open. `tls` is borrowed and must outlive the connection.
+ */
+int net_conn_start_tls(struct net_conn *c, struct net_tls *tls, struct err *err);
+bool net_conn_is_tls(const struct net_conn *c);
+
+/* Writes all of data. */
+int net_conn_write(struct net_conn *c, const void *data, size_t len, struct err *err);
+
+/*
+ * Buffered bytes, reading (waiting at most the timeout) when none are
+ * buffered: *p_r and *len_r (len > 0) stay valid until the next call on c.
+ * Consume what was used with net_conn_consume.
+ */
+int net_conn_peek(struct net_conn *c, const char **p_r, size_t *len_r, struct err *err);
+void net_conn_consume(struct net_conn *c, size_t n);
+/* Bytes read from the socket but not consumed yet. */
+size_t net_conn_buffered(const struct net_conn *c);
+
+/*
+ * One line, without its CRLF (a bare LF is accepted). A line longer than
+ * max bytes is an error as soon as max is passed, without waiting for its
+ * end (ERR_SOURCE; the connection is then unusable). *line_r is valid until the next
+ * call on c and is NUL-terminated.
+ */
+int net_conn_read_line(struct net_conn *c, size_t max, const char **line_r, size_t *len_r,
+		       struct err *err);
+
+/* Receives the bytes of a read_exact, chunk by chunk. <0 stops the read. */
+typedef int (*net_data_cb)(void *ud, const char *data, size_t len, struct err *err);
+/* Exactly n bytes, streamed to cb without buffering them all. */
+int net_conn_read_exact(struct net_conn *c, uint64_t n, net_data_cb cb, void *ud,
+			struct err *err);
+/* Exactly n bytes appended to out (fails, ERR_MESSAGE, past out->max). */
+int net_conn_read_exact_buf(struct net_conn *c, uint64_t n, struct buf *out, struct err *err);
+
+#endif

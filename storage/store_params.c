@@ -1,0 +1,132 @@
+/*
+ * Parameter encoding for libpq: UTF-8 cleaning of text and PostgreSQL's
+ * binary array format. Arrays go binary so attachment bytes and mail text
+ * need no quoting or escaping at all, and one message is one round trip.
+ *
+ * SECURITY: the input is mail text. Nothing here builds SQL; it only frames
+ * bytes as parameter values, with every length checked against int32.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/util/xalloc.h"
+#include "storage/store_int.h"
+
+/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, no
+ * surrogates, nothing above U+10FFFF), 0 when invalid. NUL counts as
+ * invalid: PostgreSQL text cannot hold it. */
+static size_t utf8_seq_len(const unsigned char *p, size_t avail)
+{
+	unsigned char c = p[0];
+	if (c == 0)
+		return 0;
+	if (c < 0x80)
+		return 1;
+	size_t n;
+	unsigned char lo = 0x80, hi = 0xBF;
+	if (c >= 0xC2 && c <= 0xDF) {
+		n = 2;
+	} else if (c >= 0xE0 && c <= 0xEF) {
+		n = 3;
+		if (c == 0xE0)
+			lo = 0xA0;
+		else if (c == 0xED)
+			hi = 0x9F;
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		n = 4;
+		if (c == 0xF0)
+			lo = 0x90;
+		else if (c == 0xF4)
+			hi = 0x8F;
+	} else {
+		return 0;
+	}
+	if (avail < n)
+		return 0;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xBF)
+			return 0;
+	return n;
+}
+
+const char *store_utf8_clean(const char *s, size_t len, char **owned_r, size_t *len_r)
+{
+	*owned_r = NULL;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+	while (i < len) {
+		size_t n = p[i] < 0x80 && p[i] ? 1 : utf8_seq_len(p + i, len - i);
+		if (!n)
+			break;
+		i += n;
+	}
+	*len_r = len;
+	if (i == len)
+		return s;
+
+	/* Slow path: each bad byte becomes U+FFFD (3 bytes), so at most 3x. */
+	if (len > (SIZE_MAX - 1) / 3)
+		len = (SIZE_MAX - 1) / 3;
+	char *out = xmalloc(len * 3 + 1);
+	size_t o = i;
+	memcpy(out, s, i);
+	while (i < len) {
+		size_t n = utf8_seq_len(p + i, len - i);
+		if (n) {
+			memcpy(out + o, p + i, n);
+			o += n;
+			i += n;
+		} else {
+			memcpy(out + o, "\xEF\xBF\xBD", 3);
+			o += 3;
+			i++;
+		}
+	}
+	out[o] = '\0';
+	*owned_r = out;
+	*len_r = o;
+	return out;
+}
+
+static int put_i32(struct buf *out, uint32_t v)
+{
+	unsigned char b[4] = { (unsigned char)(v >> 24), (unsigned char)(v >> 16),
+			       (unsigned char)(v >> 8), (unsigned char)v };
+	return buf_add(out, b, sizeof(b));
+}
+
+int store_array_encode(struct buf *out, unsigned elem_oid, size_t n,
+		       const char *const *elems, const size_t *lens)
+{
+	buf_reset(out);
+	if (n > INT32_MAX)
+		return -1;
+	bool has_null = false;
+	for (size_t i = 0; i < n; i++)
+		if (!elems[i])
+			has_null = true;
+	/* Header: ndim, has-null flag, element type; then per dimension
+	 * its size and lower bound (1-based, as SQL arrays are). An empty
+	 * array is ndim 0 with no dimension entries. */
+	put_i32(out, n ? 1 : 0);
+	put_i32(out, has_null ? 1 : 0);
+	put_i32(out, elem_oid);
+	if (n) {
+		put_i32(out, (uint32_t)n);
+		put_i32(out, 1);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!elems[i]) {
+			put_i32(out, UINT32_MAX); /* -1: NULL */
+			continue;
+		}
+		if (lens[i] > ((size_t)1 << 30))
+			return -1;
+		put_i32(out, (uint32_t)lens[i]);
+		buf_add(out, elems[i], lens[i]);
+	}
+	return out->failed ? -1 : 0;
+}

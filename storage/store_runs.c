@@ -1,0 +1,137 @@
+/*
+ * Job runs, the processed-UID list a fetcher skips, and UIDVALIDITY
+ * tracking per mailbox. Small statements, each its own round trip; none of
+ * them is on the per-message path.
+ */
+#include "storage/store.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/util/xalloc.h"
+#include "storage/store_int.h"
+
+int store_job_run_start(struct store *store, const char *job, const char *account,
+			const char *mailbox, int64_t *id_r, struct err *err)
+{
+	*id_r = 0;
+	const char *params[3] = { job ? job : "", account ? account : "", mailbox ? mailbox : "" };
+	PGresult *res;
+	if (store_exec(store,
+		       "INSERT INTO job_runs (job, account, mailbox) VALUES ($1, $2, $3) RETURNING id",
+		       3, params, PGRES_TUPLES_OK, &res, "start job run", err) < 0)
+		return -1;
+	int rc = PQntuples(res) == 1 ? store_get_i64(res, 0, 0, id_r, err)
+				     : err_set(err, ERR_FATAL, "start job run: no id returned");
+	PQclear(res);
+	return rc;
+}
+
+int store_job_run_finish(struct store *store, int64_t id, const struct run_counts *counts,
+			 const char *status, const char *error, struct err *err)
+{
+	char num[8][24];
+	const uint64_t v[7] = { counts->fetched, counts->tickets, counts->appended, counts->ignored,
+				counts->badmail, counts->already_done, counts->bytes };
+	snprintf(num[0], sizeof(num[0]), "%" PRId64, id);
+	for (size_t i = 0; i < 7; i++)
+		snprintf(num[i + 1], sizeof(num[0]), "%" PRIu64, v[i] > INT64_MAX ? (uint64_t)INT64_MAX : v[i]);
+	/* The error may quote mail text: keep it valid UTF-8 without NUL. */
+	char *owned = NULL;
+	const char *error_clean = NULL;
+	if (error) {
+		size_t len;
+		error_clean = store_utf8_clean(error, strlen(error), &owned, &len);
+	}
+	const char *params[10] = { num[0], status ? status : "ok", error_clean, num[1], num[2],
+				   num[3], num[4], num[5], num[6], num[7] };
+	PGresult *res;
+	int rc = store_exec(store,
+			    "UPDATE job_runs SET finished_at = now(), status = $2, error = $3,"
+			    " fetched = $4, tickets = $5, appended = $6, ignored = $7, badmail = $8,"
+			    " already_done = $9, bytes = $10 WHERE id = $1",
+			    10, params, PGRES_COMMAND_OK, &res, "finish job run", err);
+	free(owned);
+	if (rc < 0)
+		return -1;
+	if (strcmp(PQcmdTuples(res), "1") != 0)
+		rc = err_set(err, ERR_FATAL, "finish job run: job run %" PRId64 " not found", id);
+	PQclear(res);
+	return rc;
+}
+
+int store_processed_uids(struct store *store, const char *account, const char *mailbox,
+			 uint32_t uidvalidity, struct processed_uid **v_r, size_t *n_r,
+			 struct err *err)
+{
+	*v_r = NULL;
+	*n_r = 0;
+	char uv[16];
+	snprintf(uv, sizeof(uv), "%" PRIu32, uidvalidity);
+	const char *params[3] = { account, mailbox, uv };
+	PGresult *res;
+	if (store_exec(store,
+		       "SELECT uid, outcome FROM processed_messages"
+		       " WHERE account = $1 AND mailbox = $2 AND uidvalidity = $3 AND uid IS NOT NULL"
+		       " ORDER BY uid",
+		       3, params, PGRES_TUPLES_OK, &res, "list processed uids", err) < 0)
+		return -1;
+	int n = PQntuples(res);
+	struct processed_uid *v = n ? xcalloc((size_t)n, sizeof(*v)) : NULL;
+	int rc = 0;
+	for (int i = 0; i < n; i++) {
+		int64_t uid;
+		int o = PQgetisnull(res, i, 1) ? -1 : outcome_parse(PQgetvalue(res, i, 1));
+		if (store_get_i64(res, i, 0, &uid, err) < 0 || uid > UINT32_MAX || o < 0) {
+			rc = err_set(err, ERR_FATAL, "processed_messages holds an invalid uid or outcome");
+			break;
+		}
+		v[i].uid = (uint32_t)uid;
+		v[i].outcome = (enum outcome)o;
+	}
+	PQclear(res);
+	if (rc < 0) {
+		free(v);
+		return -1;
+	}
+	*v_r = v;
+	*n_r = (size_t)n;
+	return 0;
+}
+
+int store_uidvalidity_record(struct store *store, const char *account, const char *mailbox,
+			     uint32_t uidvalidity, bool *known_r, uint32_t *previous_r,
+			     struct err *err)
+{
+	*known_r = false;
+	*previous_r = 0;
+	char uv[16];
+	snprintf(uv, sizeof(uv), "%" PRIu32, uidvalidity);
+	const char *params[3] = { account, mailbox, uv };
+	PGresult *res;
+	/* `old` reads the row as it was before this statement's upsert. */
+	if (store_exec(store,
+		       "WITH old AS (SELECT uidvalidity FROM mailbox_state"
+		       "             WHERE account = $1 AND mailbox = $2),"
+		       " up AS (INSERT INTO mailbox_state AS s (account, mailbox, uidvalidity)"
+		       "        VALUES ($1, $2, $3)"
+		       "        ON CONFLICT (account, mailbox) DO UPDATE"
+		       "        SET uidvalidity = excluded.uidvalidity, updated_at = now()"
+		       "        WHERE s.uidvalidity <> excluded.uidvalidity RETURNING 1)"
+		       " SELECT (SELECT uidvalidity FROM old), (SELECT count(*) FROM up)",
+		       3, params, PGRES_TUPLES_OK, &res, "record uidvalidity", err) < 0)
+		return -1;
+	int rc = 0;
+	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)) {
+		int64_t prev;
+		if (store_get_i64(res, 0, 0, &prev, err) < 0 || prev > UINT32_MAX)
+			rc = err_set(err, ERR_FATAL, "mailbox_state holds an invalid uidvalidity");
+		else {
+			*known_r = true;
+			*previous_r = (uint32_t)prev;
+		}
+	}
+	PQclear(res);
+	return rc;
+}

@@ -1,0 +1,56 @@
+/*
+ * libFuzzer target for mime_parse() with small limits, so that limit paths
+ * are reached often. Every result must be valid, NUL-free UTF-8 of the
+ * stated length; anything else aborts the run.
+ *   make build/fuzz/fuzz_mime && build/fuzz/fuzz_mime -max_total_time=60 tests/mail
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/mime/message.h"
+#include "engine/mime/mime_internal.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void text_check(const char *s, size_t len)
+{
+	if (!s || strlen(s) != len || !mime_utf8_valid(s, len))
+		abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static int ready;
+	if (!ready) {
+		mime_global_init();
+		ready = 1;
+	}
+	struct mime_limits lim = {
+		.max_size = 1 << 20,
+		.max_parts = 40,
+		.max_depth = 6,
+		.max_header_bytes = 16 * 1024,
+		.max_text_bytes = 32 * 1024,
+	};
+	struct arena *a = arena_new();
+	struct message *m = NULL;
+	struct err err;
+	if (mime_parse((const char *)data, size, &lim, a, &m, &err) == 0) {
+		text_check(m->text, m->text_len);
+		if (m->text_len > lim.max_text_bytes)
+			abort();
+		if (m->html)
+			text_check(m->html, m->html_len);
+		text_check(m->subject, strlen(m->subject));
+		for (size_t i = 0; i < m->nheaders; i++)
+			text_check(m->headers[i].value, strlen(m->headers[i].value));
+		for (size_t i = 0; i < m->nattachments; i++)
+			text_check(m->attachments[i].filename, strlen(m->attachments[i].filename));
+		(void)message_header(m, "Subject");
+	} else if (err.cls != ERR_MESSAGE) {
+		abort();
+	}
+	arena_free(&a);
+	return 0;
+}

@@ -1,0 +1,62 @@
+#!/bin/sh
+# Installs the Debian 12 packages needed to build, test, run the demo and the
+# benchmark. Prints nothing when everything is already installed.
+# As root it runs apt-get itself; otherwise it prints the command to run.
+set -eu
+
+PACKAGES="
+build-essential
+clang
+pkg-config
+libgmime-3.0-dev
+libpcre2-dev
+libpq-dev
+libyaml-dev
+libssl-dev
+libxml2-dev
+postgresql
+postgresql-client
+dovecot-imapd
+dovecot-pop3d
+openssl
+valgrind
+time
+procps
+ca-certificates
+"
+
+missing=""
+for p in $PACKAGES; do
+	status=$(dpkg-query -W -f '${Status}' "$p" 2>/dev/null || true)
+	case "$status" in
+	*" installed") ;;
+	*) missing="$missing $p" ;;
+	esac
+done
+missing=${missing# }
+[ -n "$missing" ] || exit 0
+
+cmd="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $missing"
+if [ "$(id -u)" -ne 0 ]; then
+	echo "missing Debian packages: $missing" >&2
+	echo "install them as root with:" >&2
+	echo "  $cmd" >&2
+	exit 1
+fi
+
+echo "installing: $missing"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+if ! apt-get update -q >"$log" 2>&1; then
+	tail -n 30 "$log" >&2
+	echo "deps: apt-get update failed" >&2
+	exit 1
+fi
+# shellcheck disable=SC2086
+if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+	$missing </dev/null >"$log" 2>&1; then
+	tail -n 40 "$log" >&2
+	echo "deps: apt-get install failed: $cmd" >&2
+	exit 1
+fi
+grep -E '^(E|W): ' "$log" >&2 || true

@@ -1,0 +1,1129 @@
+/*
+ * storage/ against a real PostgreSQL: migrations, one-round-trip ingest,
+ * effectively-once identities, badmail, ticket numbers, rollback, job runs,
+ * NOTIFY, and mail text with odd bytes stored exactly.
+ *
+ * Needs M2T_TEST_DATABASE_URL (a role that may CREATE DATABASE); without
+ * it the test is skipped. Each run works in its own database
+ * m2t_test_<pid>, dropped at the end. The checks read the database through
+ * a second, plain libpq connection, so they do not trust storage's own reads.
+ * Set M2T_STORE_BENCH=N to also time N messages in batches of 100.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "engine/util/buf.h"
+#include "engine/util/str.h"
+#include "storage/migrations.h"
+#include "storage/store.h"
+#include "tests/unit/test.h"
+
+static struct store *S;     /* the store under test */
+static PGconn *DB;          /* independent view for the checks */
+static char *TEST_URL;      /* conninfo of the test database */
+static unsigned NEXT_UID = 1000;
+
+/* ------------------------------------------------------------ database helpers */
+
+/* Runs sql with text parameters (NULL-terminated list); NULL on error (printed). */
+static PGresult *q(const char *sql, ...)
+{
+	const char *params[8];
+	int n = 0;
+	va_list ap;
+	va_start(ap, sql);
+	const char *p;
+	while (n < 8 && (p = va_arg(ap, const char *)) != NULL)
+		params[n++] = p;
+	va_end(ap);
+	PGresult *res = PQexecParams(DB, sql, n, NULL, params, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(res);
+	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+		fprintf(stderr, "  query failed: %s\n  %s", sql, PQresultErrorMessage(res));
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+/* First column of the first row as a number; -1 when absent or NULL. */
+static long long qint(const char *sql, const char *p1)
+{
+	PGresult *res = q(sql, p1, (const char *)NULL);
+	long long v = -1;
+	if (res && PQntuples(res) > 0 && !PQgetisnull(res, 0, 0)) {
+		uint64_t u;
+		const char *s = PQgetvalue(res, 0, 0);
+		if (str_parse_u64(s, strlen(s), INT64_MAX, &u) == 0)
+			v = (long long)u;
+	}
+	PQclear(res);
+	return v;
+}
+
+/* First column of the first row, malloc'd; NULL when absent or NULL. */
+static char *qstr(const char *sql, const char *p1)
+{
+	PGresult *res = q(sql, p1, (const char *)NULL);
+	char *v = NULL;
+	if (res && PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
+		v = strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return v;
+}
+
+static const char *i64s(int64_t v, char buf[24])
+{
+	snprintf(buf, 24, "%" PRId64, v);
+	return buf;
+}
+
+static long long count_rows(const char *table)
+{
+	/* table names are literals from this file */
+	char sql[128];
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
+	return qint(sql, NULL);
+}
+
+/* ------------------------------------------------------------ message builders */
+
+static const char ATT1[] = "hello attachment\n";
+#define ATT1_SHA "2852d7262f1fd6339a426560101d5840edf5b8999b90eb6b2eea86c8b9f7e298"
+static const char ATT2[] = "second file";
+#define ATT2_SHA "54811cbc6c86311729b0a33e26c89087881b36b9ca3217d15cb5196e35f9a7e3"
+
+struct fixture {
+	struct message msg;
+	struct plan plan;
+	struct store_item item;
+	struct address to[2];
+	struct address cc[1];
+	struct attachment att[3];
+	char sha[65];
+	char mid[64];
+	char raw[256];
+};
+
+/* A fresh mail: unique uid, Message-ID and sha256 unless the test changes them. */
+static void fixture_init(struct fixture *f, const char *subject)
+{
+	memset(f, 0, sizeof(*f));
+	unsigned uid = NEXT_UID++;
+	snprintf(f->mid, sizeof(f->mid), "m%u@test.example", uid);
+	snprintf(f->sha, sizeof(f->sha), "%064x", uid);
+	int n = snprintf(f->raw, sizeof(f->raw),
+			 "From: Alice <alice@example.com>\r\nSubject: %s\r\n\r\nbody %u\r\n", subject, uid);
+	struct message *m = &f->msg;
+	m->message_id = f->mid;
+	m->subject = subject;
+	m->from.name = "Alice Example";
+	m->from.email = "Alice@Example.COM";
+	m->reply_to.name = "";
+	m->reply_to.email = "";
+	f->to[0].name = "Support";
+	f->to[0].email = "support@example.org";
+	f->to[1].name = "";
+	f->to[1].email = "help@example.org";
+	m->to.v = f->to;
+	m->to.n = 2;
+	f->cc[0].name = "Bob \"B\" O'Brien";
+	f->cc[0].email = "bob@example.net";
+	m->cc.v = f->cc;
+	m->cc.n = 1;
+	m->date = 1763719200; /* 2025-11-21T10:00:00Z */
+	m->text = "Hello,\nmy printer is broken.\n";
+	m->text_len = strlen(m->text);
+	m->raw_size = (size_t)n;
+	memcpy(m->raw_sha256, f->sha, sizeof(f->sha));
+	plan_default(m, &f->plan);
+
+	struct store_item *it = &f->item;
+	it->account = "acct";
+	it->mailbox = "INBOX";
+	it->uidvalidity = 7;
+	it->uid = uid;
+	it->message_id = f->mid;
+	it->sha256 = f->sha;
+	it->size = (uint64_t)n;
+	it->raw = f->raw;
+	it->raw_len = (size_t)n;
+	it->msg = m;
+	it->plan = &f->plan;
+	it->outcome = OUTCOME_TICKET;
+}
+
+static void fixture_attach(struct fixture *f)
+{
+	f->att[0] = (struct attachment){ .filename = "a.txt", .content_type = "text/plain",
+					 .data = (const unsigned char *)ATT1, .size = strlen(ATT1),
+					 .sha256 = ATT1_SHA };
+	/* the same bytes again, under another name: stored once */
+	f->att[1] = (struct attachment){ .filename = "copy of a.txt", .content_type = "text/plain",
+					 .content_id = "img1@x", .is_inline = true,
+					 .data = (const unsigned char *)ATT1, .size = strlen(ATT1),
+					 .sha256 = ATT1_SHA };
+	f->att[2] = (struct attachment){ .filename = "b.bin", .content_type = "application/octet-stream",
+					 .data = (const unsigned char *)ATT2, .size = strlen(ATT2),
+					 .sha256 = ATT2_SHA };
+	f->msg.attachments = f->att;
+	f->msg.nattachments = 3;
+}
+
+/* begin + apply + commit; returns 0 and fills the item. */
+static int apply_one(struct store_item *it, int64_t run)
+{
+	struct err err = { 0 };
+	if (store_begin(S, &err) < 0 || store_apply(S, run, it, &err) < 0 ||
+	    store_commit(S, &err) < 0) {
+		fprintf(stderr, "  apply: %s (%s)\n", err.msg, err_class_name(err.cls));
+		store_rollback(S);
+		return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ tests */
+
+TEST(open_unreachable_is_transient)
+{
+	struct store *s = NULL;
+	struct err err = { 0 };
+	CHECK(store_open("host=127.0.0.1 port=1 connect_timeout=2", &s, &err) < 0);
+	CHECK(s == NULL);
+	CHECK_INT(err.cls, ERR_TRANSIENT);
+}
+
+TEST(check_schema_before_migrate_fails)
+{
+	struct err err = { 0 };
+	unsigned v = 99;
+	CHECK_INT(store_schema_version(S, &v, &err), 0);
+	CHECK_INT(v, 0);
+	CHECK(store_check_schema(S, &err) < 0);
+	CHECK_INT(err.cls, ERR_FATAL);
+	CHECK(strstr(err.msg, "migrate") != NULL);
+}
+
+TEST(migrate_twice_is_idempotent)
+{
+	struct err err = { 0 };
+	FILE *f;
+	size_t len;
+	char *out = NULL;
+	f = open_memstream(&out, &len);
+	CHECK_INT(store_migrate(S, f, &err), 0);
+	fclose(f);
+	CHECK(out && strstr(out, "applied 0001_initial\n") != NULL);
+	free(out);
+
+	out = NULL;
+	f = open_memstream(&out, &len);
+	CHECK_INT(store_migrate(S, f, &err), 0);
+	fclose(f);
+	char want[64];
+	snprintf(want, sizeof(want), "schema is up to date (version %u)\n",
+		 m2t_migrations[m2t_migrations_count - 1].version);
+	CHECK_STR(out, want);
+	free(out);
+	CHECK_INT(store_check_schema(S, &err), 0);
+	CHECK_INT(count_rows("schema_migrations"), m2t_migrations_count);
+	/* documented schema: every table has a comment */
+	CHECK_INT(qint("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+		       " WHERE n.nspname = 'public' AND c.relkind = 'r'"
+		       " AND obj_description(c.oid, 'pg_class') IS NULL", NULL), 0);
+}
+
+TEST(refuses_newer_schema)
+{
+	struct err err = { 0 };
+	PQclear(q("INSERT INTO schema_migrations (version, name) VALUES (9999, '9999_future')", NULL));
+	size_t len;
+	char *out = NULL;
+	FILE *f = open_memstream(&out, &len);
+	CHECK(store_migrate(S, f, &err) < 0);
+	fclose(f);
+	free(out);
+	CHECK_INT(err.cls, ERR_FATAL);
+	CHECK(strstr(err.msg, "9999") != NULL);
+	char newest[16];
+	snprintf(newest, sizeof(newest), " %u", m2t_migrations[m2t_migrations_count - 1].version);
+	CHECK(strstr(err.msg, newest) != NULL);
+	err_clear(&err);
+	CHECK(store_check_schema(S, &err) < 0);
+	CHECK_INT(err.cls, ERR_FATAL);
+	CHECK(strstr(err.msg, "9999") != NULL);
+	PQclear(q("DELETE FROM schema_migrations WHERE version = 9999", NULL));
+	err_clear(&err);
+	CHECK_INT(store_check_schema(S, &err), 0);
+	/* the advisory lock was released: another session can take it at once */
+	CHECK_INT(qint("SELECT pg_try_advisory_lock(1832023073)::int", NULL), 1);
+	PQclear(q("SELECT pg_advisory_unlock(1832023073)", NULL));
+}
+
+TEST(ingest_creates_ticket_article_attachments)
+{
+	struct fixture f;
+	fixture_init(&f, "Printer broken");
+	fixture_attach(&f);
+	f.msg.html = "<p>Hello</p>";
+	f.msg.html_len = strlen(f.msg.html);
+	f.msg.in_reply_to = "prev@test.example";
+	f.msg.references = "<a@x> <prev@test.example>";
+	long long contents_before = count_rows("attachment_contents");
+	CHECK_INT(apply_one(&f.item, 0), 0);
+	CHECK(!f.item.already_done);
+	CHECK_INT(f.item.done_outcome, OUTCOME_TICKET);
+	CHECK(f.item.ticket_id > 0);
+	CHECK(f.item.article_id > 0);
+	CHECK_INT(strlen(f.item.ticket_number), 13);
+
+	char tid[24], aid[24];
+	i64s(f.item.ticket_id, tid);
+	i64s(f.item.article_id, aid);
+	/* number: today's UTC date + 5 digits */
+	char *today = qstr("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDD')", NULL);
+	CHECK(today && strncmp(f.item.ticket_number, today, 8) == 0);
+	free(today);
+	char *s = qstr("SELECT number FROM tickets WHERE id = $1", tid);
+	CHECK_STR(s, f.item.ticket_number);
+	free(s);
+	s = qstr("SELECT subject || '|' || status || '|' || queue || '|' || priority || '|' || account"
+		 " FROM tickets WHERE id = $1", tid);
+	CHECK_STR(s, "Printer broken|new|default|normal|acct");
+	free(s);
+	s = qstr("SELECT c.email || '|' || c.name FROM tickets t JOIN contacts c ON c.id = t.requester_id"
+		 " WHERE t.id = $1", tid);
+	CHECK_STR(s, "alice@example.com|Alice Example");
+	free(s);
+	s = qstr("SELECT concat_ws('|', ticket_id, kind, message_id, in_reply_to, message_references,"
+		 " from_name, from_email, subject, body_text, body_html,"
+		 " to_char(sent_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), size)"
+		 " FROM articles WHERE id = $1", aid);
+	char want[512];
+	snprintf(want, sizeof(want),
+		 "%s|customer|%s|prev@test.example|<a@x> <prev@test.example>|Alice Example|"
+		 "Alice@Example.COM|Printer broken|Hello,\nmy printer is broken.\n|<p>Hello</p>|"
+		 "2025-11-21 10:00:00|%zu", tid, f.mid, f.item.raw_len);
+	CHECK_STR(s, want);
+	free(s);
+	s = qstr("SELECT to_addrs::text || '|' || cc_addrs::text FROM articles WHERE id = $1", aid);
+	CHECK_STR(s, "[{\"name\": \"Support\", \"email\": \"support@example.org\"}, "
+		     "{\"name\": \"\", \"email\": \"help@example.org\"}]|"
+		     "[{\"name\": \"Bob \\\"B\\\" O'Brien\", \"email\": \"bob@example.net\"}]");
+	free(s);
+	/* three attachment rows, two distinct contents */
+	CHECK_INT(qint("SELECT count(*) FROM attachments WHERE article_id = $1", aid), 3);
+	CHECK_INT(count_rows("attachment_contents") - contents_before, 2);
+	s = qstr("SELECT string_agg(concat_ws(',', position, filename, content_type,"
+		 " coalesce(content_id, '-'), is_inline, a.sha256 = '" ATT1_SHA "',"
+		 " encode(c.content, 'escape')), ';' ORDER BY position)"
+		 " FROM attachments a JOIN attachment_contents c USING (sha256) WHERE article_id = $1", aid);
+	CHECK_STR(s, "0,a.txt,text/plain,-,f,t,hello attachment\n;"
+		     "1,copy of a.txt,text/plain,img1@x,t,t,hello attachment\n;"
+		     "2,b.bin,application/octet-stream,-,f,f,second file");
+	free(s);
+	/* the identity row and the raw bytes */
+	s = qstr("SELECT concat_ws('|', outcome, ticket_id, article_id, message_id, sha256, uidvalidity,"
+		 " reason, job_run_id IS NULL) FROM processed_messages WHERE article_id = $1", aid);
+	snprintf(want, sizeof(want), "ticket|%s|%s|%s|%s|7|default: one ticket per message|t",
+		 tid, aid, f.mid, f.sha);
+	CHECK_STR(s, want);
+	free(s);
+	s = qstr("SELECT encode(r.raw, 'escape') FROM raw_messages r JOIN processed_messages p"
+		 " ON p.id = r.processed_message_id WHERE p.article_id = $1", aid);
+	CHECK_STR(s, f.raw);
+	free(s);
+
+	/* a second mail with the same attachment adds rows, not contents */
+	struct fixture g;
+	fixture_init(&g, "Again");
+	fixture_attach(&g);
+	contents_before = count_rows("attachment_contents");
+	CHECK_INT(apply_one(&g.item, 0), 0);
+	CHECK_INT(count_rows("attachment_contents"), contents_before);
+	CHECK_INT(qint("SELECT count(*) FROM attachments WHERE sha256 = '" ATT1_SHA "'", NULL), 4);
+}
+
+TEST(same_identity_is_already_done)
+{
+	struct fixture f;
+	fixture_init(&f, "Once only");
+	CHECK_INT(apply_one(&f.item, 0), 0);
+	int64_t ticket = f.item.ticket_id, article = f.item.article_id;
+	char number[32];
+	memcpy(number, f.item.ticket_number, sizeof(number));
+	long long tickets = count_rows("tickets"), articles = count_rows("articles");
+	long long processed = count_rows("processed_messages"), raw = count_rows("raw_messages");
+
+	/* the same identity, even with another intended outcome */
+	f.item.outcome = OUTCOME_IGNORED;
+	CHECK_INT(apply_one(&f.item, 0), 0);
+	CHECK(f.item.already_done);
+	CHECK_INT(f.item.done_outcome, OUTCOME_TICKET);
+	CHECK_INT(f.item.ticket_id, ticket);
+	CHECK_INT(f.item.article_id, article);
+	CHECK_STR(f.item.ticket_number, number);
+
+	/* UIDVALIDITY changed: new uid, same Message-ID and sha256 */
+	f.item.outcome = OUTCOME_TICKET;
+	f.item.uidvalidity = 8;
+	f.item.uid = 1;
+	CHECK_INT(apply_one(&f.item, 0), 0);
+	CHECK(f.item.already_done);
+	CHECK_INT(f.item.ticket_id, ticket);
+	CHECK_STR(f.item.ticket_number, number);
+
+	/* without a Message-ID the sha256 alone is the content identity */
+	struct fixture g;
+	fixture_init(&g, "No message id");
+	g.item.message_id = NULL;
+	g.msg.message_id = NULL;
+	CHECK_INT(apply_one(&g.item, 0), 0);
+	CHECK(!g.item.already_done);
+	g.item.uidvalidity = 9;
+	CHECK_INT(apply_one(&g.item, 0), 0);
+	CHECK(g.item.already_done);
+
+	CHECK_INT(count_rows("tickets"), tickets + 1);
+	CHECK_INT(count_rows("articles"), articles + 1);
+	CHECK_INT(count_rows("processed_messages"), processed + 1);
+	CHECK_INT(count_rows("raw_messages"), raw + 1);
+
+	/* several in one transaction, the duplicate in the middle: the batch survives */
+	struct fixture a, b;
+	fixture_init(&a, "batch a");
+	fixture_init(&b, "batch b");
+	struct err err = { 0 };
+	CHECK_INT(store_begin(S, &err), 0);
+	CHECK_INT(store_apply(S, 0, &a.item, &err), 0);
+	CHECK_INT(store_apply(S, 0, &f.item, &err), 0);
+	CHECK(f.item.already_done);
+	CHECK_INT(store_apply(S, 0, &a.item, &err), 0); /* same identity twice in one txn */
+	CHECK(a.item.already_done);
+	CHECK_INT(store_apply(S, 0, &b.item, &err), 0);
+	CHECK(!b.item.already_done);
+	CHECK_INT(store_commit(S, &err), 0);
+	CHECK_INT(count_rows("tickets"), tickets + 3);
+}
+
+TEST(badmail_and_ignored_have_no_ticket)
+{
+	long long tickets = count_rows("tickets");
+	struct store_item it;
+	memset(&it, 0, sizeof(it));
+	static const char raw[] = "garbage \x00\xff\xfe with NUL";
+	it.account = "acct";
+	it.mailbox = "INBOX";
+	it.uidvalidity = 7;
+	it.uid = NEXT_UID++;
+	it.sha256 = "badbadbadbadbadbadbadbadbadbadbadbadbadbadbadbadbadbadbadbadbad0";
+	it.size = sizeof(raw) - 1;
+	it.raw = raw;
+	it.raw_len = sizeof(raw) - 1;
+	it.outcome = OUTCOME_BADMAIL;
+	it.reason = "mime: more than 500 parts";
+	CHECK_INT(apply_one(&it, 0), 0);
+	CHECK(!it.already_done);
+	CHECK_INT(it.done_outcome, OUTCOME_BADMAIL);
+	CHECK_INT(it.ticket_id, 0);
+	CHECK_INT(it.article_id, 0);
+	CHECK_STR(it.ticket_number, "");
+	char uid[24];
+	snprintf(uid, sizeof(uid), "%u", it.uid);
+	char *s = qstr("SELECT concat_ws('|', outcome, reason, ticket_id IS NULL, article_id IS NULL,"
+		       " message_id IS NULL) FROM processed_messages WHERE uid = $1", uid);
+	CHECK_STR(s, "badmail|mime: more than 500 parts|t|t|t");
+	free(s);
+	/* the raw bytes, NUL and 0xff included, exactly */
+	s = qstr("SELECT encode(raw, 'hex') FROM raw_messages r JOIN processed_messages p"
+		 " ON p.id = r.processed_message_id WHERE p.uid = $1", uid);
+	CHECK_STR(s, "6761726261676520" "00fffe" "2077697468204e554c");
+	free(s);
+
+	/* ignored, with a parsed message but no article; not fetched: no raw */
+	struct fixture f;
+	fixture_init(&f, "Auto-reply: out of office");
+	f.item.outcome = OUTCOME_IGNORED;
+	f.item.reason = "auto-reply";
+	f.item.raw = NULL;
+	CHECK_INT(apply_one(&f.item, 0), 0);
+	CHECK_INT(f.item.done_outcome, OUTCOME_IGNORED);
+	CHECK_INT(f.item.ticket_id, 0);
+	snprintf(uid, sizeof(uid), "%u", f.item.uid);
+	CHECK_INT(qint("SELECT count(*) FROM raw_messages r JOIN processed_messages p"
+		       " ON p.id = r.processed_message_id WHERE p.uid = $1", uid), 0);
+	s = qstr("SELECT outcome || '|' || reason FROM processed_messages WHERE uid = $1", uid);
+	CHECK_STR(s, "ignored|auto-reply");
+	free(s);
+	CHECK_INT(count_rows("tickets"), tickets);
+}
+
+TEST(append_adds_article)
+{
+	struct fixture f, g, h;
+	fixture_init(&f, "Original");
+	CHECK_INT(apply_one(&f.item, 0), 0);
+	fixture_init(&g, "Re: Original");
+	g.item.outcome = OUTCOME_APPENDED;
+	g.plan.action = PLAN_APPEND;
+	g.plan.ticket_id = f.item.ticket_id;
+	CHECK_INT(apply_one(&g.item, 0), 0);
+	CHECK_INT(g.item.done_outcome, OUTCOME_APPENDED);
+	CHECK_INT(g.item.ticket_id, f.item.ticket_id);
+	CHECK_STR(g.item.ticket_number, f.item.ticket_number);
+	CHECK(g.item.article_id != f.item.article_id);
+	char tid[24];
+	CHECK_INT(qint("SELECT count(*) FROM articles WHERE ticket_id = $1", i64s(f.item.ticket_id, tid)), 2);
+
+	/* the target is gone: a new ticket instead of an aborted batch */
+	fixture_init(&h, "Re: nothing");
+	h.item.outcome = OUTCOME_APPENDED;
+	h.plan.ticket_id = 987654321;
+	CHECK_INT(apply_one(&h.item, 0), 0);
+	CHECK_INT(h.item.done_outcome, OUTCOME_TICKET);
+	CHECK(h.item.ticket_id > 0 && h.item.ticket_id != 987654321);
+	char uid[24];
+	snprintf(uid, sizeof(uid), "%u", h.item.uid);
+	char *s = qstr("SELECT outcome FROM processed_messages WHERE uid = $1", uid);
+	CHECK_STR(s, "ticket");
+	free(s);
+}
+
+/* The 5-digit suffix of a ticket number. */
+static long ticket_seq(const char *number)
+{
+	uint64_t v = 0;
+	size_t len = strlen(number);
+	if (len < 13 || str_parse_u64(number + 8, len - 8, 999999999, &v) < 0)
+		return -1;
+	return (long)v;
+}
+
+TEST(ticket_numbers_sequential_and_unique)
+{
+	struct fixture f[5];
+	struct err err = { 0 };
+	CHECK_INT(store_begin(S, &err), 0);
+	for (int i = 0; i < 5; i++) {
+		fixture_init(&f[i], "seq");
+		CHECK_INT(store_apply(S, 0, &f[i].item, &err), 0);
+	}
+	CHECK_INT(store_commit(S, &err), 0);
+	for (int i = 1; i < 5; i++) {
+		CHECK_INT(ticket_seq(f[i].item.ticket_number), ticket_seq(f[i - 1].item.ticket_number) + 1);
+		CHECK(strncmp(f[i].item.ticket_number, f[0].item.ticket_number, 8) == 0);
+	}
+	CHECK_INT(qint("SELECT count(*) - count(DISTINCT number) FROM tickets", NULL), 0);
+	/* past 99999 a day the number grows a digit instead of being cut */
+	PQclear(q("BEGIN", NULL));
+	PQclear(q("UPDATE ticket_counters SET last = 99999 WHERE day = (now() AT TIME ZONE 'UTC')::date", NULL));
+	char *n = qstr("SELECT m2t_next_ticket_number()", NULL);
+	CHECK(n && strlen(n) == 14 && strcmp(n + 8, "100000") == 0);
+	free(n);
+	PQclear(q("ROLLBACK", NULL));
+}
+
+static const char *const ALL_TABLES[] = { "tickets", "contacts", "articles", "attachments",
+					  "attachment_contents", "processed_messages",
+					  "raw_messages", "ticket_counters" };
+#define NTABLES (sizeof(ALL_TABLES) / sizeof(ALL_TABLES[0]))
+
+TEST(rollback_leaves_nothing)
+{
+	long long before[NTABLES];
+	for (size_t i = 0; i < NTABLES; i++)
+		before[i] = count_rows(ALL_TABLES[i]);
+	char *counter = qstr("SELECT string_agg(day || ':' || last, ',') FROM ticket_counters", NULL);
+
+	struct fixture f;
+	fixture_init(&f, "rolled back");
+	fixture_attach(&f);
+	f.att[2].data = (const unsigned char *)"unique content for rollback";
+	f.att[2].size = strlen("unique content for rollback");
+	memcpy(f.att[2].sha256, "1111111111111111111111111111111111111111111111111111111111111111", 65);
+	f.msg.from.email = "new.person@example.com";
+	f.plan.requester = f.msg.from;
+	struct err err = { 0 };
+	CHECK_INT(store_begin(S, &err), 0);
+	CHECK_INT(store_apply(S, 0, &f.item, &err), 0);
+	CHECK(f.item.ticket_id > 0);
+	char number[32];
+	memcpy(number, f.item.ticket_number, sizeof(number));
+	store_rollback(S);
+	store_rollback(S); /* harmless twice */
+	for (size_t i = 0; i < NTABLES; i++)
+		CHECK_INT(count_rows(ALL_TABLES[i]), before[i]);
+	char *after = qstr("SELECT string_agg(day || ':' || last, ',') FROM ticket_counters", NULL);
+	CHECK_STR(after, counter);
+	free(after);
+
+	/* the same mail afterwards is new, and gets the number the rollback gave back */
+	CHECK_INT(apply_one(&f.item, 0), 0);
+	CHECK(!f.item.already_done);
+	CHECK_STR(f.item.ticket_number, number);
+	free(counter);
+}
+
+TEST(job_runs_and_processed_uids)
+{
+	struct err err = { 0 };
+	int64_t run = 0;
+	CHECK_INT(store_job_run_start(S, "support", "acct", "Runs", &run, &err), 0);
+	CHECK(run > 0);
+	char rid[24];
+	i64s(run, rid);
+	char *s = qstr("SELECT status || '|' || (finished_at IS NULL) FROM job_runs WHERE id = $1", rid);
+	CHECK_STR(s, "running|true");
+	free(s);
+
+	/* uids 30, 10, 20 with three outcomes, in one batch */
+	struct fixture f[3];
+	const unsigned uids[3] = { 30, 10, 20 };
+	const enum outcome oc[3] = { OUTCOME_TICKET, OUTCOME_IGNORED, OUTCOME_BADMAIL };
+	CHECK_INT(store_begin(S, &err), 0);
+	for (int i = 0; i < 3; i++) {
+		fixture_init(&f[i], "run");
+		f[i].item.mailbox = "Runs";
+		f[i].item.uidvalidity = 42;
+		f[i].item.uid = uids[i];
+		f[i].item.outcome = oc[i];
+		if (oc[i] == OUTCOME_BADMAIL) {
+			f[i].item.msg = NULL;
+			f[i].item.plan = NULL;
+			f[i].item.reason = "too big";
+		}
+		CHECK_INT(store_apply(S, run, &f[i].item, &err), 0);
+	}
+	CHECK_INT(store_commit(S, &err), 0);
+
+	struct processed_uid *v = NULL;
+	size_t n = 0;
+	CHECK_INT(store_processed_uids(S, "acct", "Runs", 42, &v, &n, &err), 0);
+	CHECK_INT(n, 3);
+	if (n == 3) {
+		CHECK_INT(v[0].uid, 10);
+		CHECK_INT(v[0].outcome, OUTCOME_IGNORED);
+		CHECK_INT(v[1].uid, 20);
+		CHECK_INT(v[1].outcome, OUTCOME_BADMAIL);
+		CHECK_INT(v[2].uid, 30);
+		CHECK_INT(v[2].outcome, OUTCOME_TICKET);
+	}
+	free(v);
+	CHECK_INT(store_processed_uids(S, "acct", "Runs", 43, &v, &n, &err), 0);
+	CHECK_INT(n, 0);
+	CHECK(v == NULL);
+
+	struct run_counts c = { .fetched = 3, .tickets = 1, .ignored = 1, .badmail = 1, .bytes = 300 };
+	CHECK_INT(store_job_run_finish(S, run, &c, "ok", NULL, &err), 0);
+	s = qstr("SELECT concat_ws('|', status, finished_at IS NOT NULL, fetched, tickets, appended,"
+		 " ignored, badmail, already_done, bytes, coalesce(error, '-')) FROM job_runs WHERE id = $1", rid);
+	CHECK_STR(s, "ok|t|3|1|0|1|1|0|300|-");
+	free(s);
+	CHECK_INT(qint("SELECT count(*) FROM processed_messages WHERE job_run_id = $1", rid), 3);
+	CHECK(store_job_run_finish(S, 99999999, &c, "failed", "x", &err) < 0);
+
+	/* the listing for the demo */
+	char *out = NULL;
+	size_t len;
+	FILE *fp = open_memstream(&out, &len);
+	CHECK_INT(store_print_run(S, run, fp, &err), 0);
+	fclose(fp);
+	CHECK(out && strstr(out, "too big") && strstr(out, f[0].item.ticket_number) &&
+	      strstr(out, "3 messages"));
+	free(out);
+	out = NULL;
+	fp = open_memstream(&out, &len);
+	CHECK_INT(store_print_tickets(S, fp, 0, &err), 0);
+	fclose(fp);
+	CHECK(out && strstr(out, f[0].item.ticket_number) &&
+	      strstr(out, "Alice Example <alice@example.com>"));
+	free(out);
+	out = NULL;
+	fp = open_memstream(&out, &len);
+	CHECK_INT(store_print_tickets(S, fp, 1, &err), 0);
+	fclose(fp);
+	CHECK(out && strstr(out, f[0].item.ticket_number) && strstr(out, "\n1 ticket\n"));
+	free(out);
+}
+
+TEST(uidvalidity_tracking)
+{
+	struct err err = { 0 };
+	bool known = true;
+	uint32_t prev = 1;
+	CHECK_INT(store_uidvalidity_record(S, "acct", "Box", 100, &known, &prev, &err), 0);
+	CHECK(!known);
+	CHECK_INT(store_uidvalidity_record(S, "acct", "Box", 100, &known, &prev, &err), 0);
+	CHECK(known);
+	CHECK_INT(prev, 100);
+	CHECK_INT(store_uidvalidity_record(S, "acct", "Box", 4294967295u, &known, &prev, &err), 0);
+	CHECK(known);
+	CHECK_INT(prev, 100);
+	CHECK_INT(qint("SELECT uidvalidity FROM mailbox_state WHERE mailbox = 'Box'", NULL), 4294967295LL);
+}
+
+/* Waits up to ms for a notification on c; returns its payload (malloc'd) or NULL. */
+static char *wait_notify(PGconn *c, int ms)
+{
+	for (int waited = 0; waited <= ms; waited += 50) {
+		PQconsumeInput(c);
+		PGnotify *n = PQnotifies(c);
+		if (n) {
+			char *p = strdup(n->extra);
+			PQfreemem(n);
+			return p;
+		}
+		struct pollfd pfd = { .fd = PQsocket(c), .events = POLLIN };
+		poll(&pfd, 1, 50);
+	}
+	return NULL;
+}
+
+TEST(notify_on_commit_only)
+{
+	PGconn *l = PQconnectdb(TEST_URL);
+	CHECK(PQstatus(l) == CONNECTION_OK);
+	PQclear(PQexec(l, "LISTEN mail2ticket_events"));
+
+	struct fixture f;
+	fixture_init(&f, "rolled back, never announced");
+	struct err err = { 0 };
+	CHECK_INT(store_begin(S, &err), 0);
+	CHECK_INT(store_apply(S, 0, &f.item, &err), 0);
+	store_rollback(S);
+	char *p = wait_notify(l, 200);
+	CHECK(p == NULL);
+	free(p);
+
+	fixture_init(&f, "announced");
+	CHECK_INT(apply_one(&f.item, 0), 0);
+	p = wait_notify(l, 3000);
+	char want[160];
+	snprintf(want, sizeof(want), "{\"event\" : \"ticket_created\", \"ticket_id\" : %" PRId64
+		 ", \"number\" : \"%s\"}", f.item.ticket_id, f.item.ticket_number);
+	CHECK_STR(p, want);
+	free(p);
+	p = wait_notify(l, 3000);
+	CHECK(p && strstr(p, "\"article_added\"") != NULL);
+	free(p);
+	PQfinish(l);
+}
+
+TEST(odd_bytes_stored_exactly)
+{
+	/* quotes, backslashes, SQL, a fake escape, emoji, CJK, a combining mark */
+	static const char subject[] =
+		"It's \"broken\" \\ C:\\path\\x00 '); DROP TABLE tickets; -- \xF0\x9F\x98\x80 \xE6\x97\xA5 e\xCC\x81";
+	static const char body[] = "line1\r\n\ttab \\N NULL {\"json\": [1]} $1 %s %n \xF0\x9F\x8E\x89\n";
+	struct fixture f;
+	fixture_init(&f, subject);
+	f.msg.text = body;
+	f.msg.text_len = strlen(body);
+	f.msg.from.name = "O'Reilly \\ \"Q\"";
+	f.plan.requester = f.msg.from;
+	f.att[0] = (struct attachment){ .filename = "\xF0\x9F\x93\x8E 'x'.txt", .content_type = "text/plain",
+					.data = (const unsigned char *)"\x00\x01\xff", .size = 3,
+					.sha256 = "c8f9ac0bd9e1a7b1c3e7e1f5a2c4d6e8f0a1b2c3d4e5f60718293a4b5c6d7e8f" };
+	f.msg.attachments = f.att;
+	f.msg.nattachments = 1;
+	CHECK_INT(apply_one(&f.item, 0), 0);
+	char aid[24];
+	i64s(f.item.article_id, aid);
+	char *s = qstr("SELECT subject FROM articles WHERE id = $1", aid);
+	CHECK_STR(s, subject);
+	free(s);
+	s = qstr("SELECT body_text FROM articles WHERE id = $1", aid);
+	CHECK_STR(s, body);
+	free(s);
+	s = qstr("SELECT from_name FROM articles WHERE id = $1", aid);
+	CHECK_STR(s, "O'Reilly \\ \"Q\"");
+	free(s);
+	s = qstr("SELECT t.subject FROM tickets t JOIN articles a ON a.ticket_id = t.id WHERE a.id = $1", aid);
+	CHECK_STR(s, subject);
+	free(s);
+	s = qstr("SELECT a.filename || '|' || encode(c.content, 'hex') FROM attachments a"
+		 " JOIN attachment_contents c USING (sha256) WHERE a.article_id = $1", aid);
+	CHECK_STR(s, "\xF0\x9F\x93\x8E 'x'.txt|0001ff");
+	free(s);
+	CHECK_INT(count_rows("tickets") > 0, 1); /* the DROP stayed text */
+
+	/* invalid UTF-8 and a NUL in the body become U+FFFD instead of aborting the batch */
+	struct fixture g;
+	static const char bad[] = "ok \xC3\x28 nul\0end \xED\xA0\x80";
+	fixture_init(&g, "bad \xFF subject");
+	g.msg.text = bad;
+	g.msg.text_len = sizeof(bad) - 1;
+	CHECK_INT(apply_one(&g.item, 0), 0);
+	i64s(g.item.article_id, aid);
+	s = qstr("SELECT subject FROM articles WHERE id = $1", aid);
+	CHECK_STR(s, "bad \xEF\xBF\xBD subject");
+	free(s);
+	s = qstr("SELECT body_text FROM articles WHERE id = $1", aid);
+	CHECK_STR(s, "ok \xEF\xBF\xBD( nul\xEF\xBF\xBD" "end \xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+	free(s);
+}
+
+TEST(bad_input_is_refused_before_sending)
+{
+	struct err err = { 0 };
+	struct fixture f;
+	fixture_init(&f, "x");
+	/* outside a transaction */
+	CHECK(store_apply(S, 0, &f.item, &err) < 0);
+	CHECK_INT(err.cls, ERR_FATAL);
+	CHECK_INT(store_begin(S, &err), 0);
+	f.item.sha256 = "NOT-A-SHA";
+	CHECK(store_apply(S, 0, &f.item, &err) < 0);
+	CHECK_INT(err.cls, ERR_FATAL);
+	/* nothing was sent: the transaction is still good */
+	fixture_init(&f, "still fine");
+	CHECK_INT(store_apply(S, 0, &f.item, &err), 0);
+	CHECK_INT(store_commit(S, &err), 0);
+
+	/* a server-side error aborts the transaction; commit then says so */
+	CHECK_INT(store_begin(S, &err), 0);
+	fixture_init(&f, "bad job run");
+	CHECK(store_apply(S, 424242, &f.item, &err) < 0); /* FK: no such job run */
+	CHECK_INT(err.cls, ERR_FATAL);
+	CHECK(strstr(err.msg, "SQLSTATE 23503") != NULL);
+	fixture_init(&f, "after the error");
+	CHECK(store_apply(S, 0, &f.item, &err) < 0);
+	CHECK(store_commit(S, &err) < 0);
+	store_rollback(S);
+	CHECK_INT(store_begin(S, &err), 0);
+	store_rollback(S);
+}
+
+TEST(pipelined_batch)
+{
+	enum { N = 300 }; /* more than one internal drain */
+	static struct fixture f[N];
+	long long tickets = count_rows("tickets");
+	struct err err = { 0 };
+	CHECK_INT(store_begin(S, &err), 0);
+	for (int i = 0; i < N; i++) {
+		fixture_init(&f[i], "pipelined");
+		if (i == 7) /* the same identity as message 3: already done */
+			f[i].item.uid = f[3].item.uid;
+		CHECK_INT(store_apply_async(S, 0, &f[i].item, &err), 0);
+	}
+	/* a synchronous call in the middle flushes first */
+	struct fixture g;
+	fixture_init(&g, "sync after async");
+	CHECK_INT(store_apply(S, 0, &g.item, &err), 0);
+	CHECK(f[0].item.ticket_id > 0);
+	CHECK_INT(store_commit(S, &err), 0);
+	CHECK(!f[3].item.already_done);
+	CHECK(f[7].item.already_done);
+	CHECK_INT(f[7].item.ticket_id, f[3].item.ticket_id);
+	CHECK_INT(ticket_seq(f[N - 1].item.ticket_number), ticket_seq(f[0].item.ticket_number) + N - 2);
+	CHECK_INT(count_rows("tickets"), tickets + N - 1 + 1);
+
+	/* a server error in the pipeline: reported at commit, nothing stored */
+	tickets = count_rows("tickets");
+	CHECK_INT(store_begin(S, &err), 0);
+	struct fixture h[3];
+	for (int i = 0; i < 3; i++) {
+		fixture_init(&h[i], "pipelined failure");
+		CHECK_INT(store_apply_async(S, i == 1 ? 424242 : 0, &h[i].item, &err), 0);
+	}
+	CHECK(store_commit(S, &err) < 0);
+	CHECK_INT(err.cls, ERR_FATAL);
+	CHECK(strstr(err.msg, "23503") != NULL);
+	CHECK_INT(count_rows("tickets"), tickets);
+	/* the connection is usable again */
+	fixture_init(&g, "after pipeline failure");
+	CHECK_INT(apply_one(&g.item, 0), 0);
+
+	/* rollback with results still pending */
+	CHECK_INT(store_begin(S, &err), 0);
+	fixture_init(&h[0], "pending then rolled back");
+	CHECK_INT(store_apply_async(S, 0, &h[0].item, &err), 0);
+	store_rollback(S);
+	CHECK_INT(count_rows("tickets"), tickets + 1);
+}
+
+/* ------------------------------------------------------------ concurrency */
+
+struct racer {
+	struct store_item *item;
+	int rc;
+	struct err err;
+};
+
+static void *race_apply(void *arg)
+{
+	struct racer *r = arg;
+	struct store *s2 = NULL;
+	r->rc = -1;
+	if (store_open(TEST_URL, &s2, &r->err) < 0)
+		return NULL;
+	if (store_begin(s2, &r->err) == 0 && store_apply(s2, 0, r->item, &r->err) == 0 &&
+	    store_commit(s2, &r->err) == 0)
+		r->rc = 0;
+	store_rollback(s2);
+	store_free(&s2);
+	return NULL;
+}
+
+TEST(concurrent_same_identity_waits_then_already_done)
+{
+	struct fixture f, g;
+	fixture_init(&f, "raced");
+	g = f; /* the same identity, seen by a second daemon */
+	g.item.msg = &g.msg;
+	g.item.plan = &g.plan;
+	struct err err = { 0 };
+	CHECK_INT(store_begin(S, &err), 0);
+	CHECK_INT(store_apply(S, 0, &f.item, &err), 0);
+	struct racer r = { .item = &g.item };
+	pthread_t t;
+	CHECK_INT(pthread_create(&t, NULL, race_apply, &r), 0);
+	/* the second daemon is now blocked on our uncommitted identity row */
+	struct timespec ts = { 0, 300 * 1000 * 1000 };
+	nanosleep(&ts, NULL);
+	CHECK_INT(store_commit(S, &err), 0);
+	pthread_join(t, NULL);
+	CHECK_INT(r.rc, 0);
+	CHECK(g.item.already_done);
+	CHECK_INT(g.item.ticket_id, f.item.ticket_id);
+	CHECK_STR(g.item.ticket_number, f.item.ticket_number);
+}
+
+enum { PAR_THREADS = 4, PAR_PER = 25 };
+static struct fixture PAR[PAR_THREADS][PAR_PER];
+
+/* One daemon: its own store, one transaction of PAR_PER tickets; transient
+ * failures (a deadlock) retry the whole batch, as the engine would. */
+static void *par_batch(void *arg)
+{
+	struct fixture *f = arg;
+	struct store *s2 = NULL;
+	struct err err = { 0 };
+	intptr_t rc = -1;
+	if (store_open(TEST_URL, &s2, &err) < 0)
+		return (void *)rc;
+	for (int attempt = 0; attempt < 5 && rc != 0; attempt++) {
+		if (store_begin(s2, &err) < 0)
+			break;
+		int i;
+		for (i = 0; i < PAR_PER; i++)
+			if (store_apply(s2, 0, &f[i].item, &err) < 0)
+				break;
+		if (i == PAR_PER && store_commit(s2, &err) == 0)
+			rc = 0;
+		store_rollback(s2);
+		if (rc != 0 && err.cls != ERR_TRANSIENT)
+			break;
+	}
+	if (rc != 0)
+		fprintf(stderr, "  par_batch: %s\n", err.msg);
+	store_free(&s2);
+	return (void *)rc;
+}
+
+TEST(concurrent_tickets_get_distinct_numbers)
+{
+	long long before = count_rows("tickets");
+	for (int i = 0; i < PAR_THREADS; i++)
+		for (int j = 0; j < PAR_PER; j++)
+			fixture_init(&PAR[i][j], "parallel");
+	pthread_t t[PAR_THREADS];
+	for (int i = 0; i < PAR_THREADS; i++)
+		CHECK_INT(pthread_create(&t[i], NULL, par_batch, PAR[i]), 0);
+	for (int i = 0; i < PAR_THREADS; i++) {
+		void *rc;
+		pthread_join(t[i], &rc);
+		CHECK(rc == NULL);
+	}
+	CHECK_INT(count_rows("tickets"), before + PAR_THREADS * PAR_PER);
+	CHECK_INT(qint("SELECT count(*) - count(DISTINCT number) FROM tickets", NULL), 0);
+	/* no gaps within the day */
+	CHECK_INT(qint("SELECT max(right(number, 5)::int) - count(*) FROM tickets"
+		       " WHERE left(number, 8) = to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDD')", NULL), 0);
+}
+
+/* ------------------------------------------------------------ throughput */
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* n messages of ~4 KB with one 8 KB attachment, in batches of `batch`. */
+static void bench(unsigned n, unsigned batch, bool async)
+{
+	static struct fixture fb[100];
+	static char raw[4096];
+	memset(raw, 'x', sizeof(raw));
+	static char att[8192];
+	memset(att, 'a', sizeof(att));
+	double t0 = now_s();
+	struct err err = { 0 };
+	unsigned done = 0;
+	while (done < n) {
+		if (store_begin(S, &err) < 0)
+			break;
+		unsigned k;
+		for (k = 0; k < batch && k < 100 && done + k < n; k++) {
+			struct fixture *f = &fb[k];
+			fixture_init(f, "bench message subject");
+			f->item.mailbox = "Bench";
+			f->item.raw = raw;
+			f->item.raw_len = sizeof(raw);
+			fixture_attach(f);
+			f->att[2].data = (const unsigned char *)att;
+			f->att[2].size = sizeof(att);
+			snprintf(f->att[2].sha256, 65, "%064x", 0x10000000u + f->item.uid);
+			f->item.msg = &f->msg;
+			f->item.plan = &f->plan;
+			f->msg.attachments = f->att;
+			if ((async ? store_apply_async : store_apply)(S, 0, &f->item, &err) < 0)
+				break;
+		}
+		if (k == 0 || store_commit(S, &err) < 0) {
+			store_rollback(S);
+			break;
+		}
+		done += k;
+	}
+	double dt = now_s() - t0;
+	if (done < n)
+		fprintf(stderr, "  bench failed: %s\n", err.msg);
+	fprintf(stderr, "  bench: %u messages (4 KB raw, 3 attachments), batches of %u%s: %.2f s, %.0f msg/s\n",
+		done, batch, async ? ", pipelined" : "", dt, done / dt);
+}
+
+TEST(throughput)
+{
+	unsigned n = 500;
+	const char *e = getenv("M2T_STORE_BENCH");
+	uint64_t v;
+	if (e && str_parse_u64(e, strlen(e), 10000000, &v) == 0 && v > 0)
+		n = (unsigned)v;
+	long long before = count_rows("processed_messages");
+	bench(n, 100, false);
+	CHECK_INT(count_rows("processed_messages"), before + n);
+	bench(n, 100, true);
+	CHECK_INT(count_rows("processed_messages"), before + 2 * n);
+	if (e)
+		bench(n / 10 ? n / 10 : 1, 1, false);
+}
+
+/* ------------------------------------------------------------ setup */
+
+/* conninfo of the server in `admin`, with dbname replaced. */
+static char *conninfo_with_db(PGconn *admin, const char *dbname)
+{
+	struct buf b;
+	buf_init(&b, 8192);
+	PQconninfoOption *opts = PQconninfo(admin);
+	for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+		const char *val = strcmp(o->keyword, "dbname") == 0 ? dbname : o->val;
+		if (!val || !*val)
+			continue;
+		buf_addf(&b, "%s='", o->keyword);
+		for (const char *c = val; *c; c++) {
+			if (*c == '\'' || *c == '\\')
+				buf_addc(&b, '\\');
+			buf_addc(&b, *c);
+		}
+		buf_adds(&b, "' ");
+	}
+	PQconninfoFree(opts);
+	return buf_detach(&b, NULL);
+}
+
+static int admin_exec(PGconn *admin, const char *sql)
+{
+	PGresult *res = PQexec(admin, sql);
+	int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	if (!ok)
+		fprintf(stderr, "%s: %s", sql, PQresultErrorMessage(res));
+	PQclear(res);
+	return ok ? 0 : -1;
+}
+
+static void quiet(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+int main(void)
+{
+	const char *url = getenv("M2T_TEST_DATABASE_URL");
+	if (!url || !*url) {
+		printf("SKIP test_store (M2T_TEST_DATABASE_URL unset)\n");
+		return 0;
+	}
+	PGconn *admin = PQconnectdb(url);
+	if (PQstatus(admin) != CONNECTION_OK) {
+		fprintf(stderr, "test_store: cannot connect: %s", PQerrorMessage(admin));
+		printf("FAIL test_store_setup\n");
+		PQfinish(admin);
+		return 1;
+	}
+	PQsetNoticeProcessor(admin, quiet, NULL);
+	char dbname[64], sql[160];
+	snprintf(dbname, sizeof(dbname), "m2t_test_%ld", (long)getpid());
+	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", dbname);
+	admin_exec(admin, sql);
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s TEMPLATE template0 ENCODING 'UTF8'", dbname);
+	if (admin_exec(admin, sql) < 0) {
+		printf("FAIL test_store_setup\n");
+		PQfinish(admin);
+		return 1;
+	}
+	TEST_URL = conninfo_with_db(admin, dbname);
+	DB = PQconnectdb(TEST_URL);
+	struct err err = { 0 };
+	int rc = 1;
+	if (PQstatus(DB) != CONNECTION_OK || store_open(TEST_URL, &S, &err) < 0) {
+		fprintf(stderr, "test_store: %s%s\n", PQerrorMessage(DB), err.msg);
+		printf("FAIL test_store_setup\n");
+		goto out;
+	}
+	PQclear(PQexec(DB, "SET TIME ZONE 'UTC'"));
+
+	RUN(open_unreachable_is_transient);
+	RUN(check_schema_before_migrate_fails);
+	RUN(migrate_twice_is_idempotent);
+	RUN(refuses_newer_schema);
+	RUN(ingest_creates_ticket_article_attachments);
+	RUN(same_identity_is_already_done);
+	RUN(badmail_and_ignored_have_no_ticket);
+	RUN(append_adds_article);
+	RUN(ticket_numbers_sequential_and_unique);
+	RUN(rollback_leaves_nothing);
+	RUN(job_runs_and_processed_uids);
+	RUN(uidvalidity_tracking);
+	RUN(notify_on_commit_only);
+	RUN(odd_bytes_stored_exactly);
+	RUN(bad_input_is_refused_before_sending);
+	RUN(pipelined_batch);
+	RUN(concurrent_same_identity_waits_then_already_done);
+	RUN(concurrent_tickets_get_distinct_numbers);
+	RUN(throughput);
+	rc = test_summary();
+out:
+	store_free(&S);
+	PQfinish(DB);
+	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", dbname);
+	admin_exec(admin, sql);
+	PQfinish(admin);
+	free(TEST_URL);
+	return rc;
+}
