@@ -47,7 +47,7 @@ all: mail2ticket
 
 build/gen/migrations_embed.c: $(MIGRATIONS) storage/embed-migrations.sh
 	@mkdir -p $(dir $@)
-	sh storage/embed-migrations.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
+	$(Q)sh storage/embed-migrations.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
 
 # V=1 shows the full command lines.
 ifeq ($(V),1)
@@ -67,29 +67,34 @@ build/asan/%.o: %.c
 	$(Q)$(CC) $(ASAN_CFLAGS) -c $< -o $@
 
 build/rel/libm2t.a: $(REL_LIB_OBJS)
-	rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 build/asan/libm2t.a: $(ASAN_LIB_OBJS)
-	rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 mail2ticket: build/rel/$(MAIN_SRC:.c=.o) build/rel/libm2t.a
-	$(CC) -o $@ $^ $(LDLIBS)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) -o $@ $^ $(LDLIBS)
 
 build/asan/mail2ticket: build/asan/$(MAIN_SRC:.c=.o) build/asan/libm2t.a
-	$(CC) $(ASAN_LDFLAGS) -o $@ $^ $(LDLIBS)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ASAN_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 build/asan/tests/%: build/asan/tests/unit/%.o build/asan/libm2t.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ASAN_LDFLAGS) -o $@ $^ $(LDLIBS)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(ASAN_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The unit tests again without sanitizers, for valgrind.
 build/rel/tests/%: build/rel/tests/unit/%.o build/rel/libm2t.a
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ $(LDLIBS)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) -o $@ $^ $(LDLIBS)
 
 build/rel/tools/%: build/rel/tests/bench/%.o build/rel/libm2t.a
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ $(LDLIBS)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) -o $@ $^ $(LDLIBS)
 
 asan: build/asan/mail2ticket
 unit-tests: $(UNIT_BINS)
@@ -106,16 +111,16 @@ deps:
 	@sh tests/scripts/deps.sh
 
 test: deps
-	$(MAKE) mail2ticket asan unit-tests tools check-clang
+	@$(MAKE) --no-print-directory mail2ticket asan unit-tests tools check-clang
 	@sh tests/run-tests.sh
 
 demo: deps
-	$(MAKE) mail2ticket
+	@$(MAKE) --no-print-directory mail2ticket
 	@sh examples/demo.sh
 
 bench: deps
-	$(MAKE) mail2ticket tools
-	@sh tests/bench/bench.sh
+	@$(MAKE) --no-print-directory mail2ticket tools
+	@bash tests/bench/bench.sh
 
 valgrind: deps
 	$(MAKE) $(VG_BINS)
@@ -124,7 +129,8 @@ valgrind: deps
 # The same sources must build clean under clang as well as gcc.
 # (-fsyntax-only: clang's warnings come from its front end, and gcc's objects stay as they are)
 check-clang: build/gen/migrations_embed.c
-	clang $(subst -MMD -MP,,$(REL_CFLAGS)) -fsyntax-only $(ALL_SRCS) $(UNIT_SRCS) $(TOOL_SRCS)
+	@$(if $(Q),echo "  CLANG   -fsyntax-only on every source")
+	$(Q)clang $(subst -MMD -MP,,$(REL_CFLAGS)) -fsyntax-only $(ALL_SRCS) $(UNIT_SRCS) $(TOOL_SRCS)
 
 clean:
 	rm -rf build mail2ticket

@@ -70,21 +70,10 @@ run_step() {
 	fi
 }
 
-# The first Subject line of each message file in DIR/new and DIR/cur.
-list_subjects() {
-	local dir=$1 f subj
-	for f in "$dir"/new/* "$dir"/cur/*; do
-		[ -f "$f" ] || continue
-		subj=$(grep -m 1 -i '^Subject:' "$f" | cut -c 10- | tr -d '\r' || true)
-		printf '     - %.72s\n' "${subj:-(no subject)}"
-	done
-}
-
 show_folder() {
 	local name=$1 dir=$2 n
 	n=$(sh "$SCRIPTS/maildir-count.sh" "$dir")
 	printf '   %-10s %d message(s)\n' "$name" "$n"
-	list_subjects "$dir"
 }
 
 printf '%smail2ticket demo%s: IMAP mailbox -> help-desk tickets in PostgreSQL\n' "$B" "$N"
@@ -145,8 +134,10 @@ show_folder Badmail "$M2T_MAILDIR/.Badmail"
 
 heading "What the database recorded (processed_messages)"
 sql="select p.uid, p.outcome, coalesce(t.number, '') as ticket,
+            coalesce(left(a.subject, 40), '') as subject,
             coalesce(left(p.reason, 60), '') as reason
        from processed_messages p left join tickets t on t.id = p.ticket_id
+            left join articles a on a.processed_message_id = p.id
       order by p.uid"
 if ! psql -X -q -P footer=off "$M2T_PG_URL" -c "$sql" 2>"$TMP/psql.err" | sed "/^ *$/d; s/^/   /"; then
 	sed 's/^/   /' "$TMP/psql.err"

@@ -14,25 +14,34 @@
 -- partitioned (or distributed, e.g. Citus) by account. Unique keys that a
 -- partitioned table would need to extend with `account` are noted below.
 --
--- Lock order (several daemons share one database). m2t_ingest() takes its
--- locks in this order, always:
---   1. processed_messages unique keys (identity; the ON CONFLICT probe)
---   2. contacts row of the requester (upsert)
---   3. ticket_counters row of the day (new tickets only)
---   4. tickets row (insert, or the appended ticket's row: updated_at)
---   5. articles, attachment_contents keys (ON CONFLICT (sha256)), attachments
---   6. raw_messages (the processed_messages row is written once, in step 1,
---      with pre-allocated ticket and article ids; its foreign keys to
---      tickets and articles are therefore checked at COMMIT)
--- Within one message this order cannot deadlock with another message's.
--- Across a batch (several messages in one transaction) two daemons can still
--- meet in opposite orders (e.g. daemon A holds contact X and wants the day
--- counter, daemon B holds the counter and wants contact X). PostgreSQL
--- detects that and aborts one transaction with SQLSTATE 40P01; the storage
--- layer reports it as transient and the batch is retried; the identity rows
--- make the retry safe. The day counter row is held until COMMIT, so ticket
--- creation is serialised across daemons for the length of one batch: keep
--- batches short (tens to a hundred messages), not minutes long.
+-- Lock order (several daemons share one database). m2t_ingest_batch() stores
+-- a whole batch of messages with one statement per table and takes its locks
+-- in this order, always:
+--   0. tickets to append to, FOR KEY SHARE, by id (they cannot vanish meanwhile)
+--   1. processed_messages unique keys (identity; the ON CONFLICT probe, in
+--      batch order; waits for a concurrent writer of the same identity)
+--   2. ticket_counters row of the UTC day (one upsert reserving k numbers)
+--   3. contacts, sorted by email (new rows; a changed name updates its row)
+--   4. tickets (new rows; appended tickets: updated_at), articles
+--   5. attachment_contents keys sorted by sha256 (ON CONFLICT (sha256)),
+--      attachments, raw_messages
+-- Two daemons taking the same locks take them in the same order, so they
+-- wait rather than deadlock; what remains (two batches naming the same two
+-- identities in opposite orders, or renaming the same two contacts)
+-- PostgreSQL detects and aborts one transaction with SQLSTATE 40P01: the
+-- storage layer reports it as transient, the batch is retried, and the
+-- identity rows make the retry safe. The day counter row is held until
+-- COMMIT, so ticket creation is serialised across daemons for the length of
+-- one batch: keep batches short (a few hundred messages), not minutes long.
+--
+-- Foreign keys are checked immediately (the inserts come parent first),
+-- except processed_messages.ticket_id / article_id: the identity row is
+-- written first, complete, with the ids its ticket and article are about to
+-- get (so it is never updated), and those two are checked at COMMIT.
+--
+-- Compression: bulky columns (raw mail, bodies, attachment bytes) use lz4
+-- when the server was built with it (far cheaper than pglz for about the
+-- same ratio on mail); otherwise the default, pglz.
 
 CREATE TABLE IF NOT EXISTS schema_migrations (
 	version    integer PRIMARY KEY,
@@ -122,7 +131,7 @@ CREATE TABLE tickets (
 CREATE INDEX tickets_requester ON tickets (requester_id);
 CREATE INDEX tickets_account_created ON tickets (account, created_at);
 COMMENT ON TABLE tickets IS
-	'Help desk tickets. Created by mail (m2t_ingest) or by the front end; NOTIFY mail2ticket_events {"event":"ticket_created"} on insert.';
+	'Help desk tickets. Created by mail (m2t_ingest_batch) or by the front end; NOTIFY mail2ticket_events {"event":"ticket_created"} on insert.';
 COMMENT ON COLUMN tickets.id IS 'Internal key; use it for references between tables.';
 COMMENT ON COLUMN tickets.number IS 'Human ticket number: YYYYMMDD (UTC) + per-day counter, at least 5 digits, e.g. 2026112100001. Unique (a partitioned table would need (account, number)).';
 COMMENT ON COLUMN tickets.account IS 'Account the first mail came in on; the future partitioning key.';
@@ -146,8 +155,8 @@ CREATE TABLE processed_messages (
 	sha256       text CHECK (sha256 ~ '^[0-9a-f]{64}$'),
 	size         bigint NOT NULL DEFAULT 0,
 	outcome      text NOT NULL CHECK (outcome IN ('ticket', 'appended', 'ignored', 'badmail')),
-	-- Deferred: m2t_ingest writes this row first, with the ids the ticket
-	-- and article are about to get, so it never has to update it.
+	-- Deferred: m2t_ingest_batch writes this row first, with the ids the
+	-- ticket and article are about to get, so it never has to update it.
 	ticket_id    bigint REFERENCES tickets (id) DEFERRABLE INITIALLY DEFERRED,
 	article_id   bigint,
 	reason       text,
@@ -287,37 +296,68 @@ COMMENT ON COLUMN mailbox_state.mailbox IS 'Mailbox name.';
 COMMENT ON COLUMN mailbox_state.uidvalidity IS 'UIDVALIDITY seen at the last run.';
 COMMENT ON COLUMN mailbox_state.updated_at IS 'When it was last seen to change (or first seen).';
 
+-- ---------------------------------------------------------------- compression
+-- lz4 where the server has it (PostgreSQL 14+ built --with-lz4), silently
+-- pglz otherwise. Only new values are affected, so this belongs here, before
+-- any row exists.
+DO $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM pg_settings
+		    WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)) THEN
+		ALTER TABLE raw_messages ALTER COLUMN raw SET COMPRESSION lz4;
+		ALTER TABLE articles ALTER COLUMN body_text SET COMPRESSION lz4,
+			ALTER COLUMN body_html SET COMPRESSION lz4;
+		ALTER TABLE attachment_contents ALTER COLUMN content SET COMPRESSION lz4;
+	END IF;
+END $$;
+
 -- ---------------------------------------------------------------- events
--- Triggers, not code in m2t_ingest, so tickets and articles written by the
--- front end announce themselves the same way. pg_notify is transactional:
--- listeners hear nothing from a transaction that rolls back.
+-- Triggers, not code in m2t_ingest_batch, so tickets and articles written by
+-- the front end announce themselves the same way. Statement-level with a
+-- transition table: one trigger call per INSERT statement however many rows
+-- (a batch of mails is one statement), one pg_notify per row, in id order.
+-- pg_notify is transactional: listeners hear nothing from a transaction that
+-- rolls back.
 CREATE FUNCTION m2t_notify_ticket() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
 	PERFORM pg_notify('mail2ticket_events', json_build_object(
-		'event', 'ticket_created', 'ticket_id', NEW.id, 'number', NEW.number)::text);
+		'event', 'ticket_created', 'ticket_id', n.id, 'number', n.number)::text)
+	   FROM m2t_new_tickets n ORDER BY n.id;
 	RETURN NULL;
 END $$;
 COMMENT ON FUNCTION m2t_notify_ticket() IS
-	'NOTIFY mail2ticket_events {"event":"ticket_created","ticket_id":…,"number":…}.';
+	'NOTIFY mail2ticket_events {"event":"ticket_created","ticket_id":…,"number":…}, one per inserted ticket.';
 CREATE TRIGGER tickets_notify AFTER INSERT ON tickets
-	FOR EACH ROW EXECUTE FUNCTION m2t_notify_ticket();
+	REFERENCING NEW TABLE AS m2t_new_tickets
+	FOR EACH STATEMENT EXECUTE FUNCTION m2t_notify_ticket();
 
 CREATE FUNCTION m2t_notify_article() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
 	PERFORM pg_notify('mail2ticket_events', json_build_object(
-		'event', 'article_added', 'ticket_id', NEW.ticket_id, 'article_id', NEW.id,
-		'kind', NEW.kind)::text);
+		'event', 'article_added', 'ticket_id', n.ticket_id, 'article_id', n.id,
+		'kind', n.kind)::text)
+	   FROM m2t_new_articles n ORDER BY n.id;
 	RETURN NULL;
 END $$;
 COMMENT ON FUNCTION m2t_notify_article() IS
-	'NOTIFY mail2ticket_events {"event":"article_added","ticket_id":…,"article_id":…,"kind":…}.';
+	'NOTIFY mail2ticket_events {"event":"article_added","ticket_id":…,"article_id":…,"kind":…}, one per inserted article.';
 CREATE TRIGGER articles_notify AFTER INSERT ON articles
-	FOR EACH ROW EXECUTE FUNCTION m2t_notify_article();
+	REFERENCING NEW TABLE AS m2t_new_articles
+	FOR EACH STATEMENT EXECUTE FUNCTION m2t_notify_article();
 
 -- ---------------------------------------------------------------- ticket numbers
 -- The next number of today (UTC). The counter row stays locked until the
 -- caller's transaction ends: concurrent creators wait instead of colliding,
 -- and a rollback hands the number back (no gaps).
+CREATE FUNCTION m2t_ticket_number(p_day date, p_n integer) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT AS $$
+	-- lpad would cut a sixth digit; past 99999 a day the number just grows.
+	SELECT to_char(p_day, 'YYYYMMDD') ||
+	       CASE WHEN p_n <= 99999 THEN lpad(p_n::text, 5, '0') ELSE p_n::text END
+$$;
+COMMENT ON FUNCTION m2t_ticket_number(date, integer) IS
+	'Formats the p_n-th ticket number of UTC day p_day, e.g. 2026112100001.';
+
 CREATE FUNCTION m2t_next_ticket_number() RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
 	d date := (now() AT TIME ZONE 'UTC')::date;
@@ -326,207 +366,266 @@ BEGIN
 	INSERT INTO ticket_counters AS c (day, last) VALUES (d, 1)
 	ON CONFLICT (day) DO UPDATE SET last = c.last + 1
 	RETURNING c.last INTO n;
-	-- lpad would cut a sixth digit; past 99999 a day the number just grows.
-	RETURN to_char(d, 'YYYYMMDD') ||
-	       CASE WHEN n <= 99999 THEN lpad(n::text, 5, '0') ELSE n::text END;
+	RETURN m2t_ticket_number(d, n);
 END $$;
 COMMENT ON FUNCTION m2t_next_ticket_number() IS
 	'Hands out the next human ticket number of the UTC day, e.g. 2026112100001; locks that day''s ticket_counters row until commit.';
 
 -- ---------------------------------------------------------------- ingest
--- Everything one message needs, in one round trip. Identity first: the
--- processed_messages row is inserted with ON CONFLICT DO NOTHING (on any of
--- its unique keys), so a message seen before costs nothing else and no
--- unique violation ever aborts the caller's batch transaction.
-CREATE FUNCTION m2t_ingest(
-	p_job_run_id      bigint,
-	p_account         text,
-	p_mailbox         text,
-	p_uidvalidity     bigint,
-	p_uid             bigint,
-	p_message_id      text,
-	p_sha256          text,
-	p_size            bigint,
-	p_outcome         text,
-	p_reason          text,
-	p_raw             bytea,
-	p_ticket_id       bigint,
-	p_subject         text,
-	p_queue           text,
-	p_priority        text,
-	p_status          text,
-	p_requester_name  text,
-	p_requester_email text,
-	p_in_reply_to     text,
-	p_references      text,
-	p_from_name       text,
-	p_from_email      text,
-	p_to_names        text[],
-	p_to_emails       text[],
-	p_cc_names        text[],
-	p_cc_emails       text[],
-	p_article_subject text,
-	p_body_text       text,
-	p_body_html       text,
-	p_sent_at         bigint,
-	p_att_filenames   text[],
-	p_att_types       text[],
-	p_att_cids        text[],
+-- A batch of messages in one call, one statement per table for the whole
+-- batch (not ~10 statements per message): the executor starts once per
+-- table, and triggers fire once per statement.
+--
+-- Arguments are parallel arrays, one element per message (its position, from
+-- 1, is `idx` in the result); To/Cc addresses and attachments are flattened
+-- into arrays of their own whose *_msg column holds the message's idx.
+--
+-- Identity first: the processed_messages rows are inserted with ON CONFLICT
+-- DO NOTHING (on any of their unique keys), in batch order, so a message
+-- seen before, in an earlier transaction or earlier in this very batch
+-- (same UID, or same Message-ID + sha256), writes nothing else and reports
+-- already_done with the outcome stored for the first one; no unique
+-- violation ever aborts the caller's transaction.
+CREATE FUNCTION m2t_ingest_batch(
+	p_job_run_id      bigint[],
+	p_account         text[],
+	p_mailbox         text[],
+	p_uidvalidity     bigint[],
+	p_uid             bigint[],
+	p_message_id      text[],
+	p_sha256          text[],
+	p_size            bigint[],
+	p_outcome         text[],
+	p_reason          text[],
+	p_raw             bytea[],
+	p_ticket_id       bigint[],
+	p_subject         text[],
+	p_queue           text[],
+	p_priority        text[],
+	p_status          text[],
+	p_requester_name  text[],
+	p_requester_email text[],
+	p_in_reply_to     text[],
+	p_references      text[],
+	p_from_name       text[],
+	p_from_email      text[],
+	p_article_subject text[],
+	p_body_text       text[],
+	p_body_html       text[],
+	p_sent_at         bigint[],
+	p_addr_msg        integer[],
+	p_addr_cc         boolean[],
+	p_addr_name       text[],
+	p_addr_email      text[],
+	p_att_msg         integer[],
+	p_att_filename    text[],
+	p_att_type        text[],
+	p_att_cid         text[],
 	p_att_inline      boolean[],
 	p_att_sha256      text[],
-	p_att_contents    bytea[],
-	OUT already_done  boolean,
-	OUT outcome       text,
-	OUT ticket_id     bigint,
-	OUT ticket_number text,
-	OUT article_id    bigint)
+	p_att_content     bytea[])
+RETURNS TABLE (idx integer, already_done boolean, outcome text, ticket_id bigint,
+	ticket_number text, article_id bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
-	v_pm_id      bigint;
-	v_contact_id bigint;
-	v_email      text;
-	v_reason     text := p_reason;
-	v_outcome    text := p_outcome;
-	v_tries      integer := 0;
-	v_ticket_id  bigint;
-	v_article_id bigint;
+	v_day   date := (now() AT TIME ZONE 'UTC')::date;
+	v_found bigint[] := '{}';  -- append targets that exist (locked)
+	-- The messages stored now (identity won), parallel arrays in batch order:
+	v_idx   integer[];         -- idx
+	v_pm    bigint[];          -- processed_messages.id
+	v_tid   bigint[];          -- ticket id (new, or appended to)
+	v_aid   bigint[];          -- article id; NULL for ignored / badmail
+	v_out   text[];            -- outcome stored
+	v_k     integer;           -- new tickets among them
+	v_last  integer;           -- ticket_counters.last after reserving v_k
 BEGIN
-	IF p_outcome NOT IN ('ticket', 'appended', 'ignored', 'badmail') THEN
-		RAISE EXCEPTION 'm2t_ingest: unknown outcome %', p_outcome;
-	END IF;
-	-- Ids first, so the identity row is written once, complete (an update
-	-- would cost a second row version and a second entry in every index).
-	-- A message found already done just leaves a gap in the sequences.
-	IF p_outcome = 'ticket' THEN
-		v_ticket_id := nextval('tickets_id_seq');
-	ELSIF p_outcome = 'appended' THEN
-		v_ticket_id := p_ticket_id;
-	END IF;
-	IF p_outcome IN ('ticket', 'appended') THEN
-		v_article_id := nextval('articles_id_seq');
+	-- 0. Append targets: which exist. FOR KEY SHARE keeps them from being
+	-- deleted before our articles reference them; an append whose ticket is
+	-- gone becomes a new ticket rather than an error aborting the batch.
+	IF 'appended' = ANY (p_outcome) THEN
+		SELECT coalesce(array_agg(s.id), '{}') INTO v_found
+		  FROM (SELECT t.id FROM tickets t WHERE t.id = ANY (p_ticket_id)
+			 ORDER BY t.id FOR KEY SHARE) s;
 	END IF;
 
-	-- 1. Identity. The loop covers a conflicting row that vanished between
-	-- the INSERT and the SELECT (its transaction rolled back).
-	LOOP
-		INSERT INTO processed_messages AS pm (account, mailbox, uidvalidity, uid,
+	-- 1. Identity rows, complete: ids come from the sequences up front (a
+	-- message found already done just leaves gaps in them).
+	WITH b AS MATERIALIZED (
+		SELECT u.i::integer AS i, u.acc, u.mbox, u.uv, u.uid, u.mid, u.sha, u.sz, u.jr,
+		       u.rs, u.tt, u.o AS asked,
+		       CASE WHEN u.o = 'appended' AND NOT coalesce(u.tt = ANY (v_found), false)
+			    THEN 'ticket' ELSE u.o END AS o
+		  FROM unnest(p_account, p_mailbox, p_uidvalidity, p_uid, p_message_id, p_sha256,
+			      p_size, p_job_run_id, p_reason, p_ticket_id, p_outcome)
+		       WITH ORDINALITY AS u(acc, mbox, uv, uid, mid, sha, sz, jr, rs, tt, o, i)
+	), ids AS MATERIALIZED (
+		SELECT b.*, nextval('processed_messages_id_seq') AS pm_id,
+		       CASE WHEN b.o = 'ticket' THEN nextval('tickets_id_seq')
+			    WHEN b.o = 'appended' THEN b.tt END AS tid,
+		       CASE WHEN b.o IN ('ticket', 'appended') THEN nextval('articles_id_seq') END AS aid,
+		       CASE WHEN b.o IS DISTINCT FROM b.asked THEN concat_ws('; ', b.rs,
+				format('ticket id %s to append to not found: new ticket', b.tt))
+			    ELSE b.rs END AS why
+		  FROM b
+	), ins AS (
+		INSERT INTO processed_messages AS pm (id, account, mailbox, uidvalidity, uid,
 			message_id, sha256, size, outcome, reason, job_run_id, ticket_id, article_id)
-		VALUES (p_account, p_mailbox, p_uidvalidity, p_uid, p_message_id,
-			p_sha256, coalesce(p_size, 0), p_outcome, p_reason, p_job_run_id,
-			v_ticket_id, v_article_id)
+		SELECT ids.pm_id, ids.acc, ids.mbox, ids.uv, ids.uid, ids.mid, ids.sha,
+		       coalesce(ids.sz, 0), ids.o, ids.why, ids.jr, ids.tid, ids.aid
+		  FROM ids ORDER BY ids.i
 		ON CONFLICT DO NOTHING
-		RETURNING pm.id INTO v_pm_id;
-		EXIT WHEN v_pm_id IS NOT NULL;
+		RETURNING pm.id
+	)
+	SELECT array_agg(ids.i ORDER BY ids.i), array_agg(ids.pm_id ORDER BY ids.i),
+	       array_agg(ids.tid ORDER BY ids.i), array_agg(ids.aid ORDER BY ids.i),
+	       array_agg(ids.o ORDER BY ids.i)
+	  INTO v_idx, v_pm, v_tid, v_aid, v_out
+	  FROM ids JOIN ins ON ins.id = ids.pm_id;
 
-		SELECT true, pm.outcome, pm.ticket_id, t.number, pm.article_id
-		  INTO already_done, outcome, ticket_id, ticket_number, article_id
-		  FROM processed_messages pm LEFT JOIN tickets t ON t.id = pm.ticket_id
-		 WHERE pm.account = p_account AND pm.mailbox = p_mailbox
-		   AND pm.uidvalidity = p_uidvalidity AND pm.uid = p_uid;
-		IF FOUND THEN
-			RETURN;
+	IF v_idx IS NOT NULL THEN
+		-- 2. k ticket numbers of the day at once; the row stays locked until
+		-- the transaction ends (no gaps, a rollback gives them back).
+		SELECT count(*) INTO v_k FROM unnest(v_out) AS o(o) WHERE o.o = 'ticket';
+		IF v_k > 0 THEN
+			INSERT INTO ticket_counters AS c (day, last) VALUES (v_day, v_k)
+			ON CONFLICT (day) DO UPDATE SET last = c.last + excluded.last
+			RETURNING c.last INTO v_last;
 		END IF;
-		IF p_sha256 IS NOT NULL THEN
-			SELECT true, pm.outcome, pm.ticket_id, t.number, pm.article_id
-			  INTO already_done, outcome, ticket_id, ticket_number, article_id
-			  FROM processed_messages pm LEFT JOIN tickets t ON t.id = pm.ticket_id
-			 WHERE pm.account = p_account
-			   AND coalesce(pm.message_id, '') = coalesce(p_message_id, '')
-			   AND pm.sha256 = p_sha256;
-			IF FOUND THEN
-				RETURN;
+
+		-- 3. Requesters, once per distinct address, sorted (lock order).
+		-- DO NOTHING leaves existing rows unlocked; only a changed name
+		-- (the batch's last non-empty one) writes a new row version.
+		WITH r AS (
+			SELECT lower(btrim(m.em)) AS e,
+			       coalesce((array_agg(m.nm ORDER BY n.i DESC)
+					 FILTER (WHERE m.nm <> ''))[1], '') AS nm
+			  FROM unnest(v_idx, v_out) AS n(i, o)
+			  JOIN unnest(p_requester_email, p_requester_name) WITH ORDINALITY
+			       AS m(em, nm, i) ON m.i = n.i
+			 WHERE n.o IN ('ticket', 'appended') AND btrim(coalesce(m.em, '')) <> ''
+			 GROUP BY 1
+		), ins AS (
+			INSERT INTO contacts AS c (email, name)
+			SELECT r.e, r.nm FROM r ORDER BY r.e
+			ON CONFLICT (email) DO NOTHING
+			RETURNING c.email
+		)
+		UPDATE contacts c SET name = r.nm, updated_at = now()
+		  FROM r
+		 WHERE c.email = r.e AND r.nm <> '' AND c.name IS DISTINCT FROM r.nm
+		   AND NOT EXISTS (SELECT 1 FROM ins WHERE ins.email = r.e);
+
+		-- 4. Tickets (numbered in batch order), appended tickets' updated_at,
+		-- then the articles, parents before children: the foreign keys are
+		-- checked at the end of each statement and find their rows.
+		IF v_k > 0 THEN
+			INSERT INTO tickets AS t (id, number, account, subject, status, queue,
+				priority, requester_id)
+			SELECT n.tid, m2t_ticket_number(v_day, v_last - v_k
+					+ (row_number() OVER (ORDER BY n.i))::integer),
+			       m.acc, coalesce(m.subj, ''), coalesce(m.st, 'new'),
+			       coalesce(m.qu, 'default'), coalesce(m.pr, 'normal'), c.id
+			  FROM unnest(v_idx, v_tid, v_out) AS n(i, tid, o)
+			  JOIN unnest(p_account, p_subject, p_status, p_queue, p_priority,
+				      p_requester_email) WITH ORDINALITY
+			       AS m(acc, subj, st, qu, pr, em, i) ON m.i = n.i
+			  LEFT JOIN contacts c ON c.email = lower(btrim(m.em))
+			 WHERE n.o = 'ticket'
+			 ORDER BY n.i;
+		END IF;
+		IF 'appended' = ANY (v_out) THEN
+			UPDATE tickets t SET updated_at = now()
+			 WHERE t.id IN (SELECT n.tid FROM unnest(v_tid, v_out) AS n(tid, o)
+					 WHERE n.o = 'appended');
+		END IF;
+
+		IF v_aid IS NOT NULL AND EXISTS (SELECT 1 FROM unnest(v_aid) a WHERE a IS NOT NULL) THEN
+			INSERT INTO articles AS a (id, ticket_id, processed_message_id, kind, message_id,
+				in_reply_to, message_references, from_name, from_email, to_addrs,
+				cc_addrs, subject, body_text, body_html, sent_at, size)
+			SELECT n.aid, n.tid, n.pm, 'customer', m.mid, m.irt, m.refs,
+			       coalesce(m.fn, ''), coalesce(m.fe, ''),
+			       coalesce(ad.to_addrs, '[]'), coalesce(ad.cc_addrs, '[]'),
+			       coalesce(m.subj, ''), coalesce(m.txt, ''), m.html,
+			       CASE WHEN m.sent IS NULL THEN NULL ELSE to_timestamp(m.sent) END,
+			       coalesce(m.sz, 0)
+			  FROM unnest(v_idx, v_pm, v_tid, v_aid) AS n(i, pm, tid, aid)
+			  JOIN unnest(p_message_id, p_in_reply_to, p_references, p_from_name,
+				      p_from_email, p_article_subject, p_body_text, p_body_html,
+				      p_sent_at, p_size) WITH ORDINALITY
+			       AS m(mid, irt, refs, fn, fe, subj, txt, html, sent, sz, i) ON m.i = n.i
+			  LEFT JOIN (
+				SELECT x.msg,
+				       jsonb_agg(jsonb_build_object('name', x.nm, 'email', x.em) ORDER BY x.j)
+					   FILTER (WHERE NOT x.cc) AS to_addrs,
+				       jsonb_agg(jsonb_build_object('name', x.nm, 'email', x.em) ORDER BY x.j)
+					   FILTER (WHERE x.cc) AS cc_addrs
+				  FROM unnest(p_addr_msg, p_addr_cc, p_addr_name, p_addr_email)
+				       WITH ORDINALITY AS x(msg, cc, nm, em, j)
+				 GROUP BY x.msg) ad ON ad.msg = n.i
+			 WHERE n.aid IS NOT NULL
+			 ORDER BY n.i;
+
+			-- 5. Attachment bytes once per sha256, also when two messages of the
+			-- batch carry them; sorted (lock order).
+			IF coalesce(cardinality(p_att_msg), 0) > 0 THEN
+				INSERT INTO attachment_contents (sha256, size, content)
+				SELECT DISTINCT ON (x.s) x.s, octet_length(x.c), x.c
+				  FROM unnest(p_att_msg, p_att_sha256, p_att_content) AS x(msg, s, c)
+				  JOIN unnest(v_idx, v_aid) AS n(i, aid) ON n.i = x.msg
+				 WHERE n.aid IS NOT NULL
+				 ORDER BY x.s
+				ON CONFLICT (sha256) DO NOTHING;
+
+				INSERT INTO attachments (article_id, sha256, filename, content_type,
+					content_id, is_inline, position)
+				SELECT n.aid, x.s, coalesce(x.f, ''),
+				       coalesce(x.ct, 'application/octet-stream'), x.cid,
+				       coalesce(x.inl, false),
+				       (row_number() OVER (PARTITION BY x.msg ORDER BY x.j) - 1)::integer
+				  FROM unnest(p_att_msg, p_att_sha256, p_att_filename, p_att_type,
+					      p_att_cid, p_att_inline) WITH ORDINALITY
+				       AS x(msg, s, f, ct, cid, inl, j)
+				  JOIN unnest(v_idx, v_aid) AS n(i, aid) ON n.i = x.msg
+				 WHERE n.aid IS NOT NULL
+				 ORDER BY x.j;
 			END IF;
 		END IF;
-		v_tries := v_tries + 1;
-		IF v_tries >= 3 THEN
-			RAISE EXCEPTION 'm2t_ingest: identity conflict for % % % % not resolved',
-				p_account, p_mailbox, p_uidvalidity, p_uid
-				USING ERRCODE = 'serialization_failure';
-		END IF;
-	END LOOP;
 
-	already_done := false;
-	outcome := p_outcome;
-
-	IF p_outcome IN ('ticket', 'appended') THEN
-		-- 2. Requester contact (no new row version unless the name changed).
-		v_email := lower(btrim(coalesce(p_requester_email, '')));
-		IF v_email <> '' THEN
-			INSERT INTO contacts AS c (email, name) VALUES (v_email, coalesce(p_requester_name, ''))
-			ON CONFLICT (email) DO UPDATE SET name = excluded.name, updated_at = now()
-			   WHERE excluded.name <> '' AND c.name IS DISTINCT FROM excluded.name
-			RETURNING c.id INTO v_contact_id;
-			IF v_contact_id IS NULL THEN
-				SELECT c.id INTO v_contact_id FROM contacts c WHERE c.email = v_email;
-			END IF;
-		END IF;
-
-		-- 3./4. The ticket. An append whose ticket is gone becomes a new ticket
-		-- rather than an error that would abort the whole batch.
-		IF p_outcome = 'appended' THEN
-			UPDATE tickets t SET updated_at = now() WHERE t.id = p_ticket_id
-			RETURNING t.id, t.number INTO ticket_id, ticket_number;
-			IF ticket_id IS NULL THEN
-				outcome := 'ticket';
-				v_ticket_id := nextval('tickets_id_seq');
-				v_reason := concat_ws('; ', p_reason,
-					format('ticket id %s to append to not found: new ticket', p_ticket_id));
-			END IF;
-		END IF;
-		IF outcome = 'ticket' THEN
-			ticket_number := m2t_next_ticket_number();
-			INSERT INTO tickets AS t (id, number, account, subject, status, queue, priority,
-				requester_id)
-			VALUES (v_ticket_id, ticket_number, p_account, coalesce(p_subject, ''),
-				coalesce(p_status, 'new'), coalesce(p_queue, 'default'),
-				coalesce(p_priority, 'normal'), v_contact_id);
-			ticket_id := v_ticket_id;
-		END IF;
-
-		-- 5. Article and attachments.
-		INSERT INTO articles AS a (id, ticket_id, processed_message_id, kind, message_id,
-			in_reply_to, message_references, from_name, from_email, to_addrs, cc_addrs,
-			subject, body_text, body_html, sent_at, size)
-		VALUES (v_article_id, ticket_id, v_pm_id, 'customer', p_message_id, p_in_reply_to, p_references,
-			coalesce(p_from_name, ''), coalesce(p_from_email, ''),
-			(SELECT coalesce(jsonb_agg(jsonb_build_object('name', n, 'email', e) ORDER BY i), '[]')
-			   FROM unnest(p_to_names, p_to_emails) WITH ORDINALITY AS x(n, e, i)),
-			(SELECT coalesce(jsonb_agg(jsonb_build_object('name', n, 'email', e) ORDER BY i), '[]')
-			   FROM unnest(p_cc_names, p_cc_emails) WITH ORDINALITY AS x(n, e, i)),
-			coalesce(p_article_subject, ''), coalesce(p_body_text, ''), p_body_html,
-			CASE WHEN p_sent_at IS NULL THEN NULL ELSE to_timestamp(p_sent_at) END,
-			coalesce(p_size, 0));
-		article_id := v_article_id;
-
-		IF coalesce(cardinality(p_att_sha256), 0) > 0 THEN
-			-- Sorted by sha256 so two batches insert shared contents in the same order.
-			INSERT INTO attachment_contents (sha256, size, content)
-			SELECT DISTINCT ON (s) s, octet_length(c), c
-			  FROM unnest(p_att_sha256, p_att_contents) AS x(s, c)
-			 ORDER BY s
-			ON CONFLICT (sha256) DO NOTHING;
-
-			INSERT INTO attachments (article_id, sha256, filename, content_type,
-				content_id, is_inline, position)
-			SELECT article_id, s, coalesce(f, ''), coalesce(ct, 'application/octet-stream'),
-			       cid, coalesce(inl, false), (i - 1)::integer
-			  FROM unnest(p_att_sha256, p_att_filenames, p_att_types, p_att_cids, p_att_inline)
-			       WITH ORDINALITY AS x(s, f, ct, cid, inl, i);
-		END IF;
+		-- 6. Raw bytes of every message stored now (badmail and ignored too).
+		INSERT INTO raw_messages (processed_message_id, raw)
+		SELECT n.pm, r.raw
+		  FROM unnest(v_idx, v_pm) AS n(i, pm)
+		  JOIN unnest(p_raw) WITH ORDINALITY AS r(raw, i) ON r.i = n.i
+		 WHERE r.raw IS NOT NULL;
 	END IF;
 
-	-- 6. Raw bytes; the identity row changes only when an append fell back
-	-- to a new ticket (rare).
-	IF p_raw IS NOT NULL THEN
-		INSERT INTO raw_messages (processed_message_id, raw) VALUES (v_pm_id, p_raw);
-	END IF;
-	IF v_outcome IS DISTINCT FROM outcome THEN
-		UPDATE processed_messages pm
-		   SET ticket_id = v_ticket_id, outcome = m2t_ingest.outcome, reason = v_reason
-		 WHERE pm.id = v_pm_id;
-	END IF;
+	-- 7. One row per message. The others are looked up with this statement's
+	-- fresh snapshot, which sees a concurrent writer we waited for in step 1
+	-- and the rows stored earlier in this batch. A row found by neither key
+	-- (it vanished meanwhile) has outcome NULL: the caller retries the batch.
+	RETURN QUERY
+	SELECT q.i::integer, n.i IS NULL, coalesce(n.o, e.outcome),
+	       coalesce(n.tid, e.ticket_id), t.number, coalesce(n.aid, e.article_id)
+	  FROM unnest(p_account, p_mailbox, p_uidvalidity, p_uid, p_message_id, p_sha256)
+	       WITH ORDINALITY AS q(acc, mbox, uv, uid, mid, sha, i)
+	  LEFT JOIN unnest(v_idx, v_tid, v_aid, v_out) AS n(i, tid, aid, o) ON n.i = q.i
+	  LEFT JOIN LATERAL (
+		SELECT pm.outcome, pm.ticket_id, pm.article_id
+		  FROM processed_messages pm
+		 WHERE n.i IS NULL AND pm.account = q.acc AND pm.mailbox = q.mbox
+		   AND pm.uidvalidity = q.uv AND pm.uid = q.uid
+		UNION ALL
+		SELECT pm.outcome, pm.ticket_id, pm.article_id
+		  FROM processed_messages pm
+		 WHERE n.i IS NULL AND q.sha IS NOT NULL AND pm.account = q.acc
+		   AND coalesce(pm.message_id, '') = coalesce(q.mid, '') AND pm.sha256 = q.sha
+		LIMIT 1) e ON true
+	  LEFT JOIN tickets t ON t.id = coalesce(n.tid, e.ticket_id)
+	 ORDER BY q.i;
 END $$;
-COMMENT ON FUNCTION m2t_ingest(bigint, text, text, bigint, bigint, text, text, bigint, text, text,
-	bytea, bigint, text, text, text, text, text, text, text, text, text, text, text[], text[],
-	text[], text[], text, text, text, bigint, text[], text[], text[], boolean[], text[], bytea[]) IS
-	'Stores one message in the caller''s transaction (one round trip): identity row, contact, ticket or append, article, attachments, raw bytes. If the identity (account, mailbox, uidvalidity, uid) or (account, Message-ID, sha256) exists, writes nothing and returns already_done with the stored outcome.';
+COMMENT ON FUNCTION m2t_ingest_batch(bigint[], text[], text[], bigint[], bigint[], text[], text[],
+	bigint[], text[], text[], bytea[], bigint[], text[], text[], text[], text[], text[], text[],
+	text[], text[], text[], text[], text[], text[], text[], bigint[], integer[], boolean[], text[],
+	text[], integer[], text[], text[], text[], boolean[], text[], bytea[]) IS
+	'Stores a batch of messages in the caller''s transaction (one call): identity rows, ticket numbers, contacts, tickets or appends, articles, attachments, raw bytes; one result row per message (idx from 1). A message whose identity (account, mailbox, uidvalidity, uid) or (account, Message-ID, sha256) exists, also earlier in the same batch, writes nothing and returns already_done with the stored outcome.';

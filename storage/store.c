@@ -88,8 +88,8 @@ int store_exec(struct store *store, const char *sql, int nparams, const char *co
 {
 	if (res_r)
 		*res_r = NULL;
-	/* A synchronous statement cannot run inside a pipeline: finish it first. */
-	if (store->npending && store_pipeline_drain(store, err) < 0)
+	/* Queued messages go first, so statements see them in the order given. */
+	if (store_queue_len(store) && store_queue_send(store, err) < 0)
 		return -1;
 	PGresult *res = PQexecParams(store->conn, sql, nparams, NULL, values, NULL, NULL, 0);
 	if (!res || PQresultStatus(res) != want) {
@@ -146,8 +146,6 @@ int store_open(const char *url, struct store **store_r, struct err *err)
 {
 	*store_r = NULL;
 	struct store *store = xcalloc(1, sizeof(*store));
-	for (size_t i = 0; i < sizeof(store->scratch) / sizeof(store->scratch[0]); i++)
-		buf_init(&store->scratch[i], (size_t)1 << 30); /* PostgreSQL's limit per value */
 	store->conn = PQconnectdb(url ? url : "");
 	if (!store->conn) {
 		store_free(&store);
@@ -174,9 +172,7 @@ void store_free(struct store **storep)
 		return;
 	if (store->conn)
 		PQfinish(store->conn);
-	for (size_t i = 0; i < sizeof(store->scratch) / sizeof(store->scratch[0]); i++)
-		buf_release(&store->scratch[i]);
-	free(store->pending);
+	store_queue_free(store);
 	free(store);
 	*storep = NULL;
 }
@@ -213,16 +209,17 @@ int store_commit(struct store *store, struct err *err)
 {
 	if (!store->in_txn)
 		return err_set(err, ERR_FATAL, "store_commit: no transaction is open");
-	if (store->npending && store_pipeline_drain(store, err) < 0) {
+	if (store->txn_failed) {
+		store_queue_discard(store);
+		enum err_class cls = store->txn_err_cls;
+		store_rollback(store);
+		return err_set(err, cls, "commit: the transaction was aborted by an earlier error");
+	}
+	if (store_queue_len(store) && store_queue_send(store, err) < 0) {
 		enum err_class cls = err->cls;
 		store_rollback(store);
 		err->cls = cls;
 		return -1;
-	}
-	if (store->txn_failed) {
-		enum err_class cls = store->txn_err_cls;
-		store_rollback(store);
-		return err_set(err, cls, "commit: the transaction was aborted by an earlier error");
 	}
 	PGresult *res = PQexec(store->conn, "COMMIT");
 	int rc = 0;
@@ -244,12 +241,8 @@ void store_rollback(struct store *store)
 {
 	if (!store->in_txn)
 		return;
-	if (store->npending) {
-		/* Results of a pipeline we give up on: read and drop them. */
-		struct err ignored;
-		err_clear(&ignored);
-		store_pipeline_drain(store, &ignored);
-	}
+	/* Messages never sent cost the server nothing: just forget them. */
+	store_queue_discard(store);
 	store->in_txn = false;
 	store->txn_failed = false;
 	if (PQstatus(store->conn) != CONNECTION_OK)

@@ -2,7 +2,7 @@
  * Storage: the only module that speaks SQL (libpq). It applies plans and
  * records processed messages; it knows nothing of IMAP.
  *
- * Effectively once (DESIGN.md, decision 1): store_apply() writes the
+ * Effectively once (DESIGN.md, decision 1): storing a message writes the
  * processed_messages row (identity: account, mailbox, uidvalidity, uid; and
  * account + Message-ID + sha256 beside it) together with the ticket changes,
  * inside the transaction opened by store_begin(). If the identity already
@@ -50,7 +50,7 @@ struct store_item {
 	const struct plan *plan;   /* NULL for badmail */
 	enum outcome outcome;      /* what the caller intends */
 	const char *reason;        /* badmail / ignore reason, else NULL */
-	/* results, filled by store_apply */
+	/* results, filled by store_apply / store_flush / store_commit */
 	bool already_done;
 	enum outcome done_outcome; /* the outcome stored (now or earlier) */
 	int64_t ticket_id;         /* 0 when none */
@@ -70,39 +70,55 @@ int store_check_schema(struct store *store, struct err *err);
 int store_schema_version(struct store *store, unsigned *version_r, struct err *err);
 
 /*
- * One batch: store_begin, store_apply for each message (one round trip
- * each), store_commit. store_begin reconnects once if the connection was
- * lost. store_apply needs an open transaction; job_run_id 0 means none.
- * Its failures:
+ * One batch: store_begin, store_apply_async (or store_apply) for each
+ * message, store_commit. store_begin reconnects once if the connection was
+ * lost. Storing needs an open transaction; job_run_id 0 means none.
+ *
+ * store_apply_async only QUEUES the message: it checks it and copies what
+ * the database needs (identity, plan, text, addresses, attachments, raw
+ * bytes) into the store, so the caller may free or reuse the message, plan,
+ * raw bytes and strings the item points to right after the call. The item
+ * struct itself must stay at its address until its results are filled.
+ * store_flush() (and store_commit) send the whole queue as ONE server call
+ * and fill each item's results (already_done, done_outcome, ticket, ...).
+ * The queue is also sent inside store_apply_async once it holds 128
+ * messages or about 16 MB, without waiting: the server stores that part
+ * while the caller fetches and parses the next messages (at most one call is
+ * in flight; its results are read before the next send, or at flush). So a
+ * batch of any size works within one transaction at bounded memory, and the
+ * items' results are all filled when store_flush/store_commit return.
+ * store_apply is store_apply_async + store_flush: the item's results (and
+ * those of every queued item) are filled on return.
+ *
+ * Within one transaction, the first of two messages with the same identity
+ * (same UID, or same Message-ID + sha256) is stored; the later one reports
+ * already_done with the first one's results, as if stored earlier.
+ *
+ * Failures of store_apply_async / store_apply:
  *   ERR_MESSAGE  this message cannot be stored as it is (e.g. over 1 GB);
- *                nothing was sent, the transaction is intact: store it as
+ *                nothing was queued, the transaction is intact: store it as
  *                badmail instead and go on.
- *   ERR_TRANSIENT / ERR_FATAL  the transaction is aborted: store_rollback(),
- *                then retry the batch later (transient) or stop (fatal).
+ *   ERR_TRANSIENT / ERR_FATAL  the message was refused (a bug in the
+ *                caller: fatal) or a send of the queue failed; in the second
+ *                case the transaction is aborted: store_rollback(), then
+ *                retry the batch later (transient) or stop (fatal).
+ * Errors of the server surface at the send: in store_flush, store_commit,
+ * or the store_apply_async that reached a cap; the first one is reported.
  * store_commit failing with ERR_TRANSIENT may or may not have committed;
- * retrying the batch is safe (already_done). Text is stored as valid UTF-8:
- * invalid sequences and NUL become U+FFFD.
+ * retrying the batch is safe (already_done). store_rollback forgets queued
+ * messages. Text is stored as valid UTF-8: invalid sequences and NUL become
+ * U+FFFD.
  */
 int store_begin(struct store *store, struct err *err);
+int store_apply_async(struct store *store, int64_t job_run_id, struct store_item *item,
+		      struct err *err);
 int store_apply(struct store *store, int64_t job_run_id, struct store_item *item, struct err *err);
+/* Sends the queued messages (if any) and fills their items. */
+int store_flush(struct store *store, struct err *err);
+/* Sends what is queued, then COMMIT. */
 int store_commit(struct store *store, struct err *err);
 /* Safe to call when no transaction is open. */
 void store_rollback(struct store *store);
-
-/*
- * Pipelined store_apply (libpq pipeline mode): sends the message and
- * returns without waiting, so the server stores it while the caller
- * fetches and parses the next one. The item's results (already_done,
- * ticket, ...) are filled by store_flush() or store_commit(); the item
- * must stay valid (not its message: parameters are copied) until then.
- * Errors of the server surface at flush/commit, as the first one; the
- * transaction is then aborted as with store_apply. Mixing with store_apply
- * is allowed (store_apply flushes first).
- */
-int store_apply_async(struct store *store, int64_t job_run_id, struct store_item *item,
-		      struct err *err);
-/* Waits for every pipelined message's result and fills the items. */
-int store_flush(struct store *store, struct err *err);
 
 /*
  * UIDs of this mailbox already recorded as processed, with their outcomes,

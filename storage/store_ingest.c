@@ -1,8 +1,12 @@
 /*
- * store_apply(): one message (its plan, article, attachments, raw bytes and
- * identity) in ONE round trip, a prepared call of the server-side function
- * m2t_ingest() (migrations/0001_initial.sql), inside the caller's batch
- * transaction.
+ * Batch ingest. store_apply_async() only queues a message: it checks it,
+ * then copies what the database needs (identity, plan, article, addresses,
+ * attachments, raw bytes) into columnar buffers, one PostgreSQL array per
+ * column (store_cols.c). store_flush() sends the whole queue as ONE call of
+ * the server function m2t_ingest_batch() (migrations/0001_initial.sql),
+ * which stores it with one statement per table, and fills each item from
+ * the row returned for it. The server's cost per message is then a share of
+ * ~15 statements per batch instead of ~10 statements per message.
  *
  * SECURITY: everything here is mail text. It travels only as parameter
  * values (never in SQL), text cleaned to valid UTF-8 without NUL, bytes and
@@ -12,112 +16,154 @@
  */
 #include "storage/store.h"
 
-#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/util/xalloc.h"
+#include "storage/store_cols.h"
 #include "storage/store_int.h"
 
-#define INGEST_STMT "m2t_ingest"
-#define INGEST_NPARAMS 36
+#define INGEST_STMT "m2t_ingest_batch"
 #define INGEST_SQL                                                                          \
-	"SELECT already_done, outcome, ticket_id, ticket_number, article_id FROM m2t_ingest(" \
-	"$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, "   \
-	"$19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, "    \
-	"$35, $36)"
+	"SELECT idx, already_done, outcome, ticket_id, ticket_number, article_id "           \
+	"FROM m2t_ingest_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, " \
+	"$15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, "    \
+	"$31, $32, $33, $34, $35, $36, $37)"
 
-/* Parameter numbers (0-based) of m2t_ingest(), in declaration order. */
+/* Columns = parameters of m2t_ingest_batch(), in declaration order. The
+ * first C_PER_MESSAGE have exactly one element per queued message. */
 enum {
-	P_JOB_RUN_ID, P_ACCOUNT, P_MAILBOX, P_UIDVALIDITY, P_UID, P_MESSAGE_ID, P_SHA256,
-	P_SIZE, P_OUTCOME, P_REASON, P_RAW, P_TICKET_ID, P_SUBJECT, P_QUEUE, P_PRIORITY,
-	P_STATUS, P_REQ_NAME, P_REQ_EMAIL, P_IN_REPLY_TO, P_REFERENCES, P_FROM_NAME,
-	P_FROM_EMAIL, P_TO_NAMES, P_TO_EMAILS, P_CC_NAMES, P_CC_EMAILS, P_ART_SUBJECT,
-	P_BODY_TEXT, P_BODY_HTML, P_SENT_AT, P_ATT_FILENAMES, P_ATT_TYPES, P_ATT_CIDS,
-	P_ATT_INLINE, P_ATT_SHA256, P_ATT_CONTENTS,
+	C_JOB_RUN_ID, C_ACCOUNT, C_MAILBOX, C_UIDVALIDITY, C_UID, C_MESSAGE_ID, C_SHA256,
+	C_SIZE, C_OUTCOME, C_REASON, C_RAW, C_TICKET_ID, C_SUBJECT, C_QUEUE, C_PRIORITY,
+	C_STATUS, C_REQ_NAME, C_REQ_EMAIL, C_IN_REPLY_TO, C_REFERENCES, C_FROM_NAME,
+	C_FROM_EMAIL, C_ART_SUBJECT, C_BODY_TEXT, C_BODY_HTML, C_SENT_AT,
+	C_PER_MESSAGE,
+	C_ADDR_MSG = C_PER_MESSAGE, C_ADDR_CC, C_ADDR_NAME, C_ADDR_EMAIL,
+	C_ATT_MSG, C_ATT_FILENAME, C_ATT_TYPE, C_ATT_CID, C_ATT_INLINE, C_ATT_SHA256,
+	C_ATT_CONTENT,
+	C_COUNT
 };
 
-/* Scratch buffers (struct store.scratch) for the array parameters. */
-enum { S_TO_NAMES, S_TO_EMAILS, S_CC_NAMES, S_CC_EMAILS, S_FILENAMES, S_TYPES, S_CIDS,
-       S_INLINE, S_SHA256, S_CONTENTS };
+static const unsigned COL_OID[C_COUNT] = {
+	[C_JOB_RUN_ID] = STORE_OID_INT8, [C_UIDVALIDITY] = STORE_OID_INT8,
+	[C_UID] = STORE_OID_INT8, [C_SIZE] = STORE_OID_INT8, [C_RAW] = STORE_OID_BYTEA,
+	[C_TICKET_ID] = STORE_OID_INT8, [C_SENT_AT] = STORE_OID_INT8,
+	[C_ADDR_MSG] = STORE_OID_INT4, [C_ADDR_CC] = STORE_OID_BOOL,
+	[C_ATT_MSG] = STORE_OID_INT4, [C_ATT_INLINE] = STORE_OID_BOOL,
+	[C_ATT_CONTENT] = STORE_OID_BYTEA,
+	/* every other column: text (0 below) */
+};
+
+/*
+ * When the queue is sent before flush: at this many messages, or when the
+ * next message would take the encoded bytes past the cap. Bigger batches
+ * save little more server time (the per-call cost is already spread thin)
+ * but hold more client memory and make the server wait longer for work.
+ */
+#define QUEUE_MAX_ITEMS 128
+#define QUEUE_MAX_BYTES ((size_t)16 << 20)
+/* PostgreSQL's limit for one parameter value. */
+#define COL_MAX_BYTES (((size_t)1 << 30) - 64)
 
 /* Dates the timestamptz type and to_timestamp() accept comfortably:
  * 1900-01-01 .. 9999-12-31. A Date header outside is stored as NULL. */
 #define SENT_AT_MIN INT64_C(-2208988800)
 #define SENT_AT_MAX INT64_C(253402300799)
 
-struct params {
-	const char *values[INGEST_NPARAMS];
-	int lengths[INGEST_NPARAMS];
-	int formats[INGEST_NPARAMS];
-	char num[6][24];     /* decimal renderings of the integer parameters */
-	size_t nnum;
-	char **owned;        /* cleaned copies to free */
-	size_t nowned, capowned;
+struct store_queue {
+	struct store_col col[C_COUNT];
+	struct store_item **items; /* filled from the results */
+	size_t n, cap;
 };
 
-static void params_own(struct params *p, char *s)
+static struct store_queue *queue_new(void)
 {
-	if (p->nowned == p->capowned) {
-		p->capowned = p->capowned ? p->capowned * 2 : 8;
-		p->owned = xreallocarray(p->owned, p->capowned, sizeof(*p->owned));
-	}
-	p->owned[p->nowned++] = s;
+	struct store_queue *q = xcalloc(1, sizeof(*q));
+	for (int i = 0; i < C_COUNT; i++)
+		store_col_init(&q->col[i], COL_OID[i] ? COL_OID[i] : STORE_OID_TEXT, COL_MAX_BYTES);
+	return q;
 }
 
-static void params_release(struct params *p)
+static struct store_queue *queue_get(struct store *store)
 {
-	for (size_t i = 0; i < p->nowned; i++)
-		free(p->owned[i]);
-	free(p->owned);
+	if (!store->queue)
+		store->queue = queue_new();
+	return store->queue;
 }
 
-/* Cleaned text (binary format: the bytes, no terminator needed); NULL stays NULL. */
-static const char *clean_text(struct params *p, const char *s, size_t len, size_t *len_r)
+static void queue_reset(struct store_queue *q)
 {
-	char *owned;
-	const char *c = store_utf8_clean(s, len, &owned, len_r);
-	if (owned)
-		params_own(p, owned);
-	return c;
+	for (int i = 0; i < C_COUNT; i++)
+		store_col_reset(&q->col[i]);
+	q->n = 0;
 }
 
-static void set_text_len(struct params *p, int i, const char *s, size_t len)
+static void queue_free(struct store_queue **qp)
+{
+	struct store_queue *q = *qp;
+	if (!q)
+		return;
+	for (int i = 0; i < C_COUNT; i++)
+		store_col_release(&q->col[i]);
+	free(q->items);
+	free(q);
+	*qp = NULL;
+}
+
+void store_queue_free(struct store *store)
+{
+	queue_free(&store->queue);
+	queue_free(&store->inflight);
+}
+
+size_t store_queue_len(const struct store *store)
+{
+	return (store->queue ? store->queue->n : 0) + (store->inflight ? store->inflight->n : 0);
+}
+
+/* Reads every result of the call in flight; the connection is idle after. */
+static void inflight_drain(struct store *store)
+{
+	PGresult *res;
+	while ((res = PQgetResult(store->conn)) != NULL)
+		PQclear(res);
+	if (store->inflight)
+		queue_reset(store->inflight);
+}
+
+void store_queue_discard(struct store *store)
+{
+	if (store->queue)
+		queue_reset(store->queue);
+	if (store->inflight && store->inflight->n)
+		inflight_drain(store);
+}
+
+static size_t queue_bytes(const struct store_queue *q)
+{
+	size_t n = 0;
+	for (int i = 0; i < C_COUNT; i++)
+		n += store_col_bytes(&q->col[i]);
+	return n;
+}
+
+/* Cleaned text (NULL stays NULL) appended to column c. */
+static void add_text_len(struct store_col *c, const char *s, size_t len)
 {
 	if (!s) {
-		p->values[i] = NULL;
+		store_col_add(c, NULL, 0);
 		return;
 	}
+	char *owned;
 	size_t n;
-	p->values[i] = clean_text(p, s, len, &n);
-	p->lengths[i] = (int)n; /* < 1 GB: checked by the caller for bodies */
-	p->formats[i] = 1;
+	const char *clean = store_utf8_clean(s, len, &owned, &n);
+	store_col_add(c, clean, n);
+	free(owned);
 }
 
-static void set_text(struct params *p, int i, const char *s)
+static void add_text(struct store_col *c, const char *s)
 {
-	set_text_len(p, i, s, s ? strlen(s) : 0);
-}
-
-static void set_i64(struct params *p, int i, int64_t v)
-{
-	char *b = p->num[p->nnum++];
-	snprintf(b, sizeof(p->num[0]), "%" PRId64, v);
-	p->values[i] = b;
-}
-
-static void set_bytes(struct params *p, int i, const char *data, size_t len)
-{
-	p->values[i] = data ? data : "";
-	p->lengths[i] = (int)len;
-	p->formats[i] = 1;
-}
-
-static void set_array(struct params *p, int i, const struct buf *b)
-{
-	p->values[i] = b->data;
-	p->lengths[i] = (int)b->len;
-	p->formats[i] = 1;
+	add_text_len(c, s, s ? strlen(s) : 0);
 }
 
 static bool is_sha256_hex(const char *s)
@@ -130,198 +176,76 @@ static bool is_sha256_hex(const char *s)
 	return true;
 }
 
-/* Names and emails of an address list as two parallel text arrays. */
-static int encode_addresses(struct store *store, struct params *p,
-			    const struct address_list *l, int pnames, int pemails, int snames,
-			    int semails)
+static void add_addresses(struct store_queue *q, int32_t msg, bool cc, const struct address_list *l)
 {
-	size_t n = l ? l->n : 0;
-	const char **names = xcalloc(n ? n : 1, sizeof(*names));
-	const char **emails = xcalloc(n ? n : 1, sizeof(*emails));
-	size_t *nlens = xcalloc(n ? n : 1, sizeof(*nlens));
-	size_t *elens = xcalloc(n ? n : 1, sizeof(*elens));
-	for (size_t i = 0; i < n; i++) {
-		const char *nm = l->v[i].name ? l->v[i].name : "";
-		const char *em = l->v[i].email ? l->v[i].email : "";
-		names[i] = clean_text(p, nm, strlen(nm), &nlens[i]);
-		emails[i] = clean_text(p, em, strlen(em), &elens[i]);
+	for (size_t i = 0; l && i < l->n; i++) {
+		store_col_add_i32(&q->col[C_ADDR_MSG], msg);
+		store_col_add_bool(&q->col[C_ADDR_CC], cc);
+		add_text(&q->col[C_ADDR_NAME], l->v[i].name ? l->v[i].name : "");
+		add_text(&q->col[C_ADDR_EMAIL], l->v[i].email ? l->v[i].email : "");
 	}
-	int rc = 0;
-	if (store_array_encode(&store->scratch[snames], STORE_OID_TEXT, n, names, nlens) < 0 ||
-	    store_array_encode(&store->scratch[semails], STORE_OID_TEXT, n, emails, elens) < 0)
-		rc = -1;
-	free(names);
-	free(emails);
-	free(nlens);
-	free(elens);
-	if (rc == 0) {
-		set_array(p, pnames, &store->scratch[snames]);
-		set_array(p, pemails, &store->scratch[semails]);
-	}
-	return rc;
 }
 
-static int encode_attachments(struct store *store, struct params *p, const struct message *msg,
-			      struct err *err)
+static void add_attachments(struct store_queue *q, int32_t msg, const struct message *m)
 {
-	size_t n = msg->nattachments;
-	const char **fn = xcalloc(n ? n : 1, sizeof(*fn));
-	const char **ct = xcalloc(n ? n : 1, sizeof(*ct));
-	const char **cid = xcalloc(n ? n : 1, sizeof(*cid));
-	const char **inl = xcalloc(n ? n : 1, sizeof(*inl));
-	const char **sha = xcalloc(n ? n : 1, sizeof(*sha));
-	const char **data = xcalloc(n ? n : 1, sizeof(*data));
-	size_t *lfn = xcalloc(n ? n : 1, sizeof(*lfn));
-	size_t *lct = xcalloc(n ? n : 1, sizeof(*lct));
-	size_t *lcid = xcalloc(n ? n : 1, sizeof(*lcid));
-	size_t *linl = xcalloc(n ? n : 1, sizeof(*linl));
-	size_t *lsha = xcalloc(n ? n : 1, sizeof(*lsha));
-	size_t *ldata = xcalloc(n ? n : 1, sizeof(*ldata));
-	int rc = 0;
-	for (size_t i = 0; i < n; i++) {
-		const struct attachment *a = &msg->attachments[i];
-		if (!is_sha256_hex(a->sha256)) {
-			rc = err_set(err, ERR_FATAL, "attachment %zu: sha256 is not 64 lower-case hex digits", i);
-			goto out;
-		}
-		const char *f = a->filename ? a->filename : "";
-		const char *t = a->content_type ? a->content_type : "application/octet-stream";
-		fn[i] = clean_text(p, f, strlen(f), &lfn[i]);
-		ct[i] = clean_text(p, t, strlen(t), &lct[i]);
-		cid[i] = a->content_id ? clean_text(p, a->content_id, strlen(a->content_id), &lcid[i])
-				       : NULL;
-		/* bool's binary form is one byte, 1 or 0 */
-		inl[i] = a->is_inline ? "\1" : "\0";
-		linl[i] = 1;
-		sha[i] = a->sha256;
-		lsha[i] = 64;
-		data[i] = a->data ? (const char *)a->data : "";
-		ldata[i] = a->data ? a->size : 0;
+	for (size_t i = 0; i < m->nattachments; i++) {
+		const struct attachment *a = &m->attachments[i];
+		store_col_add_i32(&q->col[C_ATT_MSG], msg);
+		add_text(&q->col[C_ATT_FILENAME], a->filename ? a->filename : "");
+		add_text(&q->col[C_ATT_TYPE],
+			 a->content_type ? a->content_type : "application/octet-stream");
+		add_text(&q->col[C_ATT_CID], a->content_id);
+		store_col_add_bool(&q->col[C_ATT_INLINE], a->is_inline);
+		store_col_add(&q->col[C_ATT_SHA256], a->sha256, 64);
+		store_col_add(&q->col[C_ATT_CONTENT], a->data ? (const void *)a->data : "",
+			      a->data ? a->size : 0);
 	}
-	if (store_array_encode(&store->scratch[S_FILENAMES], STORE_OID_TEXT, n, fn, lfn) < 0 ||
-	    store_array_encode(&store->scratch[S_TYPES], STORE_OID_TEXT, n, ct, lct) < 0 ||
-	    store_array_encode(&store->scratch[S_CIDS], STORE_OID_TEXT, n, cid, lcid) < 0 ||
-	    store_array_encode(&store->scratch[S_INLINE], STORE_OID_BOOL, n, inl, linl) < 0 ||
-	    store_array_encode(&store->scratch[S_SHA256], STORE_OID_TEXT, n, sha, lsha) < 0 ||
-	    store_array_encode(&store->scratch[S_CONTENTS], STORE_OID_BYTEA, n, data, ldata) < 0) {
-		rc = err_set(err, ERR_MESSAGE, "attachments too large to store (1 GB per message)");
-		goto out;
-	}
-	set_array(p, P_ATT_FILENAMES, &store->scratch[S_FILENAMES]);
-	set_array(p, P_ATT_TYPES, &store->scratch[S_TYPES]);
-	set_array(p, P_ATT_CIDS, &store->scratch[S_CIDS]);
-	set_array(p, P_ATT_INLINE, &store->scratch[S_INLINE]);
-	set_array(p, P_ATT_SHA256, &store->scratch[S_SHA256]);
-	set_array(p, P_ATT_CONTENTS, &store->scratch[S_CONTENTS]);
-out:
-	free(fn); free(ct); free(cid); free(inl); free(sha); free(data);
-	free(lfn); free(lct); free(lcid); free(linl); free(lsha); free(ldata);
-	return rc;
 }
 
-/* The article's and ticket's parameters; only for ticket and appended. */
-static int encode_article(struct store *store, struct params *p, const struct store_item *item,
-			  struct err *err)
+/* The ticket's and article's columns: values for ticket and appended, NULLs else. */
+static void add_article(struct store_queue *q, int32_t msg, const struct store_item *item,
+			bool with_article)
 {
+	struct store_col *c = q->col;
+	if (!with_article) {
+		for (int i = C_TICKET_ID; i <= C_SENT_AT; i++)
+			store_col_add(&c[i], NULL, 0);
+		return;
+	}
 	const struct message *m = item->msg;
 	const struct plan *pl = item->plan;
-	if (item->outcome == OUTCOME_APPENDED) {
-		if (pl->ticket_id <= 0)
-			return err_set(err, ERR_FATAL, "append without a ticket id");
-		set_i64(p, P_TICKET_ID, pl->ticket_id);
-	}
-	set_text(p, P_SUBJECT, pl->subject ? pl->subject : "(no subject)");
-	set_text(p, P_QUEUE, pl->queue);
-	set_text(p, P_PRIORITY, pl->priority);
-	set_text(p, P_STATUS, pl->status);
-	set_text(p, P_REQ_NAME, pl->requester.name);
-	set_text(p, P_REQ_EMAIL, pl->requester.email);
-	set_text(p, P_IN_REPLY_TO, m->in_reply_to);
-	set_text(p, P_REFERENCES, m->references);
-	set_text(p, P_FROM_NAME, m->from.name);
-	set_text(p, P_FROM_EMAIL, m->from.email);
-	set_text(p, P_ART_SUBJECT, m->subject);
-	if (m->text_len > ((size_t)1 << 30) || m->html_len > ((size_t)1 << 30))
-		return err_set(err, ERR_MESSAGE, "body too large to store (1 GB)");
-	set_text_len(p, P_BODY_TEXT, m->text ? m->text : "", m->text ? m->text_len : 0);
-	set_text_len(p, P_BODY_HTML, m->html, m->html_len);
+	if (item->outcome == OUTCOME_APPENDED)
+		store_col_add_i64(&c[C_TICKET_ID], pl->ticket_id);
+	else
+		store_col_add(&c[C_TICKET_ID], NULL, 0);
+	add_text(&c[C_SUBJECT], pl->subject ? pl->subject : "(no subject)");
+	add_text(&c[C_QUEUE], pl->queue);
+	add_text(&c[C_PRIORITY], pl->priority);
+	add_text(&c[C_STATUS], pl->status);
+	add_text(&c[C_REQ_NAME], pl->requester.name);
+	add_text(&c[C_REQ_EMAIL], pl->requester.email);
+	add_text(&c[C_IN_REPLY_TO], m->in_reply_to);
+	add_text(&c[C_REFERENCES], m->references);
+	add_text(&c[C_FROM_NAME], m->from.name);
+	add_text(&c[C_FROM_EMAIL], m->from.email);
+	add_text(&c[C_ART_SUBJECT], m->subject);
+	add_text_len(&c[C_BODY_TEXT], m->text ? m->text : "", m->text ? m->text_len : 0);
+	add_text_len(&c[C_BODY_HTML], m->html, m->html_len);
 	int64_t date = (int64_t)m->date;
 	if (date != 0 && date >= SENT_AT_MIN && date <= SENT_AT_MAX)
-		set_i64(p, P_SENT_AT, date);
-	if (encode_addresses(store, p, &m->to, P_TO_NAMES, P_TO_EMAILS, S_TO_NAMES, S_TO_EMAILS) < 0 ||
-	    encode_addresses(store, p, &m->cc, P_CC_NAMES, P_CC_EMAILS, S_CC_NAMES, S_CC_EMAILS) < 0)
-		return err_set(err, ERR_MESSAGE, "address lists too large to store");
-	if (m->nattachments)
-		return encode_attachments(store, p, m, err);
-	return 0;
+		store_col_add_i64(&c[C_SENT_AT], date);
+	else
+		store_col_add(&c[C_SENT_AT], NULL, 0);
+	add_addresses(q, msg, false, &m->to);
+	add_addresses(q, msg, true, &m->cc);
+	add_attachments(q, msg, m);
 }
 
-static int ingest_prepare(struct store *store, struct err *err)
+/* Everything checked before anything is queued, so a refusal leaves the
+ * queue and the transaction as they were. */
+static int item_check(const struct store *store, const struct store_item *item,
+		      const char **sha_r, struct err *err)
 {
-	if (store->ingest_prepared)
-		return 0;
-	/* Types come from the function's signature. */
-	PGresult *res = PQprepare(store->conn, INGEST_STMT, INGEST_SQL, INGEST_NPARAMS, NULL);
-	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
-		store_fail(store, res, "prepare ingest", err);
-		PQclear(res);
-		return -1;
-	}
-	PQclear(res);
-	store->ingest_prepared = true;
-	return 0;
-}
-
-static int read_result(const PGresult *res, struct store_item *item, struct err *err)
-{
-	if (PQntuples(res) != 1 || PQnfields(res) != 5)
-		return err_set(err, ERR_FATAL, "ingest: expected one row of 5 columns, got %d rows",
-			       PQntuples(res));
-	item->already_done = !PQgetisnull(res, 0, 0) && PQgetvalue(res, 0, 0)[0] == 't';
-	int o = PQgetisnull(res, 0, 1) ? -1 : outcome_parse(PQgetvalue(res, 0, 1));
-	if (o < 0)
-		return err_set(err, ERR_FATAL, "ingest: unknown outcome in the database");
-	item->done_outcome = (enum outcome)o;
-	if (store_get_i64(res, 0, 2, &item->ticket_id, err) < 0 ||
-	    store_get_i64(res, 0, 4, &item->article_id, err) < 0)
-		return -1;
-	item->ticket_number[0] = '\0';
-	if (!PQgetisnull(res, 0, 3))
-		snprintf(item->ticket_number, sizeof(item->ticket_number), "%s",
-			 PQgetvalue(res, 0, 3));
-	return 0;
-}
-
-/* Records a failed ingest call; a unique violation on the identity is transient. */
-static int ingest_fail(struct store *store, const PGresult *res, struct err *err)
-{
-	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-	const char *cons = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
-	store_fail(store, res, "store message", err);
-	/* ON CONFLICT makes this impossible; should it happen anyway, the
-	 * transaction is lost, and a retry of the batch finds the row and
-	 * reports "already done". So: transient. */
-	if (state && strcmp(state, "23505") == 0 && cons &&
-	    strncmp(cons, "processed_messages_", 19) == 0) {
-		err->cls = ERR_TRANSIENT;
-		store->txn_err_cls = ERR_TRANSIENT;
-	}
-	return -1;
-}
-
-/* Past this many unread results a pipeline is drained early, so neither
- * side's socket buffer can fill up and stall the other. */
-#define PIPELINE_MAX_PENDING 128
-
-static int ingest_call(struct store *store, int64_t job_run_id, struct store_item *item, bool async,
-		       struct err *err)
-{
-	item->already_done = false;
-	item->done_outcome = item->outcome;
-	item->ticket_id = 0;
-	item->ticket_number[0] = '\0';
-	item->article_id = 0;
-
 	if (!store->in_txn)
 		return err_set(err, ERR_FATAL, "store_apply: no transaction is open");
 	if (store->txn_failed)
@@ -333,150 +257,282 @@ static int ingest_call(struct store *store, int64_t job_run_id, struct store_ite
 	if (with_article && (!item->msg || !item->plan))
 		return err_set(err, ERR_FATAL, "store_apply: outcome %s needs a message and a plan",
 			       outcome_name(item->outcome));
+	if (outcome_parse(outcome_name(item->outcome)) < 0)
+		return err_set(err, ERR_FATAL, "store_apply: unknown outcome");
 	const char *sha = item->sha256;
 	if (!sha && item->msg && item->msg->raw_sha256[0])
 		sha = item->msg->raw_sha256;
 	if (sha && !is_sha256_hex(sha))
 		return err_set(err, ERR_FATAL, "store_apply: sha256 is not 64 lower-case hex digits");
+	*sha_r = sha;
 	if (item->raw && item->raw_len > ((size_t)1 << 30))
 		return err_set(err, ERR_MESSAGE, "message too large to store (1 GB)");
-	if (!async && store->npending && store_pipeline_drain(store, err) < 0)
-		return -1;
-	if (ingest_prepare(store, err) < 0)
-		return -1;
+	if (!with_article)
+		return 0;
+	if (item->outcome == OUTCOME_APPENDED && item->plan->ticket_id <= 0)
+		return err_set(err, ERR_FATAL, "append without a ticket id");
+	const struct message *m = item->msg;
+	if (m->text_len > ((size_t)1 << 30) || m->html_len > ((size_t)1 << 30))
+		return err_set(err, ERR_MESSAGE, "body too large to store (1 GB)");
+	for (size_t i = 0; i < m->nattachments; i++)
+		if (!is_sha256_hex(m->attachments[i].sha256))
+			return err_set(err, ERR_FATAL,
+				       "attachment %zu: sha256 is not 64 lower-case hex digits", i);
+	return 0;
+}
 
-	struct params p;
-	memset(&p, 0, sizeof(p));
-	int rc = -1;
-	PGresult *res = NULL;
+/* A rough upper bound of the bytes a message adds, to send before the cap. */
+static size_t item_estimate(const struct store_item *item)
+{
+	size_t n = 4096 + (item->raw ? item->raw_len : 0);
+	const struct message *m = item->msg;
+	if (m && (item->outcome == OUTCOME_TICKET || item->outcome == OUTCOME_APPENDED)) {
+		n += m->text_len + m->html_len;
+		for (size_t i = 0; i < m->nattachments; i++)
+			n += m->attachments[i].size + 256;
+	}
+	return n;
+}
+
+static void item_results_clear(struct store_item *item)
+{
+	item->already_done = false;
+	item->done_outcome = item->outcome;
+	item->ticket_id = 0;
+	item->ticket_number[0] = '\0';
+	item->article_id = 0;
+}
+
+static int queue_add(struct store *store, int64_t job_run_id, struct store_item *item,
+		     const char *sha, struct err *err)
+{
+	struct store_queue *q = queue_get(store);
+	struct store_col *c = q->col;
+	struct store_col_mark mark[C_COUNT];
+	for (int i = 0; i < C_COUNT; i++)
+		store_col_mark(&c[i], &mark[i]);
+	int32_t msg = (int32_t)q->n + 1; /* idx on the server, from 1 */
+	bool with_article = item->outcome == OUTCOME_TICKET || item->outcome == OUTCOME_APPENDED;
 
 	if (job_run_id > 0)
-		set_i64(&p, P_JOB_RUN_ID, job_run_id);
-	set_text(&p, P_ACCOUNT, item->account);
-	set_text(&p, P_MAILBOX, item->mailbox);
-	set_i64(&p, P_UIDVALIDITY, item->uidvalidity);
-	set_i64(&p, P_UID, item->uid);
+		store_col_add_i64(&c[C_JOB_RUN_ID], job_run_id);
+	else
+		store_col_add(&c[C_JOB_RUN_ID], NULL, 0);
+	add_text(&c[C_ACCOUNT], item->account);
+	add_text(&c[C_MAILBOX], item->mailbox);
+	store_col_add_i64(&c[C_UIDVALIDITY], item->uidvalidity);
+	store_col_add_i64(&c[C_UID], item->uid);
 	const char *mid = item->message_id;
 	if (!mid && item->msg)
 		mid = item->msg->message_id;
-	set_text(&p, P_MESSAGE_ID, mid);
-	set_text(&p, P_SHA256, sha);
+	add_text(&c[C_MESSAGE_ID], mid);
+	add_text(&c[C_SHA256], sha);
 	uint64_t size = item->size ? item->size : item->raw_len;
-	set_i64(&p, P_SIZE, size > INT64_MAX ? INT64_MAX : (int64_t)size);
-	set_text(&p, P_OUTCOME, outcome_name(item->outcome));
+	store_col_add_i64(&c[C_SIZE], size > INT64_MAX ? INT64_MAX : (int64_t)size);
+	add_text(&c[C_OUTCOME], outcome_name(item->outcome));
 	const char *reason = item->reason;
 	if (!reason && item->plan)
 		reason = item->plan->reason;
-	set_text(&p, P_REASON, reason);
-	if (item->raw)
-		set_bytes(&p, P_RAW, item->raw, item->raw_len);
-	if (with_article && encode_article(store, &p, item, err) < 0)
-		goto out;
+	add_text(&c[C_REASON], reason);
+	store_col_add(&c[C_RAW], item->raw ? item->raw : NULL, item->raw ? item->raw_len : 0);
+	add_article(q, msg, item, with_article);
 
-	if (async) {
-		/* libpq copies the parameters into its output buffer here, so
-		 * they may be freed right after; PQflush puts them on the wire
-		 * so the server works while the caller parses the next mail. */
-		if ((PQpipelineStatus(store->conn) == PQ_PIPELINE_OFF &&
-		     PQenterPipelineMode(store->conn) != 1) ||
-		    PQsendQueryPrepared(store->conn, INGEST_STMT, INGEST_NPARAMS, p.values, p.lengths,
-					p.formats, 0) != 1 ||
-		    PQflush(store->conn) != 0) {
-			store_fail(store, NULL, "send message", err);
-			goto out;
+	for (int i = 0; i < C_COUNT; i++) {
+		if (store_col_failed(&c[i])) {
+			for (int j = 0; j < C_COUNT; j++)
+				store_col_restore(&c[j], &mark[j]);
+			return err_set(err, ERR_MESSAGE, "message too large to store (1 GB per value)");
 		}
-		if (store->npending == store->cappending) {
-			store->cappending = store->cappending ? store->cappending * 2 : 32;
-			store->pending = xreallocarray(store->pending, store->cappending,
-						       sizeof(*store->pending));
-		}
-		store->pending[store->npending++] = item;
-		rc = 0;
-		if (store->npending >= PIPELINE_MAX_PENDING)
-			rc = store_pipeline_drain(store, err);
-		goto out;
 	}
-	res = PQexecPrepared(store->conn, INGEST_STMT, INGEST_NPARAMS, p.values, p.lengths,
-			     p.formats, 0);
+	if (q->n == q->cap) {
+		q->cap = q->cap ? q->cap * 2 : QUEUE_MAX_ITEMS;
+		q->items = xreallocarray(q->items, q->cap, sizeof(*q->items));
+	}
+	q->items[q->n++] = item;
+	return 0;
+}
+
+static int ingest_prepare(struct store *store, struct err *err)
+{
+	if (store->ingest_prepared)
+		return 0;
+	/* Types come from the function's signature. */
+	PGresult *res = PQprepare(store->conn, INGEST_STMT, INGEST_SQL, C_COUNT, NULL);
+	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
+		store_fail(store, res, "prepare ingest", err);
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	store->ingest_prepared = true;
+	return 0;
+}
+
+static int read_row(const PGresult *res, int row, struct store_item *item, struct err *err)
+{
+	item->already_done = !PQgetisnull(res, row, 1) && PQgetvalue(res, row, 1)[0] == 't';
+	/* NULL: the conflicting identity row vanished before we could read it
+	 * (its writer rolled back late); the retried batch will find its way. */
+	if (PQgetisnull(res, row, 2))
+		return err_set(err, ERR_TRANSIENT, "ingest: identity conflict not resolved");
+	int o = outcome_parse(PQgetvalue(res, row, 2));
+	if (o < 0)
+		return err_set(err, ERR_FATAL, "ingest: unknown outcome in the database");
+	item->done_outcome = (enum outcome)o;
+	if (store_get_i64(res, row, 3, &item->ticket_id, err) < 0 ||
+	    store_get_i64(res, row, 5, &item->article_id, err) < 0)
+		return -1;
+	item->ticket_number[0] = '\0';
+	if (!PQgetisnull(res, row, 4))
+		snprintf(item->ticket_number, sizeof(item->ticket_number), "%s",
+			 PQgetvalue(res, row, 4));
+	return 0;
+}
+
+static int read_results(const PGresult *res, struct store_queue *q, struct err *err)
+{
+	if (PQntuples(res) != (int)q->n || PQnfields(res) != 6)
+		return err_set(err, ERR_FATAL, "ingest: expected %zu rows of 6 columns, got %d rows",
+			       q->n, PQntuples(res));
+	for (int row = 0; row < PQntuples(res); row++) {
+		int64_t idx;
+		if (store_get_i64(res, row, 0, &idx, err) < 0)
+			return -1;
+		if (idx < 1 || (uint64_t)idx > q->n)
+			return err_set(err, ERR_FATAL, "ingest: result for unknown message %lld",
+				       (long long)idx);
+		if (read_row(res, row, q->items[idx - 1], err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Records a failed ingest call; a unique violation on the identity is transient. */
+static int ingest_fail(struct store *store, const PGresult *res, struct err *err)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *cons = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
+	store_fail(store, res, "store messages", err);
+	/* ON CONFLICT makes this impossible; should it happen anyway, the
+	 * transaction is lost, and a retry of the batch finds the row and
+	 * reports "already done". So: transient. */
+	if (state && strcmp(state, "23505") == 0 && cons &&
+	    strncmp(cons, "processed_messages_", 19) == 0) {
+		err->cls = ERR_TRANSIENT;
+		store->txn_err_cls = ERR_TRANSIENT;
+	}
+	return -1;
+}
+
+/* Sends the queue as one ingest call without waiting; it becomes the call in flight. */
+static int queue_send_async(struct store *store, struct err *err)
+{
+	struct store_queue *q = store->queue;
+	if (ingest_prepare(store, err) < 0)
+		return -1;
+	const char *values[C_COUNT];
+	int lengths[C_COUNT], formats[C_COUNT];
+	for (int i = 0; i < C_COUNT; i++) {
+		store_col_finish(&q->col[i], &values[i], &lengths[i]);
+		formats[i] = 1;
+	}
+	/* libpq copies the parameters into its output buffer: the columns may be
+	 * refilled as soon as this returns */
+	if (!PQsendQueryPrepared(store->conn, INGEST_STMT, C_COUNT, values, lengths, formats, 0)) {
+		queue_reset(q);
+		store->txn_failed = store->in_txn;
+		store->txn_err_cls = ERR_TRANSIENT;
+		return store_fail(store, NULL, "store messages", err);
+	}
+	/* swap: the sent queue waits for its results, the other one fills */
+	store->queue = store->inflight ? store->inflight : queue_new();
+	store->inflight = q;
+	queue_reset(store->queue);
+	return 0;
+}
+
+/* Waits for the call in flight and fills its items from the results. */
+static int inflight_wait(struct store *store, struct err *err)
+{
+	struct store_queue *q = store->inflight;
+	if (!q || q->n == 0)
+		return 0;
+	int rc = -1;
+	PGresult *res = PQgetResult(store->conn);
 	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
 		ingest_fail(store, res, err);
-		goto out;
+		store->txn_failed = store->in_txn;
+		store->txn_err_cls = err->cls;
+	} else if (read_results(res, q, err) < 0) {
+		/* the server stored what we cannot report: the batch must not commit */
+		store->txn_failed = store->in_txn;
+		store->txn_err_cls = err->cls;
+	} else {
+		rc = 0;
 	}
-	if (read_result(res, item, err) < 0)
-		goto out;
-	rc = 0;
-out:
 	PQclear(res);
-	params_release(&p);
+	inflight_drain(store);
 	return rc;
 }
 
-int store_apply(struct store *store, int64_t job_run_id, struct store_item *item, struct err *err)
+int store_queue_send(struct store *store, struct err *err)
 {
-	return ingest_call(store, job_run_id, item, false, err);
+	if (inflight_wait(store, err) < 0) {
+		if (store->queue)
+			queue_reset(store->queue);
+		return -1;
+	}
+	if (!store->queue || store->queue->n == 0)
+		return 0;
+	if (queue_send_async(store, err) < 0)
+		return -1;
+	return inflight_wait(store, err);
+}
+
+/*
+ * At the cap: the previous call's results first (at most one call is in
+ * flight), then this queue goes out while the caller goes on.
+ */
+static int queue_send_next(struct store *store, struct err *err)
+{
+	if (inflight_wait(store, err) < 0) {
+		queue_reset(store->queue);
+		return -1;
+	}
+	return queue_send_async(store, err);
 }
 
 int store_apply_async(struct store *store, int64_t job_run_id, struct store_item *item,
 		      struct err *err)
 {
-	return ingest_call(store, job_run_id, item, true, err);
+	item_results_clear(item);
+	const char *sha = NULL;
+	if (item_check(store, item, &sha, err) < 0)
+		return -1;
+	if (store->queue && store->queue->n &&
+	    queue_bytes(store->queue) + item_estimate(item) > QUEUE_MAX_BYTES &&
+	    queue_send_next(store, err) < 0)
+		return -1;
+	if (queue_add(store, job_run_id, item, sha, err) < 0)
+		return -1;
+	if (store->queue->n >= QUEUE_MAX_ITEMS || queue_bytes(store->queue) >= QUEUE_MAX_BYTES)
+		return queue_send_next(store, err);
+	return 0;
 }
 
-int store_pipeline_drain(struct store *store, struct err *err)
+int store_apply(struct store *store, int64_t job_run_id, struct store_item *item, struct err *err)
 {
-	PGconn *conn = store->conn;
-	int rc = 0;
-	size_t n = store->npending;
-	store->npending = 0;
-	if (PQpipelineStatus(conn) == PQ_PIPELINE_OFF)
-		return n ? err_set(err, ERR_FATAL, "pipeline: results pending, pipeline off") : 0;
-	if (PQpipelineSync(conn) != 1)
-		rc = store_fail(store, NULL, "pipeline sync", err);
-	/* Each query yields its result (or PIPELINE_ABORTED after an earlier
-	 * error) and then NULL; the sync point yields PIPELINE_SYNC. */
-	for (size_t i = 0; i < n && PQstatus(conn) == CONNECTION_OK; i++) {
-		PGresult *res = PQgetResult(conn);
-		if (!res) {
-			if (rc == 0)
-				rc = store_fail(store, NULL, "pipeline: result missing", err);
-			break;
-		}
-		ExecStatusType st = PQresultStatus(res);
-		if (st == PGRES_TUPLES_OK) {
-			if (rc == 0 && read_result(res, store->pending[i], err) < 0) {
-				rc = -1;
-				store->txn_failed = store->in_txn;
-				store->txn_err_cls = ERR_FATAL;
-			}
-		} else if (st != PGRES_PIPELINE_ABORTED && rc == 0) {
-			rc = ingest_fail(store, res, err);
-		}
-		PQclear(res);
-		while ((res = PQgetResult(conn)) != NULL)
-			PQclear(res); /* the NULL that ends this query's results */
-	}
-	for (int guard = 0; guard < 4 && PQstatus(conn) == CONNECTION_OK; guard++) {
-		PGresult *res = PQgetResult(conn);
-		if (!res)
-			continue;
-		ExecStatusType st = PQresultStatus(res);
-		PQclear(res);
-		if (st == PGRES_PIPELINE_SYNC)
-			break;
-	}
-	if (PQexitPipelineMode(conn) != 1 && rc == 0)
-		rc = store_fail(store, NULL, "leave pipeline mode", err);
-	if (rc < 0 && PQstatus(conn) != CONNECTION_OK && store->in_txn) {
-		store->txn_failed = true;
-		store->txn_err_cls = ERR_TRANSIENT;
-		err->cls = ERR_TRANSIENT;
-	}
-	return rc;
+	if (store_apply_async(store, job_run_id, item, err) < 0)
+		return -1;
+	return store_queue_send(store, err);
 }
 
 int store_flush(struct store *store, struct err *err)
 {
-	if (!store->npending)
-		return 0;
-	return store_pipeline_drain(store, err);
+	if (store->txn_failed && store_queue_len(store)) {
+		store_queue_discard(store);
+		return err_set(err, store->txn_err_cls,
+			       "store_flush: the transaction was aborted by an earlier error");
+	}
+	return store_queue_send(store, err);
 }

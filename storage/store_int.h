@@ -15,25 +15,32 @@
 #include "engine/util/buf.h"
 #include "engine/util/err.h"
 
+struct store_queue;
+
 struct store {
 	PGconn *conn;
 	bool in_txn;          /* BEGIN sent, no COMMIT/ROLLBACK yet */
 	bool txn_failed;      /* an error aborted the open transaction */
 	enum err_class txn_err_cls;
 	bool ingest_prepared; /* PQprepare of the ingest call done on this connection */
-	struct buf scratch[10]; /* reused encodings of array parameters (store_ingest.c) */
-	/* Pipeline mode (store_apply_async): items sent whose results are unread. */
-	struct store_item **pending;
-	size_t npending, cappending;
+	/* Messages queued by store_apply_async, not yet sent (store_ingest.c);
+	 * NULL until the first one. */
+	struct store_queue *queue;
+	/* Messages sent in one ingest call whose results are not read yet: the
+	 * server stores them while the caller parses the next ones. */
+	struct store_queue *inflight;
 };
 
-/* Reads every pending pipelined result into its item (store_ingest.c). */
-int store_pipeline_drain(struct store *store, struct err *err);
-
-/* OIDs of the element types we send in binary arrays (pg_type.h, stable). */
-#define STORE_OID_BOOL 16
-#define STORE_OID_BYTEA 17
-#define STORE_OID_TEXT 25
+/* The ingest queue (store_ingest.c). */
+/* Messages queued or in flight: non-zero means "store_queue_send first". */
+size_t store_queue_len(const struct store *store);
+/* Waits for the call in flight, sends every queued message in one call and
+ * fills their items: afterwards nothing is pending on the connection. */
+int store_queue_send(struct store *store, struct err *err);
+/* Forgets the queued messages and drains the call in flight (their
+ * transaction is being rolled back). */
+void store_queue_discard(struct store *store);
+void store_queue_free(struct store *store);
 
 /*
  * Classifies a failed result (or a failed connection when res is NULL) into
@@ -62,14 +69,5 @@ int store_get_i64(const PGresult *res, int row, int col, int64_t *v_r, struct er
  * the caller frees. *len_r is the resulting length.
  */
 const char *store_utf8_clean(const char *s, size_t len, char **owned_r, size_t *len_r);
-
-/*
- * Encodes a one-dimensional array in PostgreSQL's binary array format
- * (what array_recv reads): header, then each element as int32 length and
- * bytes; a NULL element pointer is an SQL NULL. Returns -1 if the result
- * would exceed the buffer's cap or an element is over 1 GB.
- */
-int store_array_encode(struct buf *out, unsigned elem_oid, size_t n,
-		       const char *const *elems, const size_t *lens);
 
 #endif

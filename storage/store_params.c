@@ -1,10 +1,9 @@
 /*
- * Parameter encoding for libpq: UTF-8 cleaning of text and PostgreSQL's
- * binary array format. Arrays go binary so attachment bytes and mail text
- * need no quoting or escaping at all, and one message is one round trip.
+ * Text for PostgreSQL: mail text made acceptable to the UTF-8 text type
+ * (the binary arrays it travels in are store_cols.c).
  *
- * SECURITY: the input is mail text. Nothing here builds SQL; it only frames
- * bytes as parameter values, with every length checked against int32.
+ * SECURITY: the input is mail text. Nothing here builds SQL; it only
+ * replaces bytes the server would reject.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -89,44 +88,4 @@ const char *store_utf8_clean(const char *s, size_t len, char **owned_r, size_t *
 	*owned_r = out;
 	*len_r = o;
 	return out;
-}
-
-static int put_i32(struct buf *out, uint32_t v)
-{
-	unsigned char b[4] = { (unsigned char)(v >> 24), (unsigned char)(v >> 16),
-			       (unsigned char)(v >> 8), (unsigned char)v };
-	return buf_add(out, b, sizeof(b));
-}
-
-int store_array_encode(struct buf *out, unsigned elem_oid, size_t n,
-		       const char *const *elems, const size_t *lens)
-{
-	buf_reset(out);
-	if (n > INT32_MAX)
-		return -1;
-	bool has_null = false;
-	for (size_t i = 0; i < n; i++)
-		if (!elems[i])
-			has_null = true;
-	/* Header: ndim, has-null flag, element type; then per dimension
-	 * its size and lower bound (1-based, as SQL arrays are). An empty
-	 * array is ndim 0 with no dimension entries. */
-	put_i32(out, n ? 1 : 0);
-	put_i32(out, has_null ? 1 : 0);
-	put_i32(out, elem_oid);
-	if (n) {
-		put_i32(out, (uint32_t)n);
-		put_i32(out, 1);
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (!elems[i]) {
-			put_i32(out, UINT32_MAX); /* -1: NULL */
-			continue;
-		}
-		if (lens[i] > ((size_t)1 << 30))
-			return -1;
-		put_i32(out, (uint32_t)lens[i]);
-		buf_add(out, elems[i], lens[i]);
-	}
-	return out->failed ? -1 : 0;
 }

@@ -74,7 +74,7 @@ struct config_job {
 	char *badmail_folder;   /* default "Badmail" */
 	char *schedule;         /* kept as text until the scheduler exists */
 	struct mime_limits limits;  /* max_message_size and the `limits:` map */
-	uint32_t batch_size;    /* messages per transaction; default 100 */
+	uint32_t batch_size;    /* messages per transaction; default 500 */
 	bool keep_raw;          /* store raw mail in raw_messages; default true */
 	unsigned line;
 };

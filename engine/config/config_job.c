@@ -91,7 +91,7 @@ static int job_parse(struct config *cfg, struct config_job *j,
 	uint64_t v;
 	j->name = xstrdup(key->value);
 	j->line = key->line;
-	j->batch_size = 100;
+	j->batch_size = 500;
 	j->keep_raw = true;
 	mime_limits_default(&j->limits);
 	if (yaml_tree_expect_mapping(map, err) < 0 || yaml_tree_check_keys(map, job_keys, err) < 0)

@@ -18,7 +18,7 @@
 #include "engine/util/xalloc.h"
 
 #define IMAP_FETCH_BATCH 500        /* UIDs per FETCH command */
-#define IMAP_MOVE_BATCH 1000        /* UIDs per MOVE/COPY/STORE/EXPUNGE */
+#define IMAP_MOVE_BATCH 5000        /* UIDs per MOVE/COPY/STORE/EXPUNGE */
 #define IMAP_LIST_MAX 10000000      /* messages in one mailbox listing */
 
 static int need_selected(struct imap_client *c, struct err *err)

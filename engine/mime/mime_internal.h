@@ -7,7 +7,20 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "engine/mime/message.h"
 #include "engine/util/arena.h"
+#include "engine/util/err.h"
+
+/*
+ * Refuses, with ERR_MESSAGE, a mail whose top-level header block exceeds
+ * lim->max_header_bytes or whose parts could number more than about twice
+ * lim->max_parts (an upper-bound estimate from boundary lines), before
+ * GMime spends memory on it. Reads raw only. 0 ok, -1 refused.
+ */
+int mime_prescan(const char *raw, size_t len, const struct mime_limits *lim, struct err *err);
+
+/* Offset of lit in p[0..n), ASCII case-insensitive; n when absent. */
+size_t mime_find_ci(const char *p, size_t n, const char *lit);
 
 /*
  * Copies s[0..len) into the arena as valid UTF-8: each byte of an invalid
@@ -27,6 +40,10 @@ char *mime_utf8_clean(struct arena *a, const char *s, size_t len, bool newlines,
  */
 char *mime_text_to_utf8(struct arena *a, const char *s, size_t len, const char *charset,
 			size_t max, size_t *len_r, bool *truncated_r);
+
+/* Keep the gconv modules of common charsets loaded (mime_global_init). */
+void mime_charsets_pin(void);
+void mime_charsets_unpin(void);
 
 /* True when s[0..len) is valid UTF-8 (NUL bytes allowed). */
 bool mime_utf8_valid(const char *s, size_t len);

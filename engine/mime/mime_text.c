@@ -247,6 +247,38 @@ static void cp1252_convert(const char *s, size_t len, size_t max, struct buf *ou
 	}
 }
 
+/*
+ * glibc loads a gconv module on iconv_open and unloads it when its last
+ * descriptor closes: per message that is a dlopen/dlclose pair under global
+ * locks, which serialises worker threads. One descriptor per common charset,
+ * held for the life of the process, keeps those modules resident.
+ */
+static const char *const pinned_names[] = {
+	"KOI8-R", "KOI8-U", "ISO-2022-JP", "SHIFT_JIS", "EUC-JP", "GB18030", "BIG5",
+	"EUC-KR", "ISO-8859-2", "ISO-8859-15", "WINDOWS-1250", "WINDOWS-1251", "UTF-16",
+};
+static iconv_t pinned[sizeof(pinned_names) / sizeof(pinned_names[0])];
+static bool pinned_done;
+
+void mime_charsets_pin(void)
+{
+	if (pinned_done)
+		return;
+	for (size_t i = 0; i < sizeof(pinned) / sizeof(pinned[0]); i++)
+		pinned[i] = iconv_open("UTF-8", pinned_names[i]);
+	pinned_done = true;
+}
+
+void mime_charsets_unpin(void)
+{
+	if (!pinned_done)
+		return;
+	for (size_t i = 0; i < sizeof(pinned) / sizeof(pinned[0]); i++)
+		if (pinned[i] != (iconv_t)-1)
+			iconv_close(pinned[i]);
+	pinned_done = false;
+}
+
 static bool charset_is(const char *cs, const char *const *names)
 {
 	for (; *names; names++)

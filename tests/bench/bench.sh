@@ -40,7 +40,6 @@ jobs:
     badmail_folder: Badmail
     schedule: "*/5 * * * *"
     max_message_size: 25MB
-    batch_size: 200
 YAML
 export DATABASE_URL="$M2T_PG_URL"
 

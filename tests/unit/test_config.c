@@ -211,7 +211,7 @@ TEST(minimal_config_gets_every_default)
 	CHECK_STR(j->archive_folder, "Processed");
 	CHECK_STR(j->badmail_folder, "Badmail");
 	CHECK_STR(j->schedule, "*/5 * * * *");
-	CHECK_INT(j->batch_size, 100);
+	CHECK_INT(j->batch_size, 500);
 	CHECK(j->keep_raw);
 	CHECK_INT(j->limits.max_size, 25 * 1024 * 1024);
 	CHECK_INT(j->limits.max_parts, 500);

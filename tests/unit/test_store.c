@@ -1,5 +1,5 @@
 /*
- * storage/ against a real PostgreSQL: migrations, one-round-trip ingest,
+ * storage/ against a real PostgreSQL: migrations, batch ingest (queue + one call),
  * effectively-once identities, badmail, ticket numbers, rollback, job runs,
  * NOTIFY, and mail text with odd bytes stored exactly.
  *
@@ -853,6 +853,277 @@ TEST(pipelined_batch)
 	CHECK_INT(count_rows("tickets"), tickets + 1);
 }
 
+/* ------------------------------------------------------------ batch ingest */
+
+/* Queues every item, then one flush; 0 when all went well. */
+static int apply_batch(struct store_item **items, size_t n)
+{
+	struct err err = { 0 };
+	if (store_begin(S, &err) < 0)
+		goto fail;
+	for (size_t i = 0; i < n; i++)
+		if (store_apply_async(S, 0, items[i], &err) < 0)
+			goto fail;
+	if (store_commit(S, &err) < 0)
+		goto fail;
+	return 0;
+fail:
+	fprintf(stderr, "  batch: %s (%s)\n", err.msg, err_class_name(err.cls));
+	store_rollback(S);
+	return -1;
+}
+
+TEST(batch_mixed_items_exact_results)
+{
+	struct fixture target, t1, bad, ign, app, t2;
+	fixture_init(&target, "append target");
+	CHECK_INT(apply_one(&target.item, 0), 0);
+	long long tickets = count_rows("tickets"), articles = count_rows("articles");
+	long long raw = count_rows("raw_messages");
+
+	fixture_init(&t1, "batch ticket 1");
+	fixture_init(&bad, "batch badmail");
+	bad.item.outcome = OUTCOME_BADMAIL;
+	bad.item.msg = NULL;
+	bad.item.plan = NULL;
+	bad.item.reason = "mime: broken";
+	fixture_init(&ign, "batch ignored");
+	ign.item.outcome = OUTCOME_IGNORED;
+	ign.item.reason = "auto-reply";
+	fixture_init(&app, "Re: append target");
+	app.item.outcome = OUTCOME_APPENDED;
+	app.plan.action = PLAN_APPEND;
+	app.plan.ticket_id = target.item.ticket_id;
+	fixture_init(&t2, "batch ticket 2");
+	fixture_attach(&t2);
+	struct store_item *v[] = { &t1.item, &bad.item, &ign.item, &app.item, &t2.item };
+	CHECK_INT(apply_batch(v, 5), 0);
+
+	CHECK(!t1.item.already_done);
+	CHECK_INT(t1.item.done_outcome, OUTCOME_TICKET);
+	CHECK(t1.item.ticket_id > 0 && t1.item.article_id > 0);
+	CHECK_INT(bad.item.done_outcome, OUTCOME_BADMAIL);
+	CHECK(bad.item.ticket_id == 0 && bad.item.article_id == 0 && !bad.item.ticket_number[0]);
+	CHECK_INT(ign.item.done_outcome, OUTCOME_IGNORED);
+	CHECK(ign.item.ticket_id == 0 && ign.item.article_id == 0 && !ign.item.ticket_number[0]);
+	CHECK_INT(app.item.done_outcome, OUTCOME_APPENDED);
+	CHECK_INT(app.item.ticket_id, target.item.ticket_id);
+	CHECK_STR(app.item.ticket_number, target.item.ticket_number);
+	CHECK(app.item.article_id > 0);
+	CHECK_INT(t2.item.done_outcome, OUTCOME_TICKET);
+	/* numbers consecutive in batch order, after the target's */
+	CHECK_INT(ticket_seq(t1.item.ticket_number), ticket_seq(target.item.ticket_number) + 1);
+	CHECK_INT(ticket_seq(t2.item.ticket_number), ticket_seq(t1.item.ticket_number) + 1);
+	CHECK_INT(count_rows("tickets"), tickets + 2);
+	CHECK_INT(count_rows("articles"), articles + 3);
+	CHECK_INT(count_rows("raw_messages"), raw + 5);
+	char aid[24], uid[24];
+	i64s(t2.item.article_id, aid);
+	CHECK_INT(qint("SELECT count(*) FROM attachments WHERE article_id = $1", aid), 3);
+	char *s = qstr("SELECT to_addrs::text || '|' || cc_addrs::text FROM articles WHERE id = $1", aid);
+	CHECK_STR(s, "[{\"name\": \"Support\", \"email\": \"support@example.org\"}, "
+		     "{\"name\": \"\", \"email\": \"help@example.org\"}]|"
+		     "[{\"name\": \"Bob \\\"B\\\" O'Brien\", \"email\": \"bob@example.net\"}]");
+	free(s);
+	snprintf(uid, sizeof(uid), "%u", bad.item.uid);
+	s = qstr("SELECT concat_ws('|', outcome, reason, ticket_id IS NULL) FROM processed_messages"
+		 " WHERE uid = $1", uid);
+	CHECK_STR(s, "badmail|mime: broken|t");
+	free(s);
+
+	/* an append to a vanished ticket inside a batch: a new ticket, reason kept */
+	struct fixture gone, t3;
+	fixture_init(&gone, "Re: vanished");
+	gone.item.outcome = OUTCOME_APPENDED;
+	gone.plan.ticket_id = 987654322;
+	fixture_init(&t3, "after the vanished one");
+	struct store_item *w[] = { &gone.item, &t3.item };
+	CHECK_INT(apply_batch(w, 2), 0);
+	CHECK_INT(gone.item.done_outcome, OUTCOME_TICKET);
+	CHECK_INT(ticket_seq(gone.item.ticket_number), ticket_seq(t2.item.ticket_number) + 1);
+	CHECK_INT(ticket_seq(t3.item.ticket_number), ticket_seq(gone.item.ticket_number) + 1);
+	snprintf(uid, sizeof(uid), "%u", gone.item.uid);
+	s = qstr("SELECT outcome || '|' || reason FROM processed_messages WHERE uid = $1", uid);
+	CHECK(s && strncmp(s, "ticket|", 7) == 0 && strstr(s, "987654322 to append to not found"));
+	free(s);
+}
+
+TEST(batch_duplicates_first_wins)
+{
+	long long tickets = count_rows("tickets"), processed = count_rows("processed_messages");
+	struct fixture a, a2, b, b2;
+	fixture_init(&a, "dup uid first");
+	a2 = a; /* the same UID again, other content, other intent */
+	a2.item.msg = &a2.msg;
+	a2.item.plan = &a2.plan;
+	snprintf(a2.sha, sizeof(a2.sha), "%064x", 0xabcdefu);
+	a2.item.sha256 = a2.sha;
+	a2.item.outcome = OUTCOME_IGNORED;
+	fixture_init(&b, "dup content first");
+	fixture_init(&b2, "dup content second");
+	memcpy(b2.sha, b.sha, sizeof(b.sha)); /* same Message-ID + sha256, another UID */
+	memcpy(b2.mid, b.mid, sizeof(b.mid));
+	struct store_item *v[] = { &a.item, &b.item, &a2.item, &b2.item };
+	CHECK_INT(apply_batch(v, 4), 0);
+	CHECK(!a.item.already_done);
+	CHECK(!b.item.already_done);
+	CHECK(a2.item.already_done);
+	CHECK_INT(a2.item.done_outcome, OUTCOME_TICKET);
+	CHECK_INT(a2.item.ticket_id, a.item.ticket_id);
+	CHECK_INT(a2.item.article_id, a.item.article_id);
+	CHECK_STR(a2.item.ticket_number, a.item.ticket_number);
+	CHECK(b2.item.already_done);
+	CHECK_INT(b2.item.ticket_id, b.item.ticket_id);
+	CHECK_STR(b2.item.ticket_number, b.item.ticket_number);
+	CHECK_INT(ticket_seq(b.item.ticket_number), ticket_seq(a.item.ticket_number) + 1);
+	CHECK_INT(count_rows("tickets"), tickets + 2);
+	CHECK_INT(count_rows("processed_messages"), processed + 2);
+}
+
+TEST(batch_shared_attachment_stored_once)
+{
+	static const char shared[] = "bytes two mails of one batch carry";
+	static const char sha[] = "5555555555555555555555555555555555555555555555555555555555555555";
+	struct fixture f[2];
+	for (int i = 0; i < 2; i++) {
+		fixture_init(&f[i], "shared attachment");
+		f[i].att[0] = (struct attachment){ .filename = i ? "two.txt" : "one.txt",
+						   .content_type = "text/plain",
+						   .data = (const unsigned char *)shared,
+						   .size = strlen(shared) };
+		memcpy(f[i].att[0].sha256, sha, sizeof(sha));
+		f[i].msg.attachments = f[i].att;
+		f[i].msg.nattachments = 1;
+	}
+	long long contents = count_rows("attachment_contents");
+	struct store_item *v[] = { &f[0].item, &f[1].item };
+	CHECK_INT(apply_batch(v, 2), 0);
+	CHECK_INT(count_rows("attachment_contents"), contents + 1);
+	CHECK_INT(qint("SELECT count(*) FROM attachments WHERE sha256 = $1", sha), 2);
+	char *s = qstr("SELECT encode(content, 'escape') FROM attachment_contents WHERE sha256 = $1", sha);
+	CHECK_STR(s, shared);
+	free(s);
+}
+
+TEST(queued_message_may_be_freed)
+{
+	struct fixture *f = malloc(sizeof(*f));
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	fixture_init(f, "freed after queueing");
+	char *body = strdup("a body that is gone before the flush");
+	f->msg.text = body;
+	f->msg.text_len = strlen(body);
+	struct store_item item = f->item;
+	item.msg = &f->msg;
+	item.plan = &f->plan;
+	struct err err = { 0 };
+	CHECK_INT(store_begin(S, &err), 0);
+	CHECK_INT(store_apply_async(S, 0, &item, &err), 0);
+	char mid[64];
+	memcpy(mid, f->mid, sizeof(mid));
+	memset(body, 'X', strlen(body));
+	free(body);
+	memset(f, 0, sizeof(*f));
+	free(f);
+	item.msg = NULL;
+	item.plan = NULL;
+	item.raw = NULL;
+	item.account = item.mailbox = item.message_id = item.sha256 = NULL;
+	CHECK_INT(item.ticket_id, 0); /* queued, not sent */
+	CHECK_INT(store_commit(S, &err), 0);
+	CHECK(item.ticket_id > 0);
+	char aid[24];
+	char *s = qstr("SELECT body_text || '|' || message_id FROM articles WHERE id = $1",
+		       i64s(item.article_id, aid));
+	char want[128];
+	snprintf(want, sizeof(want), "a body that is gone before the flush|%s", mid);
+	CHECK_STR(s, want);
+	free(s);
+}
+
+TEST(queue_caps_send_within_transaction)
+{
+	/* count cap: results of the first messages arrive before the flush */
+	enum { N = 300 };
+	static struct fixture f[N];
+	long long tickets = count_rows("tickets");
+	struct err err = { 0 };
+	CHECK_INT(store_begin(S, &err), 0);
+	int first_filled = -1;
+	for (int i = 0; i < N; i++) {
+		fixture_init(&f[i], "count cap");
+		CHECK_INT(store_apply_async(S, 0, &f[i].item, &err), 0);
+		if (first_filled < 0 && f[0].item.ticket_id > 0)
+			first_filled = i;
+	}
+	CHECK(first_filled > 0 && first_filled < N - 1);
+	CHECK(f[N - 1].item.ticket_id == 0);
+	CHECK_INT(store_commit(S, &err), 0);
+	for (int i = 1; i < N; i++)
+		CHECK_INT(ticket_seq(f[i].item.ticket_number), ticket_seq(f[i - 1].item.ticket_number) + 1);
+	CHECK_INT(count_rows("tickets"), tickets + N);
+
+	/* byte cap: 1 MB messages, a send every ~16; a sent part's results are
+	 * read when the next part goes out, so the first fill comes at ~32 */
+	enum { M = 40 };
+	static struct fixture g[M];
+	char *big = malloc((size_t)1 << 20);
+	CHECK(big != NULL);
+	if (!big)
+		return;
+	memset(big, 'r', (size_t)1 << 20);
+	long long raw = count_rows("raw_messages");
+	CHECK_INT(store_begin(S, &err), 0);
+	first_filled = -1;
+	for (int i = 0; i < M; i++) {
+		fixture_init(&g[i], "byte cap");
+		g[i].item.raw = big;
+		g[i].item.raw_len = (size_t)1 << 20;
+		CHECK_INT(store_apply_async(S, 0, &g[i].item, &err), 0);
+		if (first_filled < 0 && g[0].item.ticket_id > 0)
+			first_filled = i;
+	}
+	free(big);
+	CHECK(first_filled > 0 && first_filled < M - 1);
+	CHECK_INT(store_commit(S, &err), 0);
+	CHECK(g[M - 1].item.ticket_id > 0);
+	CHECK_INT(count_rows("raw_messages"), raw + M);
+	CHECK_INT(qint("SELECT count(*) FROM raw_messages WHERE octet_length(raw) = 1048576", NULL), M);
+}
+
+TEST(rollback_after_flushed_batch_leaves_nothing)
+{
+	long long before[NTABLES];
+	for (size_t i = 0; i < NTABLES; i++)
+		before[i] = count_rows(ALL_TABLES[i]);
+	char *counter = qstr("SELECT string_agg(day || ':' || last, ',' ORDER BY day) FROM ticket_counters", NULL);
+	struct fixture f[3];
+	struct err err = { 0 };
+	CHECK_INT(store_begin(S, &err), 0);
+	for (int i = 0; i < 3; i++) {
+		fixture_init(&f[i], "flushed then rolled back");
+		fixture_attach(&f[i]);
+		memcpy(f[i].att[2].sha256, "7777777777777777777777777777777777777777777777777777777777777777", 65);
+		f[i].msg.from.email = "flushed.person@example.com";
+		f[i].plan.requester = f[i].msg.from;
+		CHECK_INT(store_apply_async(S, 0, &f[i].item, &err), 0);
+	}
+	CHECK_INT(store_flush(S, &err), 0);
+	CHECK(f[2].item.ticket_id > 0);
+	struct fixture late;
+	fixture_init(&late, "queued, never sent");
+	CHECK_INT(store_apply_async(S, 0, &late.item, &err), 0);
+	store_rollback(S);
+	for (size_t i = 0; i < NTABLES; i++)
+		CHECK_INT(count_rows(ALL_TABLES[i]), before[i]);
+	char *after = qstr("SELECT string_agg(day || ':' || last, ',' ORDER BY day) FROM ticket_counters", NULL);
+	CHECK_STR(after, counter);
+	free(after);
+	free(counter);
+}
+
 /* ------------------------------------------------------------ concurrency */
 
 struct racer {
@@ -903,7 +1174,7 @@ TEST(concurrent_same_identity_waits_then_already_done)
 enum { PAR_THREADS = 4, PAR_PER = 25 };
 static struct fixture PAR[PAR_THREADS][PAR_PER];
 
-/* One daemon: its own store, one transaction of PAR_PER tickets; transient
+/* One daemon: its own store, one queued batch of PAR_PER tickets; transient
  * failures (a deadlock) retry the whole batch, as the engine would. */
 static void *par_batch(void *arg)
 {
@@ -918,7 +1189,7 @@ static void *par_batch(void *arg)
 			break;
 		int i;
 		for (i = 0; i < PAR_PER; i++)
-			if (store_apply(s2, 0, &f[i].item, &err) < 0)
+			if (store_apply_async(s2, 0, &f[i].item, &err) < 0)
 				break;
 		if (i == PAR_PER && store_commit(s2, &err) == 0)
 			rc = 0;
@@ -1114,6 +1385,12 @@ int main(void)
 	RUN(odd_bytes_stored_exactly);
 	RUN(bad_input_is_refused_before_sending);
 	RUN(pipelined_batch);
+	RUN(batch_mixed_items_exact_results);
+	RUN(batch_duplicates_first_wins);
+	RUN(batch_shared_attachment_stored_once);
+	RUN(queued_message_may_be_freed);
+	RUN(queue_caps_send_within_transaction);
+	RUN(rollback_after_flushed_batch_leaves_nothing);
 	RUN(concurrent_same_identity_waits_then_already_done);
 	RUN(concurrent_tickets_get_distinct_numbers);
 	RUN(throughput);
