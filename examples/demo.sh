@@ -118,7 +118,7 @@ jobs:
     badmail_folder: Badmail      # mail that cannot be handled goes here, with a reason
     schedule: "*/5 * * * *"
     max_message_size: 25MB
-    limits: { max_header_bytes: 64KB }
+    limits: { max_header_bytes: 16KB }
 EOF
 sed 's/^/   /' "$CONF"
 export DATABASE_URL=$M2T_PG_URL

@@ -310,6 +310,11 @@ BEGIN
 		ALTER TABLE attachment_contents ALTER COLUMN content SET COMPRESSION lz4;
 	END IF;
 END $$;
+-- A typical mail compresses to a few KB: keep such rows whole on the heap
+-- page instead of cutting them into TOAST chunks (each chunk is a row and an
+-- index entry of its own); only really large values move out of line.
+ALTER TABLE raw_messages SET (toast_tuple_target = 8160);
+ALTER TABLE articles SET (toast_tuple_target = 8160);
 
 -- ---------------------------------------------------------------- events
 -- Triggers, not code in m2t_ingest_batch, so tickets and articles written by

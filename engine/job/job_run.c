@@ -46,6 +46,7 @@ struct run_state {
 	struct run_counts counts;
 	struct uid_list to_archive;
 	struct uid_list to_badmail;
+	struct imap_limits lim;
 	struct arena *arena;
 	double fetch_s;             /* wall time in FETCH (parse and queueing included) */
 	double commit_s;            /* in COMMIT (the store's flush included) */
@@ -419,7 +420,8 @@ int job_run(const struct config_job *job, struct store *store, struct job_run_re
 	    struct err *err)
 {
 	struct run_state st = {.job = job, .store = store};
-	struct imap_limits lim = {.max_line = 64 * 1024, .max_literal = job->limits.max_size};
+	st.lim.max_line = 64 * 1024;
+	st.lim.max_literal = job->limits.max_size;
 	double start = now_seconds();
 	int rc = -1;
 
@@ -429,7 +431,7 @@ int job_run(const struct config_job *job, struct store *store, struct job_run_re
 				err) < 0)
 		goto out_noctx;
 	st.arena = arena_new();
-	if (imap_connect(job->account, &lim, &st.imap, err) < 0)
+	if (imap_connect(job->account, &st.lim, &st.imap, err) < 0)
 		goto out;
 	if (open_mailboxes(&st, err) < 0)
 		goto out;

@@ -29,6 +29,7 @@
 
 #include "engine/mime/html_text.h"
 #include "engine/mime/mime_internal.h"
+#include "engine/net/digest.h"
 #include "engine/util/xalloc.h"
 
 /* Longest filename, content type or content-id we keep, in bytes. */
@@ -86,18 +87,7 @@ void mime_global_shutdown(void)
 
 void mime_sha256_hex(const void *data, size_t len, char out[65])
 {
-	GChecksum *ck = g_checksum_new(G_CHECKSUM_SHA256);
-	const unsigned char *p = data;
-	/* g_checksum_update takes a signed length: feed large inputs in slices */
-	while (len > 0) {
-		size_t n = len > (1u << 30) ? (1u << 30) : len;
-		g_checksum_update(ck, p, (gssize)n);
-		p += n;
-		len -= n;
-	}
-	memcpy(out, g_checksum_get_string(ck), 64);
-	out[64] = '\0';
-	g_checksum_free(ck);
+	digest_sha256_hex(data, len, out);
 }
 
 const char *message_header(const struct message *msg, const char *name)

@@ -175,8 +175,11 @@ int main(int argc, char **argv)
 	for (uint64_t i = 0; i < n; i++) {
 		gen_one(&b, (unsigned)i);
 		char path[4096];
-		snprintf(path, sizeof(path), "%s/new/%llu.M%lluP%d.gen", argv[1],
-			 (unsigned long long)(1700000000 + i), (unsigned long long)i, (int)getpid());
+		/* named as a delivery agent names them: time, microseconds, pid,
+		 * host, and the size Dovecot can then read without a stat() */
+		snprintf(path, sizeof(path), "%s/new/%llu.M%06uP%d.bench,S=%zu", argv[1],
+			 (unsigned long long)(1700000000 + i / 50), (unsigned)(rnd() % 1000000),
+			 (int)getpid(), b.len);
 		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
 		if (fd < 0) {
 			fprintf(stderr, "gen_mail: %s: %s\n", path, strerror(errno));

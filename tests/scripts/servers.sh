@@ -194,7 +194,7 @@ pg_init() {
 		fsync = on
 		synchronous_commit = on
 		full_page_writes = on
-		shared_buffers = 32MB
+		shared_buffers = ${M2T_PG_SHARED_BUFFERS:-32MB}
 		max_connections = 100
 		logging_collector = off
 		log_min_messages = warning
