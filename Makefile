@@ -43,6 +43,8 @@ FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
 TOOL_BINS := $(patsubst tests/bench/%.c,build/rel/tools/%,$(TOOL_SRCS))
 
 .PHONY: all asan unit-tests tools deps test demo bench fuzz clean check-clang valgrind
+# keep the objects of test and tool binaries between runs
+.SECONDARY:
 all: mail2ticket
 
 build/gen/migrations_embed.c: $(MIGRATIONS) storage/embed-migrations.sh

@@ -805,19 +805,6 @@ int yaml_tree_read_size(const struct yaml_tree_node *node, uint64_t min, uint64_
 	return 0;
 }
 
-static const char *fmt_duration(uint64_t ms, char *out, size_t outlen)
-{
-	unsigned long long v = (unsigned long long)ms;
-	if (ms && ms % 3600000 == 0)
-		snprintf(out, outlen, "%lluh", v / 3600000);
-	else if (ms && ms % 60000 == 0)
-		snprintf(out, outlen, "%llum", v / 60000);
-	else if (ms && ms % 1000 == 0)
-		snprintf(out, outlen, "%llus", v / 1000);
-	else
-		snprintf(out, outlen, "%llums", v);
-	return out;
-}
 
 int yaml_tree_read_duration_ms(const struct yaml_tree_node *node, uint64_t min_ms,
 			       uint64_t max_ms, uint64_t *v_r, struct err *err)
@@ -831,8 +818,8 @@ int yaml_tree_read_duration_ms(const struct yaml_tree_node *node, uint64_t min_m
 	if (v < min_ms || v > max_ms) {
 		char lo[32], hi[32];
 		return yaml_tree_error(err, node, "must be between %s and %s, got %s",
-				       fmt_duration(min_ms, lo, sizeof(lo)),
-				       fmt_duration(max_ms, hi, sizeof(hi)),
+				       str_fmt_duration_ms(min_ms, lo, sizeof(lo)),
+				       str_fmt_duration_ms(max_ms, hi, sizeof(hi)),
 				       yaml_tree_describe(node, got, sizeof(got)));
 	}
 	*v_r = v;

@@ -118,19 +118,6 @@ void config_url_add_secrets(const char *url)
 	}
 }
 
-static const char *fmt_ms(uint64_t ms, char *out, size_t outlen)
-{
-	unsigned long long v = (unsigned long long)ms;
-	if (ms && ms % 3600000 == 0)
-		snprintf(out, outlen, "%lluh", v / 3600000);
-	else if (ms && ms % 60000 == 0)
-		snprintf(out, outlen, "%llum", v / 60000);
-	else if (ms && ms % 1000 == 0)
-		snprintf(out, outlen, "%llus", v / 1000);
-	else
-		snprintf(out, outlen, "%llums", v);
-	return out;
-}
 
 static void account_print(const struct config_account *a, FILE *out)
 {
@@ -176,7 +163,7 @@ static void account_print(const struct config_account *a, FILE *out)
 		break;
 	}
 	fprintf(out, "    auth:     %s, timeout %s\n", auths[a->auth],
-		fmt_ms(a->timeout_ms, t, sizeof(t)));
+		str_fmt_duration_ms(a->timeout_ms, t, sizeof(t)));
 }
 
 static void job_print(const struct config_job *j, FILE *out)

@@ -113,3 +113,17 @@ const char *str_fmt_size(uint64_t bytes, char *out, size_t outlen)
 		snprintf(out, outlen, "%.1f %s", v, names[i]);
 	return out;
 }
+
+const char *str_fmt_duration_ms(uint64_t ms, char *out, size_t outlen)
+{
+	unsigned long long v = (unsigned long long)ms;
+	if (ms && ms % 3600000 == 0)
+		snprintf(out, outlen, "%lluh", v / 3600000);
+	else if (ms && ms % 60000 == 0)
+		snprintf(out, outlen, "%llum", v / 60000);
+	else if (ms && ms % 1000 == 0)
+		snprintf(out, outlen, "%llus", v / 1000);
+	else
+		snprintf(out, outlen, "%llums", v);
+	return out;
+}

@@ -22,6 +22,7 @@ openssl
 valgrind
 time
 procps
+perl
 ca-certificates
 "
 

@@ -104,6 +104,12 @@ TEST(parses_durations)
 	CHECK(str_parse_duration_ms("45", &v) == 0 && v == 45000);
 	CHECK(str_parse_duration_ms("5 days", &v) < 0);
 	CHECK(str_parse_duration_ms("", &v) < 0);
+	char out[32];
+	CHECK_STR(str_fmt_duration_ms(7200000, out, sizeof(out)), "2h");
+	CHECK_STR(str_fmt_duration_ms(90000, out, sizeof(out)), "90s");
+	CHECK_STR(str_fmt_duration_ms(120000, out, sizeof(out)), "2m");
+	CHECK_STR(str_fmt_duration_ms(1500, out, sizeof(out)), "1500ms");
+	CHECK_STR(str_fmt_duration_ms(0, out, sizeof(out)), "0ms");
 }
 
 TEST(log_clean_escapes_and_cuts)
