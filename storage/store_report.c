@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "engine/util/log.h"
+#include "engine/util/str.h"
 #include "storage/store_int.h"
 
 /* A field of res made safe for a terminal, cut to fit out. */
@@ -24,6 +25,14 @@ static const char *field_clean(const PGresult *res, int row, int col, char *out,
 	}
 	const char *s = PQgetvalue(res, row, col);
 	return log_clean(s, (size_t)PQgetlength(res, row, col), out, outlen);
+}
+
+/* s, then spaces up to `width` terminal columns (not bytes: names may be CJK). */
+static void print_padded(FILE *out, const char *s, size_t width)
+{
+	fputs(s, out);
+	for (size_t w = str_display_width(s); w < width; w++)
+		fputc(' ', out);
 }
 
 int store_print_tickets(struct store *store, FILE *out, unsigned limit, struct err *err)
@@ -49,10 +58,10 @@ int store_print_tickets(struct store *store, FILE *out, unsigned limit, struct e
 	fprintf(out, "%-15s %8s  %-40s %s\n", "NUMBER", "ARTICLES", "REQUESTER", "SUBJECT");
 	for (int i = 0; i < n; i++) {
 		char num[32], req[41], cnt[16], subj[73];
-		fprintf(out, "%-15s %8s  %-40s %s\n", field_clean(res, i, 0, num, sizeof(num)),
-			field_clean(res, i, 2, cnt, sizeof(cnt)),
-			field_clean(res, i, 1, req, sizeof(req)),
-			field_clean(res, i, 3, subj, sizeof(subj)));
+		fprintf(out, "%-15s %8s  ", field_clean(res, i, 0, num, sizeof(num)),
+			field_clean(res, i, 2, cnt, sizeof(cnt)));
+		print_padded(out, field_clean(res, i, 1, req, sizeof(req)), 41);
+		fprintf(out, "%s\n", field_clean(res, i, 3, subj, sizeof(subj)));
 	}
 	fprintf(out, "%d ticket%s\n", n, n == 1 ? "" : "s");
 	PQclear(res);

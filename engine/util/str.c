@@ -127,3 +127,40 @@ const char *str_fmt_duration_ms(uint64_t ms, char *out, size_t outlen)
 		snprintf(out, outlen, "%llums", v);
 	return out;
 }
+
+static int codepoint_width(uint32_t c)
+{
+	if (c >= 0x300 && c <= 0x36f)
+		return 0; /* combining diacritics */
+	if ((c >= 0x1100 && c <= 0x115f) || (c >= 0x2e80 && c <= 0xa4cf) ||
+	    (c >= 0xac00 && c <= 0xd7a3) || (c >= 0xf900 && c <= 0xfaff) ||
+	    (c >= 0xfe30 && c <= 0xfe4f) || (c >= 0xff00 && c <= 0xff60) ||
+	    (c >= 0xffe0 && c <= 0xffe6) || (c >= 0x1f300 && c <= 0x1faff) ||
+	    (c >= 0x20000 && c <= 0x3fffd))
+		return 2;
+	return 1;
+}
+
+size_t str_display_width(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t w = 0;
+	while (*p) {
+		uint32_t c = *p;
+		size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 :
+			   (c & 0xf8) == 0xf0 ? 4 : 1;
+		size_t i = 1;
+		if (n > 1) {
+			c &= 0x3fu >> (n - 1);
+			for (; i < n && (p[i] & 0xc0) == 0x80; i++)
+				c = (c << 6) | (p[i] & 0x3fu);
+			if (i < n) {
+				c = 0xfffd; /* cut sequence: one column, go on after it */
+				n = i;
+			}
+		}
+		w += (size_t)codepoint_width(c);
+		p += n;
+	}
+	return w;
+}

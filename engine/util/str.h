@@ -26,6 +26,11 @@ bool str_ieq(const char *a, const char *b);
 bool str_has_prefix(const char *s, const char *prefix);
 bool str_has_iprefix(const char *s, const char *prefix);
 bool slice_ieq(struct slice s, const char *lit);
+/*
+ * Terminal columns UTF-8 text takes: East Asian wide characters count two,
+ * combining marks none, everything else one (invalid bytes one each).
+ */
+size_t str_display_width(const char *s);
 /* Shortest exact form of a duration: "2h", "30s", "1500ms". Returns out. */
 const char *str_fmt_duration_ms(uint64_t ms, char *out, size_t outlen);
 /* Human form of a byte count ("25 MB"), written into out. */

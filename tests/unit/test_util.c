@@ -165,6 +165,16 @@ TEST(log_redacts_registered_secrets)
 	log_clear_secrets();
 }
 
+TEST(display_width_counts_columns)
+{
+	CHECK_INT(str_display_width("abc"), 3);
+	CHECK_INT(str_display_width("J\xc3\xbcrgen"), 6);           /* Jürgen */
+	CHECK_INT(str_display_width("\xe4\xbd\x90\xe8\x97\xa4"), 4);  /* 佐藤 */
+	CHECK_INT(str_display_width("e\xcc\x81"), 1);               /* e + combining acute */
+	CHECK_INT(str_display_width("\xe4\xbd"), 1);                /* cut sequence */
+	CHECK_INT(str_display_width(""), 0);
+}
+
 TEST(err_classes_and_prefix)
 {
 	struct err e = {0};
@@ -186,6 +196,7 @@ int main(void)
 	RUN(parses_durations);
 	RUN(log_clean_escapes_and_cuts);
 	RUN(log_redacts_registered_secrets);
+	RUN(display_width_counts_columns);
 	RUN(err_classes_and_prefix);
 	return test_summary();
 }
