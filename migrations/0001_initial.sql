@@ -54,6 +54,21 @@ COMMENT ON COLUMN schema_migrations.version IS 'NNNN of migrations/NNNN_name.sql
 COMMENT ON COLUMN schema_migrations.name IS 'File name without .sql, e.g. 0001_initial.';
 COMMENT ON COLUMN schema_migrations.applied_at IS 'When the migration was committed.';
 
+-- ---------------------------------------------------------------- checks
+-- A sha256 in hex: 64 lower-case hex digits. Not the regex
+-- '^[0-9a-f]{64}$': PostgreSQL's regex engine took ~5 µs per row for it (the
+-- bounded repetition), a measurable share of storing a mail; this takes
+-- ~0.2 µs. decode() skips white space (the lengths then disagree) and
+-- raises an error (SQLSTATE 22023) at any other non-hex character, so
+-- every other value is refused too, some by that error instead of a CHECK
+-- violation (the storage layer checks the format before sending anyway).
+-- Plain SQL, not STRICT: it is inlined into the CHECK.
+CREATE FUNCTION m2t_sha256_ok(p text) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
+	SELECT octet_length(p) = 64 AND p = lower(p) AND octet_length(decode(p, 'hex')) = 32
+$$;
+COMMENT ON FUNCTION m2t_sha256_ok(text) IS
+	'True when p is 64 lower-case hex digits (a sha256), NULL for NULL; the CHECK of every sha256 column.';
+
 -- ---------------------------------------------------------------- job runs
 CREATE TABLE job_runs (
 	id           bigserial PRIMARY KEY,
@@ -152,7 +167,8 @@ CREATE TABLE processed_messages (
 	uid          bigint CHECK (uid BETWEEN 0 AND 4294967295),
 	uidl         text,
 	message_id   text,
-	sha256       text CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+	-- 64 lower-case hex digits (m2t_sha256_ok() says why not a regex).
+	sha256       text CHECK (m2t_sha256_ok(sha256)),
 	size         bigint NOT NULL DEFAULT 0,
 	outcome      text NOT NULL CHECK (outcome IN ('ticket', 'appended', 'ignored', 'badmail')),
 	-- Deferred: m2t_ingest_batch writes this row first, with the ids the
@@ -248,7 +264,7 @@ COMMENT ON COLUMN articles.size IS 'Raw size of the mail in bytes.';
 
 -- ---------------------------------------------------------------- attachments
 CREATE TABLE attachment_contents (
-	sha256     text PRIMARY KEY CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+	sha256     text PRIMARY KEY CHECK (m2t_sha256_ok(sha256)),
 	size       bigint NOT NULL,
 	content    bytea NOT NULL,
 	created_at timestamptz NOT NULL DEFAULT now()
@@ -355,7 +371,11 @@ CREATE TRIGGER articles_notify AFTER INSERT ON articles
 -- caller's transaction ends: concurrent creators wait instead of colliding,
 -- and a rollback hands the number back (no gaps).
 CREATE FUNCTION m2t_ticket_number(p_day date, p_n integer) RETURNS text
-LANGUAGE sql IMMUTABLE STRICT AS $$
+LANGUAGE sql STABLE AS $$
+	-- STABLE (to_char of a date is: it goes through timestamptz) and not
+	-- STRICT (the body is not provably strict): both are what lets the planner
+	-- inline it into m2t_ingest_batch instead of a function call per ticket
+	-- (measured: ~1 µs each). NULL arguments still give NULL.
 	-- lpad would cut a sixth digit; past 99999 a day the number just grows.
 	SELECT to_char(p_day, 'YYYYMMDD') ||
 	       CASE WHEN p_n <= 99999 THEN lpad(p_n::text, 5, '0') ELSE p_n::text END
