@@ -9,8 +9,9 @@
  * the database and the message in the mailbox: it is simply done again.
  *
  * Messages are fetched a batch at a time (one UID FETCH per batch) and
- * handled one at a time inside the callback, so memory holds one message,
- * whatever the size of the mailbox.
+ * parsed one at a time inside the callback; the store copies what it needs
+ * into its queue (at most 128 messages or ~16 MB before it sends), so
+ * memory is bounded whatever the size of the mailbox.
  */
 #include "engine/job/job_run.h"
 
@@ -375,8 +376,7 @@ static int process_mailbox(struct run_state *st, struct err *err)
 	if (store_processed_uids(st->store, st->job->account->name, st->mailbox, st->uidvalidity,
 				 &done, &ndone, err) < 0)
 		goto out;
-	if (ndone > 1)
-		qsort(done, ndone, sizeof(*done), cmp_processed);
+	/* store_processed_uids returns them ascending by UID: bsearch-ready */
 
 	pending = xcalloc(ninfos ? ninfos : 1, sizeof(*pending));
 	oversized = xcalloc(ninfos ? ninfos : 1, sizeof(*oversized));
@@ -399,7 +399,8 @@ static int process_mailbox(struct run_state *st, struct err *err)
 			goto out;
 	}
 
-	size_t batch = st->job->batch_size ? st->job->batch_size : 100;
+	/* the config allows 1..1000; never loop on a zero */
+	size_t batch = st->job->batch_size ? st->job->batch_size : 1;
 	if (noversized && run_batch(st, NULL, 0, oversized, noversized, err) < 0)
 		goto out;
 	for (size_t off = 0; off < npending; off += batch) {
