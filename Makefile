@@ -23,8 +23,8 @@ ASAN_CFLAGS := $(BASE_CFLAGS) -O1 -g -fno-omit-frame-pointer -fsanitize=address,
 ASAN_LDFLAGS := -fsanitize=address,undefined
 LDLIBS  := $(PKG_LIBS) -lpthread -lm
 
-MODULES := engine/util engine/net engine/fetch engine/mime engine/config engine/job \
-           engine/cli rules storage
+MODULES := engine/util engine/net engine/auth engine/fetch engine/mime engine/sched \
+           engine/config engine/job engine/cli rules storage
 ALL_SRCS := $(wildcard $(addsuffix /*.c,$(MODULES)))
 MAIN_SRC := engine/cli/main.c
 LIB_SRCS := $(filter-out $(MAIN_SRC),$(ALL_SRCS)) build/gen/migrations_embed.c

@@ -63,6 +63,8 @@ struct message {
 	size_t raw_size;
 	char raw_sha256[65];       /* hex of the raw bytes */
 	bool truncated;            /* text or html was cut at max_text_bytes */
+	const char *client;        /* detected mail client ("outlook", "gmail", "apple-mail",
+				      "thunderbird", ...), NULL when unknown */
 };
 
 /* Caps on what one mail may cost (DESIGN.md, decision 3). */
