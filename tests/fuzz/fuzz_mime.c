@@ -26,19 +26,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		mime_global_init();
 		ready = 1;
 	}
-	struct mime_limits lim = {
+	struct mime_options opt;
+	mime_options_default(&opt);
+	opt.limits = (struct mime_limits){
 		.max_size = 1 << 20,
 		.max_parts = 40,
 		.max_depth = 6,
 		.max_header_bytes = 16 * 1024,
 		.max_text_bytes = 32 * 1024,
 	};
+	/* a fallback charset on odd inputs, so both header decodings are reached */
+	opt.charset_fallback = size % 2 ? "koi8-r" : NULL;
+	opt.attach_html = size % 3 == 0;
 	struct arena *a = arena_new();
 	struct message *m = NULL;
 	struct err err;
-	if (mime_parse((const char *)data, size, &lim, a, &m, &err) == 0) {
+	if (mime_parse((const char *)data, size, &opt, a, &m, &err) == 0) {
 		text_check(m->text, m->text_len);
-		if (m->text_len > lim.max_text_bytes)
+		if (m->text_len > opt.limits.max_text_bytes)
 			abort();
 		if (m->html)
 			text_check(m->html, m->html_len);
