@@ -174,7 +174,7 @@ const char *mime_dsn_header_msgid(struct arena *a, const char *s, size_t len)
 		i += n + 1;
 		if (n == 0 || (n == 1 && line[0] == '\r'))
 			break; /* end of the header block */
-		if (n > 11 && strncasecmp(line, "Message-ID:", 11) == 0) {
+		if (n >= 11 && strncasecmp(line, "Message-ID:", 11) == 0) {
 			const char *v = line + 11;
 			size_t vn = n - 11;
 			/* the id may be folded onto the next line */

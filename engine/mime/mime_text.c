@@ -254,7 +254,7 @@ static void cp1252_convert(const char *s, size_t len, size_t max, struct buf *ou
  * held for the life of the process, keeps those modules resident.
  */
 static const char *const pinned_names[] = {
-	"KOI8-R", "KOI8-U", "ISO-2022-JP-2", "WINDOWS-31J", "EUC-JP", "GB18030", "BIG5-HKSCS",
+	"KOI8-R", "KOI8-U", "ISO-2022-JP-2", "CP932", "EUC-JP", "GB18030", "CP950",
 	"CP949", "ISO-8859-2", "ISO-8859-15", "WINDOWS-1250", "WINDOWS-1251", "UTF-16",
 };
 static iconv_t pinned[sizeof(pinned_names) / sizeof(pinned_names[0])];
@@ -290,7 +290,7 @@ static bool charset_is(const char *cs, const char *const *names)
 /*
  * Labels read as the superset senders really mean (WHATWG Encoding does
  * the same): mail labelled gb2312 holds GBK, shift_jis holds Windows-31J,
- * euc-kr holds UHC, big5 holds HKSCS/CP950 additions, iso-8859-9 and tis-620
+ * euc-kr holds UHC, big5 holds CP950 additions, iso-8859-9 and tis-620
  * hold their Windows code pages, and glibc's ISO-2022-JP drops half-width
  * katakana escapes that ISO-2022-JP-2 reads. LENIENCY.md, rule 3.
  */
@@ -304,14 +304,14 @@ static const struct {
 	  "GB18030" },
 	{ (const char *const[]){ "shift_jis", "shift-jis", "sjis", "x-sjis", "ms_kanji",
 				 "csshiftjis", "windows-31j", "ms932", "cp932", NULL },
-	  "WINDOWS-31J" },
+	  "CP932" },
 	{ (const char *const[]){ "euc-kr", "ks_c_5601-1987", "ks_c_5601-1989", "ksc5601",
 				 "ksc_5601", "csksc56011987", "korean", "iso-ir-149",
 				 "windows-949", "cp949", "csueckr", NULL },
 	  "CP949" },
-	{ (const char *const[]){ "big5", "big-5", "cn-big5", "x-x-big5", "csbig5", "big5-hkscs",
+	{ (const char *const[]){ "big5", "big-5", "cn-big5", "x-x-big5", "csbig5",
 				 "cp950", NULL },
-	  "BIG5-HKSCS" },
+	  "CP950" },
 	{ (const char *const[]){ "iso-2022-jp", "csiso2022jp", NULL }, "ISO-2022-JP-2" },
 	{ (const char *const[]){ "iso-8859-9", "iso8859-9", "iso_8859-9", "latin5", "l5",
 				 "iso-ir-148", NULL },
