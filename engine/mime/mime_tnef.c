@@ -31,11 +31,21 @@
 #define TNEF_SIGNATURE 0x223E9F78u
 /* Records looked at per stream; Outlook writes a few dozen per file. */
 #define TNEF_RECORDS_MAX 65536
-/* libytnef's own caps: above them it fails (and prints), so we refuse first. */
+/*
+ * libytnef 2.0's own caps (Debian bookworm): above them it fails the whole
+ * stream and prints, so records that would pass them are dropped first.
+ */
+#define YTNEF_RECORD_MAX (50u * 1024 * 1024)
 #define YTNEF_PROPS_MAX 1000
 #define YTNEF_VALUES_MAX 1000
-#define YTNEF_UNICODE_MAX 100000
+#define YTNEF_NAMES_MAX 1000
 #define YTNEF_NAME_MAX 100
+#define YTNEF_VALUE_MAX 524288
+#define YTNEF_SUBJECT_MAX 100
+#define YTNEF_SHORT_MAX 100      /* title, from, subject, original class */
+#define YTNEF_BODY_MAX 100000
+#define YTNEF_ICON_MAX 10000
+#define YTNEF_DTR_SIZE 14
 #define NAME_MAX_BYTES 1024
 
 static uint32_t le32(const unsigned char *p)
@@ -60,17 +70,20 @@ static bool is_subject_prop(uint32_t id)
 
 /*
  * A MAPI property block exactly as libytnef's TNEFFillMapi reads it, so that
- * it can never fail (or print) on a block we pass. Stricter where libytnef
- * would leak: empty named-property names and empty subjects are refused.
+ * it can never fail (or print) on a block we pass. *subject_set follows
+ * libytnef's "subject already known" state, which decides whether a
+ * subject property is checked against its 100-byte cap; it changes only
+ * when the block passes.
  */
-static bool mapi_ok(const unsigned char *d, size_t size)
+static bool mapi_ok(const unsigned char *d, size_t size, bool *subject_set)
 {
 	size_t o = 0;
+	bool subj = *subject_set;
 #define NEED(x) do { if ((x) > size - o) return false; } while (0)
 	NEED(4);
 	uint32_t count = le32(d + o);
 	o += 4;
-	if (count > YTNEF_PROPS_MAX)
+	if (count == 0 || count > YTNEF_PROPS_MAX)
 		return false;
 	for (uint32_t i = 0; i < count; i++) {
 		NEED(4);
@@ -82,7 +95,7 @@ static bool mapi_ok(const unsigned char *d, size_t size)
 			NEED(4);
 			uint32_t names = le32(d + o);
 			o += 4;
-			if (names > (size - o) / 4)
+			if (names > YTNEF_NAMES_MAX || names > (size - o) / 4)
 				return false;
 			for (uint32_t k = 0; k < names; k++) {
 				NEED(4);
@@ -112,6 +125,7 @@ static bool mapi_ok(const unsigned char *d, size_t size)
 		if (values == 0 || values > YTNEF_VALUES_MAX)
 			return false;
 		for (uint32_t v = 0; v < values; v++) {
+			uint32_t vsize;
 			switch (type) {
 			case PT_BINARY:
 			case PT_OBJECT:
@@ -124,10 +138,9 @@ static bool mapi_ok(const unsigned char *d, size_t size)
 				NEED(4);
 				uint32_t vs = le32(d + o);
 				o += 4;
-				if (vs == 0 && is_subject_prop(PROP_ID(id)))
+				if (vs > YTNEF_VALUE_MAX)
 					return false;
-				if (type == PT_UNICODE && vs > YTNEF_UNICODE_MAX)
-					return false;
+				vsize = vs;
 				NEED(vs);
 				o += pad4(vs);
 				if (o > size)
@@ -137,6 +150,7 @@ static bool mapi_ok(const unsigned char *d, size_t size)
 			case PT_I2:
 				NEED(2);
 				o += 4;
+				vsize = 2;
 				break;
 			case PT_BOOLEAN:
 			case PT_LONG:
@@ -146,26 +160,87 @@ static bool mapi_ok(const unsigned char *d, size_t size)
 			case PT_ERROR:
 				NEED(4);
 				o += 4;
+				vsize = 4;
 				break;
 			case PT_DOUBLE:
 			case PT_I8:
 			case PT_SYSTIME:
 				NEED(8);
 				o += 8;
+				vsize = 8;
 				break;
 			case PT_CLSID:
 				NEED(16);
 				o += 16;
+				vsize = 16;
 				break;
 			default:
 				return false;
 			}
 			if (o > size)
 				return false;
+			if (is_subject_prop(PROP_ID(id)) && !subj) {
+				if (vsize == 0 || vsize > YTNEF_SUBJECT_MAX)
+					return false;
+				subj = true;
+			}
 		}
 	}
 #undef NEED
-	return o == size;
+	if (o != size)
+		return false;
+	*subject_set = subj;
+	return true;
+}
+
+/* attSentFor: (name length, name, address length, address) pairs. */
+static bool sentfor_ok(const unsigned char *d, size_t size)
+{
+	size_t o = 0;
+	while (o < size) {
+		for (int k = 0; k < 2; k++) {
+			if (size - o < 2)
+				return false;
+			size_t n = le16(d + o);
+			o += 2;
+			if (n > size - o)
+				return false;
+			o += n;
+		}
+	}
+	return true;
+}
+
+static bool is_date_attr(uint32_t id)
+{
+	return id == attDateSent || id == attDateRecd || id == attAttachCreateDate ||
+	       id == attAttachModifyDate || id == attDateModified || id == attDateStart ||
+	       id == attDateEnd;
+}
+
+/* What libytnef's handler for this record would refuse (and print about). */
+static bool record_ok(uint32_t id, const unsigned char *data, uint32_t size, bool *subject_set)
+{
+	if (is_date_attr(id))
+		return size >= YTNEF_DTR_SIZE;
+	switch (id) {
+	case attTnefVersion: return size == 4;
+	case attAttachTitle:
+	case attFrom:
+	case attOriginalMessageClass: return size <= YTNEF_SHORT_MAX;
+	case attSubject:
+		if (size > YTNEF_SHORT_MAX)
+			return false;
+		*subject_set = true;
+		return true;
+	case attBody: return size <= YTNEF_BODY_MAX;
+	case attAttachMetaFile: return size <= YTNEF_ICON_MAX;
+	case attRecipTable: return size >= 4;
+	case attSentFor: return sentfor_ok(data, size);
+	case attMAPIProps:
+	case attAttachment: return mapi_ok(data, size, subject_set);
+	default: return true;
+	}
 }
 
 /* Attributes that describe the current attachment (libytnef: "last one"). */
@@ -207,6 +282,7 @@ static size_t tnef_check(const unsigned char *in, size_t len, unsigned char **ou
 	unsigned char *out;
 	size_t o = 6, i = 6, records = 0, nattach = 0;
 	unsigned msg_seen = 0, att_seen = 0;
+	bool subject_set = false;
 
 	*out_r = NULL;
 	*nattach_r = 0;
@@ -218,7 +294,8 @@ static size_t tnef_check(const unsigned char *in, size_t len, unsigned char **ou
 		uint32_t id = le32(in + i + 1);
 		uint32_t size = le32(in + i + 5);
 		/* libytnef refuses empty attributes; its handlers take int sizes */
-		if (size == 0 || size > len - i - 9 || len - i - 9 - size < 2 || size > INT32_MAX)
+		if (size == 0 || size > len - i - 9 || len - i - 9 - size < 2 ||
+		    size > YTNEF_RECORD_MAX)
 			break;
 		const unsigned char *data = in + i + 9;
 		uint16_t sum = 0;
@@ -239,10 +316,8 @@ static size_t tnef_check(const unsigned char *in, size_t len, unsigned char **ou
 			keep = !(msg_seen & (1u << slot));
 			msg_seen |= 1u << slot;
 		}
-		if (keep && (id == attAttachment || id == attMAPIProps))
-			keep = mapi_ok(data, size);
-		if (keep && id == attTnefVersion)
-			keep = size >= 4; /* libytnef reads 4 bytes whatever the size */
+		if (keep)
+			keep = record_ok(id, data, size, &subject_set);
 		if (keep) {
 			memcpy(out + o, in + i, rec);
 			o += rec;
