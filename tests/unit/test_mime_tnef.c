@@ -266,6 +266,22 @@ TEST(hostile_records)
 		buf_release(&b);
 	}
 
+	/* a title over libytnef's 100 bytes would fail the whole stream: only it goes */
+	tnef_start(&b);
+	rend(&b);
+	char longtitle[160];
+	memset(longtitle, 'T', sizeof(longtitle) - 1);
+	longtitle[sizeof(longtitle) - 1] = '\0';
+	rec(&b, LVL_ATT, ATT_TITLE, longtitle, sizeof(longtitle));
+	rec(&b, LVL_ATT, ATT_DATA, "kept", 4);
+	CHECK_INT(mime_tnef_unpack(a, (const unsigned char *)b.data, b.len, 10, 1000, &r), 0);
+	CHECK_INT(r.nfiles, 1);
+	if (r.nfiles == 1) {
+		CHECK_STR(r.files[0].filename, "attachment-1");
+		CHECK_INT(r.files[0].size, 4);
+	}
+	buf_release(&b);
+
 	/* a MAPI count past libytnef's cap, and one whose block is longer than it says */
 	tnef_start(&b);
 	rend(&b);
