@@ -256,6 +256,8 @@ static void cp1252_convert(const char *s, size_t len, size_t max, struct buf *ou
 static const char *const pinned_names[] = {
 	"KOI8-R", "KOI8-U", "ISO-2022-JP-2", "CP932", "EUC-JP", "GB18030", "CP950",
 	"CP949", "ISO-8859-2", "ISO-8859-15", "WINDOWS-1250", "WINDOWS-1251", "UTF-16",
+	/* the labels themselves, as GMime opens them for encoded-words */
+	"SHIFT_JIS", "EUC-KR", "BIG5", "GBK", "GB2312", "ISO-2022-JP",
 };
 static iconv_t pinned[sizeof(pinned_names) / sizeof(pinned_names[0])];
 static bool pinned_done;
