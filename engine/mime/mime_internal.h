@@ -90,7 +90,8 @@ struct tnef_result {
 /*
  * Unpacks a TNEF stream (winmail.dat) with libytnef. 0 ok; -1 when it is
  * not TNEF or nothing readable is in it (keep the part as it is); -2 when
- * it holds more than max_files files (the mail breaks max_parts). Texts are
+ * it holds more than max_files files (the mail breaks max_parts), or more
+ * than 1,000. Texts are
  * cut at max_text. See mime_tnef.c for what is checked before libytnef
  * sees the bytes.
  */

@@ -32,6 +32,12 @@
 /* Records looked at per stream; Outlook writes a few dozen per file. */
 #define TNEF_RECORDS_MAX 65536
 /*
+ * Files per stream, whatever max_parts says: libytnef walks its list of
+ * attachments from the start for every attachment record, so its cost
+ * grows with records times files.
+ */
+#define TNEF_FILES_MAX 1000
+/*
  * libytnef 2.0's own caps (Debian bookworm): above them it fails the whole
  * stream and prints, so records that would pass them are dropped first.
  */
@@ -473,7 +479,7 @@ int mime_tnef_unpack(struct arena *a, const unsigned char *data, size_t len, siz
 	n = tnef_check(data, len, &clean, &nattach);
 	if (n == 0)
 		goto out;
-	if (nattach > max_files) {
+	if (nattach > max_files || nattach > TNEF_FILES_MAX) {
 		rc = -2;
 		goto out;
 	}

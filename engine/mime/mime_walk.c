@@ -204,8 +204,8 @@ static int tnef_add(struct walk *wk, GByteArray *ba)
 				  wk->lim->max_text_bytes, &res);
 	if (rc == -2)
 		return err_set(wk->err, ERR_MESSAGE,
-			       "mime: winmail.dat holds more files than the limit of %u parts allows",
-			       max);
+			       "mime: winmail.dat holds more files than the limit of %u parts (or "
+			       "1000) allows", max);
 	if (rc < 0)
 		return 0;
 	wk->nparts += (uint32_t)res.nfiles;

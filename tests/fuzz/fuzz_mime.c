@@ -52,6 +52,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			text_check(m->headers[i].value, strlen(m->headers[i].value));
 		for (size_t i = 0; i < m->nattachments; i++)
 			text_check(m->attachments[i].filename, strlen(m->attachments[i].filename));
+		for (size_t i = 0; i < m->nattached; i++) {
+			text_check(m->attached[i].text, m->attached[i].text_len);
+			text_check(m->attached[i].subject, strlen(m->attached[i].subject));
+			if (m->attached[i].attachment >= m->nattachments)
+				abort();
+		}
+		if (m->dsn_recipient)
+			text_check(m->dsn_recipient, strlen(m->dsn_recipient));
+		if (m->dsn_original_message_id)
+			text_check(m->dsn_original_message_id, strlen(m->dsn_original_message_id));
 		(void)message_header(m, "Subject");
 	} else if (err.cls != ERR_MESSAGE) {
 		abort();

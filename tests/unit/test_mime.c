@@ -691,6 +691,9 @@ TEST(truncated_mails)
 	prefixes_check("attached_message.eml");
 	prefixes_check("iso2022jp.eml");
 	prefixes_check("inline_cid.eml");
+	prefixes_check("winmail_tnef.eml");
+	prefixes_check("forward_rfc822.eml");
+	prefixes_check("dsn_exchange.eml");
 }
 
 /* workers parse at the same time (DESIGN.md, decision 5): no shared state */
