@@ -1,5 +1,5 @@
 /*
- * Helpers for the engine/mime unit tests: load a sample from tests/mail/
+ * Shared by the engine/mime unit tests: load a sample from tests/mail/
  * (run from the top of the tree) and parse it with given options.
  */
 #ifndef M2T_TEST_MAIL_LOAD_H
