@@ -218,6 +218,7 @@ void config_free(struct config **cfgp)
 		free(a->username);
 		secret_free(a->password);
 		free(a->password_ref);
+		free(a->charset_fallback);
 	}
 	free(cfg->accounts);
 	for (size_t i = 0; i < cfg->njobs; i++) {

@@ -63,6 +63,8 @@ struct config_account {
 	char *password_ref;     /* the file path or variable name; NULL when inline */
 	enum auth_method auth;
 	uint64_t timeout_ms;    /* connect and each read/write; default 30 s */
+	char *charset_fallback; /* the "code page" for undeclared 8-bit text and raw 8-bit
+				   headers; NULL = windows-1252 */
 	unsigned line;          /* where the account starts in the file (1-based) */
 };
 
@@ -76,6 +78,8 @@ struct config_job {
 	struct mime_limits limits;  /* max_message_size and the `limits:` map */
 	uint32_t batch_size;    /* messages per transaction; default 500 */
 	bool keep_raw;          /* store raw mail in raw_messages; default true */
+	bool attach_html;       /* keep the HTML body as attachment "message.html" too;
+				   default false */
 	unsigned line;
 };
 

@@ -25,7 +25,7 @@
 
 static const char *const account_keys[] = {
 	"protocol", "host", "port", "security", "tls", "username", "password_file",
-	"password_env", "password", "auth", "timeout", NULL,
+	"password_env", "password", "auth", "timeout", "charset_fallback", NULL,
 };
 static const char *const tls_keys[] = {
 	"verify", "ca_file", "ca_path", "min_version", "max_version", "server_name", NULL,
@@ -219,6 +219,21 @@ static int password_parse(struct config_account *a, const struct yaml_tree_node 
 	return 0;
 }
 
+/* The account's "code page": a charset name the converter knows. */
+static int charset_fallback_parse(struct config_account *a, const struct yaml_tree_node *node,
+				  struct err *err)
+{
+	if (config_read_text(node, &a->charset_fallback, err) < 0)
+		return -1;
+	if (!mime_charset_known(a->charset_fallback)) {
+		char q[96];
+		yaml_tree_quote(node, q, sizeof(q));
+		return yaml_tree_error(err, node, "unknown charset %s (e.g. \"windows-1252\", "
+				       "\"koi8-r\", \"shift_jis\")", q);
+	}
+	return 0;
+}
+
 static int account_parse(struct config_account *a, const struct yaml_tree_node *key,
 			 const struct yaml_tree_node *map, struct err *err)
 {
@@ -263,6 +278,8 @@ static int account_parse(struct config_account *a, const struct yaml_tree_node *
 	}
 	if ((n = yaml_tree_get(map, "timeout")) &&
 	    yaml_tree_read_duration_ms(n, TIMEOUT_MIN_MS, TIMEOUT_MAX_MS, &a->timeout_ms, err) < 0)
+		return -1;
+	if ((n = yaml_tree_get(map, "charset_fallback")) && charset_fallback_parse(a, n, err) < 0)
 		return -1;
 	if (password_parse(a, map, err) < 0)
 		return -1;

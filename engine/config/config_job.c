@@ -15,7 +15,7 @@
 
 static const char *const job_keys[] = {
 	"account", "mailbox", "archive_folder", "badmail_folder", "schedule",
-	"max_message_size", "batch_size", "keep_raw", "limits", NULL,
+	"max_message_size", "batch_size", "keep_raw", "attach_html", "limits", NULL,
 };
 static const char *const limit_keys[] = {
 	"max_parts", "max_depth", "max_header_bytes", "max_text_bytes", NULL,
@@ -115,6 +115,9 @@ static int job_parse(struct config *cfg, struct config_job *j,
 		j->batch_size = (uint32_t)v;
 	}
 	if ((n = yaml_tree_get(map, "keep_raw")) && yaml_tree_read_bool(n, &j->keep_raw, err) < 0)
+		return -1;
+	if ((n = yaml_tree_get(map, "attach_html")) &&
+	    yaml_tree_read_bool(n, &j->attach_html, err) < 0)
 		return -1;
 	if ((n = yaml_tree_get(map, "limits")) && limits_parse(&j->limits, n, err) < 0)
 		return -1;

@@ -164,6 +164,8 @@ static void account_print(const struct config_account *a, FILE *out)
 	}
 	fprintf(out, "    auth:     %s, timeout %s\n", auths[a->auth],
 		str_fmt_duration_ms(a->timeout_ms, t, sizeof(t)));
+	fprintf(out, "    charset_fallback: %s\n",
+		a->charset_fallback ? a->charset_fallback : "windows-1252 (default)");
 }
 
 static void job_print(const struct config_job *j, FILE *out)
@@ -177,6 +179,7 @@ static void job_print(const struct config_job *j, FILE *out)
 	fprintf(out, "    schedule: %s\n", j->schedule);
 	fprintf(out, "    batch:    %u messages per transaction, keep raw mail: %s\n",
 		(unsigned)j->batch_size, j->keep_raw ? "yes" : "no");
+	fprintf(out, "    attach_html: %s\n", j->attach_html ? "yes" : "no");
 	fprintf(out, "    limits:   message %s, %u parts, depth %u, headers %s, text %s\n",
 		str_fmt_size(j->limits.max_size, s1, sizeof(s1)), (unsigned)j->limits.max_parts,
 		(unsigned)j->limits.max_depth,

@@ -48,6 +48,7 @@ struct run_state {
 	struct uid_list to_archive;
 	struct uid_list to_badmail;
 	struct imap_limits lim;
+	struct mime_options mopt;  /* limits, the account's fallback charset, attach_html */
 	struct arena *arena;
 	double fetch_s;             /* wall time in FETCH (parse and queueing included) */
 	double commit_s;            /* in COMMIT (the store's flush included) */
@@ -196,7 +197,7 @@ static int process_message(void *ud, uint32_t uid, const char *raw, size_t len, 
 		item->raw_len = len;
 	}
 
-	if (mime_parse(raw, len, &st->job->limits, st->arena, &msg, &merr) < 0) {
+	if (mime_parse(raw, len, &st->mopt, st->arena, &msg, &merr) < 0) {
 		if (merr.cls != ERR_MESSAGE) {
 			*err = merr;
 			return -1;
@@ -423,6 +424,9 @@ int job_run(const struct config_job *job, struct store *store, struct job_run_re
 	struct run_state st = {.job = job, .store = store};
 	st.lim.max_line = 64 * 1024;
 	st.lim.max_literal = job->limits.max_size;
+	st.mopt.limits = job->limits;
+	st.mopt.charset_fallback = job->account->charset_fallback;
+	st.mopt.attach_html = job->attach_html;
 	double start = now_seconds();
 	int rc = -1;
 

@@ -254,8 +254,10 @@ static void cp1252_convert(const char *s, size_t len, size_t max, struct buf *ou
  * held for the life of the process, keeps those modules resident.
  */
 static const char *const pinned_names[] = {
-	"KOI8-R", "KOI8-U", "ISO-2022-JP", "SHIFT_JIS", "EUC-JP", "GB18030", "BIG5",
-	"EUC-KR", "ISO-8859-2", "ISO-8859-15", "WINDOWS-1250", "WINDOWS-1251", "UTF-16",
+	"KOI8-R", "KOI8-U", "ISO-2022-JP-2", "CP932", "EUC-JP", "GB18030", "CP950",
+	"CP949", "ISO-8859-2", "ISO-8859-15", "WINDOWS-1250", "WINDOWS-1251", "UTF-16",
+	/* the labels themselves, as GMime opens them for encoded-words */
+	"SHIFT_JIS", "EUC-KR", "BIG5", "GBK", "GB2312", "ISO-2022-JP",
 };
 static iconv_t pinned[sizeof(pinned_names) / sizeof(pinned_names[0])];
 static bool pinned_done;
@@ -287,15 +289,83 @@ static bool charset_is(const char *cs, const char *const *names)
 	return false;
 }
 
-char *mime_text_to_utf8(struct arena *a, const char *s, size_t len, const char *charset,
-			size_t max, size_t *len_r, bool *truncated_r)
+/*
+ * Labels read as the superset senders really mean (WHATWG Encoding does
+ * the same): mail labelled gb2312 holds GBK, shift_jis holds Windows-31J,
+ * euc-kr holds UHC, big5 holds CP950 additions, iso-8859-9 and tis-620
+ * hold their Windows code pages, and glibc's ISO-2022-JP drops half-width
+ * katakana escapes that ISO-2022-JP-2 reads. LENIENCY.md, rule 3.
+ */
+static const struct {
+	const char *const *labels;
+	const char *use;
+} supersets[] = {
+	{ (const char *const[]){ "gb2312", "gbk", "x-gbk", "cp936", "ms936", "windows-936",
+				 "euc-cn", "x-euc-cn", "csgb2312", "gb_2312-80", "chinese",
+				 "iso-ir-58", "csiso58gb231280", NULL },
+	  "GB18030" },
+	{ (const char *const[]){ "shift_jis", "shift-jis", "sjis", "x-sjis", "ms_kanji",
+				 "csshiftjis", "windows-31j", "ms932", "cp932", NULL },
+	  "CP932" },
+	{ (const char *const[]){ "euc-kr", "ks_c_5601-1987", "ks_c_5601-1989", "ksc5601",
+				 "ksc_5601", "csksc56011987", "korean", "iso-ir-149",
+				 "windows-949", "cp949", "csueckr", NULL },
+	  "CP949" },
+	{ (const char *const[]){ "big5", "big-5", "cn-big5", "x-x-big5", "csbig5",
+				 "cp950", NULL },
+	  "CP950" },
+	{ (const char *const[]){ "iso-2022-jp", "csiso2022jp", NULL }, "ISO-2022-JP-2" },
+	{ (const char *const[]){ "iso-8859-9", "iso8859-9", "iso_8859-9", "latin5", "l5",
+				 "iso-ir-148", NULL },
+	  "WINDOWS-1254" },
+	{ (const char *const[]){ "tis-620", "iso-8859-11", "iso8859-11", "dos-874", NULL },
+	  "WINDOWS-874" },
+};
+
+static const char *charset_superset(const char *cs)
 {
-	static const char *const utf8_names[] = { "utf-8", "utf8", "unicode-1-1-utf-8", NULL };
-	static const char *const ascii_names[] = { "us-ascii", "ascii", "ansi_x3.4-1968",
-						   "iso646-us", "646", NULL };
-	static const char *const latin1_names[] = { "iso-8859-1", "iso8859-1", "iso_8859-1",
-						    "latin1", "l1", "iso-ir-100", "cp819",
-						    NULL };
+	for (size_t i = 0; i < sizeof(supersets) / sizeof(supersets[0]); i++)
+		if (charset_is(cs, supersets[i].labels))
+			return supersets[i].use;
+	return cs;
+}
+
+static const char *const utf8_names[] = { "utf-8", "utf8", "unicode-1-1-utf-8", "x-unicode20utf8",
+					  NULL };
+static const char *const ascii_names[] = { "us-ascii", "ascii", "ansi_x3.4-1968", "iso646-us",
+					   "646", NULL };
+static const char *const latin1_names[] = { "iso-8859-1", "iso8859-1", "iso_8859-1", "latin1",
+					    "l1", "iso-ir-100", "cp819", NULL };
+static const char *const cp1252_names[] = { "windows-1252", "cp1252", "x-cp1252", NULL };
+
+bool mime_charset_known(const char *name)
+{
+	if (!name || !*name || strlen(name) > 64)
+		return false;
+	if (charset_is(name, utf8_names) || charset_is(name, ascii_names) ||
+	    charset_is(name, latin1_names) || charset_is(name, cp1252_names))
+		return true;
+	/* plain iconv: config checks run before GMime is initialised */
+	iconv_t cd = iconv_open("UTF-8", charset_superset(name));
+	if (cd == (iconv_t)-1)
+		return false;
+	iconv_close(cd);
+	return true;
+}
+
+/* Converts with one charset known to be neither UTF-8 nor ASCII. -1: unknown. */
+static int convert_with(const char *use, const char *s, size_t len, size_t max, struct buf *out)
+{
+	if (charset_is(use, latin1_names) || charset_is(use, cp1252_names)) {
+		cp1252_convert(s, len, max, out);
+		return 0;
+	}
+	return iconv_convert(charset_superset(use), s, len, max, out);
+}
+
+char *mime_text_to_utf8(struct arena *a, const char *s, size_t len, const char *charset,
+			const char *fallback, size_t max, size_t *len_r, bool *truncated_r)
+{
 	const char *use = charset;
 
 	if (all_ascii(s, len) && (!charset || !*charset || charset_is(charset, ascii_names) ||
@@ -306,31 +376,21 @@ char *mime_text_to_utf8(struct arena *a, const char *s, size_t len, const char *
 		use = NULL; /* undeclared, or 7-bit declared but 8-bit sent */
 	else if (charset_is(use, utf8_names))
 		return mime_utf8_clean(a, s, len, true, max, len_r, truncated_r);
-	else if (charset_is(use, latin1_names))
-		use = "windows-1252"; /* as browsers do: 0x80-0x9F are cp1252 */
 
-	if (!use) {
-		if (mime_utf8_valid(s, len))
-			return mime_utf8_clean(a, s, len, true, max, len_r, truncated_r);
-		use = "windows-1252";
-	}
-
-	static const char *const cp1252_names[] = { "windows-1252", "cp1252", "x-cp1252",
-						    NULL };
 	struct buf out;
 	/* room for one iconv chunk past max, so the cut lands on max itself */
 	buf_init(&out, max + 4096 + 16);
-	if (charset_is(use, cp1252_names)) {
-		cp1252_convert(s, len, max, &out);
-	} else if (iconv_convert(use, s, len, max, &out) < 0) {
-		buf_release(&out);
-		if (mime_utf8_valid(s, len))
-			return mime_utf8_clean(a, s, len, true, max, len_r, truncated_r);
-		buf_init(&out, max + 4096 + 16);
-		if (iconv_convert("windows-1252", s, len, max, &out) < 0) {
-			/* no iconv at all: keep what is valid */
+	if (!use || convert_with(use, s, len, max, &out) < 0) {
+		/* undeclared, or a charset nobody knows: UTF-8 when it is, else the fallback */
+		buf_reset(&out);
+		if (mime_utf8_valid(s, len)) {
 			buf_release(&out);
 			return mime_utf8_clean(a, s, len, true, max, len_r, truncated_r);
+		}
+		if (!fallback || !*fallback || charset_is(fallback, utf8_names) ||
+		    convert_with(fallback, s, len, max, &out) < 0) {
+			buf_reset(&out);
+			cp1252_convert(s, len, max, &out);
 		}
 	}
 	bool cut = false;
@@ -339,4 +399,40 @@ char *mime_text_to_utf8(struct arena *a, const char *s, size_t len, const char *
 		*truncated_r = cut || out.failed;
 	buf_release(&out);
 	return res;
+}
+
+/*
+ * <meta charset="x"> or <meta http-equiv="Content-Type" content="text/html;
+ * charset=x"> near the start of an HTML part that has no charset parameter
+ * (browsers look at the first 1024 bytes; we allow a little more).
+ */
+const char *mime_html_charset_sniff(const char *s, size_t len, char *out, size_t outlen)
+{
+	size_t n = len < 4096 ? len : 4096;
+	for (size_t i = 0; i < n;) {
+		size_t off = mime_find_ci(s + i, n - i, "<meta");
+		if (off == n - i)
+			return NULL;
+		i += off + 5;
+		size_t end = i;
+		while (end < n && s[end] != '>')
+			end++;
+		size_t cs = mime_find_ci(s + i, end - i, "charset");
+		if (cs == end - i)
+			continue;
+		size_t p = i + cs + 7;
+		while (p < end && (s[p] == ' ' || s[p] == '='))
+			p++;
+		while (p < end && (s[p] == '"' || s[p] == '\''))
+			p++;
+		size_t k = 0;
+		while (p < end && k + 1 < outlen &&
+		       ((s[p] >= 'a' && s[p] <= 'z') || (s[p] >= 'A' && s[p] <= 'Z') ||
+			(s[p] >= '0' && s[p] <= '9') || s[p] == '-' || s[p] == '_' || s[p] == '.' ||
+			s[p] == ':'))
+			out[k++] = s[p++];
+		out[k] = '\0';
+		return k ? out : NULL;
+	}
+	return NULL;
 }

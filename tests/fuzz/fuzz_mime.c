@@ -26,19 +26,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		mime_global_init();
 		ready = 1;
 	}
-	struct mime_limits lim = {
+	struct mime_options opt;
+	mime_options_default(&opt);
+	opt.limits = (struct mime_limits){
 		.max_size = 1 << 20,
 		.max_parts = 40,
 		.max_depth = 6,
 		.max_header_bytes = 16 * 1024,
 		.max_text_bytes = 32 * 1024,
 	};
+	/* a fallback charset on odd inputs, so both header decodings are reached */
+	opt.charset_fallback = size % 2 ? "koi8-r" : NULL;
+	opt.attach_html = size % 3 == 0;
 	struct arena *a = arena_new();
 	struct message *m = NULL;
 	struct err err;
-	if (mime_parse((const char *)data, size, &lim, a, &m, &err) == 0) {
+	if (mime_parse((const char *)data, size, &opt, a, &m, &err) == 0) {
 		text_check(m->text, m->text_len);
-		if (m->text_len > lim.max_text_bytes)
+		if (m->text_len > opt.limits.max_text_bytes)
 			abort();
 		if (m->html)
 			text_check(m->html, m->html_len);
@@ -47,6 +52,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			text_check(m->headers[i].value, strlen(m->headers[i].value));
 		for (size_t i = 0; i < m->nattachments; i++)
 			text_check(m->attachments[i].filename, strlen(m->attachments[i].filename));
+		for (size_t i = 0; i < m->nattached; i++) {
+			text_check(m->attached[i].text, m->attached[i].text_len);
+			text_check(m->attached[i].subject, strlen(m->attached[i].subject));
+			if (m->attached[i].attachment >= m->nattachments)
+				abort();
+		}
+		if (m->dsn_recipient)
+			text_check(m->dsn_recipient, strlen(m->dsn_recipient));
+		if (m->dsn_original_message_id)
+			text_check(m->dsn_original_message_id, strlen(m->dsn_original_message_id));
 		(void)message_header(m, "Subject");
 	} else if (err.cls != ERR_MESSAGE) {
 		abort();

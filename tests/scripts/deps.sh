@@ -14,6 +14,7 @@ libpq-dev
 libyaml-dev
 libssl-dev
 libxml2-dev
+libytnef0-dev
 postgresql
 postgresql-client
 dovecot-imapd

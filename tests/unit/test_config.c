@@ -146,6 +146,7 @@ static const char full_config[] =
 	"    password_file: @DIR@/pw\n"
 	"    auth: login\n"
 	"    timeout: 1m\n"
+	"    charset_fallback: windows-1251\n"
 	"  sales.pop:\n"
 	"    protocol: pop3\n"
 	"    host: pop.example.com\n"
@@ -163,6 +164,7 @@ static const char full_config[] =
 	"    max_message_size: 10MB\n"
 	"    batch_size: 250\n"
 	"    keep_raw: false\n"
+	"    attach_html: true\n"
 	"    limits: { max_parts: 50, max_depth: 5, max_header_bytes: 64k, max_text_bytes: 2MiB }\n"
 	"  sales_1:\n"
 	"    account: sales.pop\n"
@@ -202,6 +204,7 @@ TEST(minimal_config_gets_every_default)
 	CHECK_STR(a->password_ref, "M2T_TEST_PW");
 	CHECK_INT(a->auth, AUTH_AUTO);
 	CHECK_INT(a->timeout_ms, 30000);
+	CHECK(a->charset_fallback == NULL);
 	CHECK_INT(cfg->njobs, 1);
 	struct config_job *j = &cfg->jobs[0];
 	CHECK_STR(j->name, "support-inbox");
@@ -213,6 +216,7 @@ TEST(minimal_config_gets_every_default)
 	CHECK_STR(j->schedule, "*/5 * * * *");
 	CHECK_INT(j->batch_size, 500);
 	CHECK(j->keep_raw);
+	CHECK(!j->attach_html);
 	CHECK_INT(j->limits.max_size, 25 * 1024 * 1024);
 	CHECK_INT(j->limits.max_parts, 500);
 	CHECK_INT(j->limits.max_depth, 20);
@@ -250,6 +254,7 @@ TEST(full_config_reads_every_key)
 	CHECK_INT(a->password_source, SECRET_FILE);
 	CHECK(a->password_ref && strstr(a->password_ref, "/pw"));
 	CHECK_INT(a->auth, AUTH_LOGIN);
+	CHECK_STR(a->charset_fallback, "windows-1251");
 	CHECK_INT(a->timeout_ms, 60000);
 	struct config_account *b = &cfg->accounts[1];
 	CHECK_STR(b->name, "sales.pop");
@@ -267,6 +272,7 @@ TEST(full_config_reads_every_key)
 		CHECK_INT(j->limits.max_size, 10 * 1024 * 1024);
 		CHECK_INT(j->batch_size, 250);
 		CHECK(!j->keep_raw);
+		CHECK(j->attach_html);
 		CHECK_INT(j->limits.max_parts, 50);
 		CHECK_INT(j->limits.max_depth, 5);
 		CHECK_INT(j->limits.max_header_bytes, 64 * 1024);
@@ -357,6 +363,11 @@ TEST(bad_configs_name_position_and_key)
 		{BASE_DB BASE_ACCOUNT "    tls: { verify: \"true\" }\n" BASE_JOB,
 		 ":9:20: accounts.support.tls.verify: expected true or false, got the string "
 		 "\"true\""},
+		{BASE_DB BASE_ACCOUNT "    charset_fallback: klingon\n" BASE_JOB,
+		 ":9:23: accounts.support.charset_fallback: unknown charset \"klingon\" (e.g. "
+		 "\"windows-1252\", \"koi8-r\", \"shift_jis\")"},
+		{BASE_DB BASE_ACCOUNT BASE_JOB "    attach_html: 1\n",
+		 ":13:18: jobs.support-inbox.attach_html: expected true or false, got \"1\""},
 		{BASE_DB BASE_ACCOUNT BASE_JOB "    keep_raw: 1\n",
 		 ":13:15: jobs.support-inbox.keep_raw: expected true or false, got \"1\""},
 		{BASE_DB BASE_ACCOUNT "    protocol: smtp\n" BASE_JOB,
