@@ -24,6 +24,7 @@ time
 procps
 perl
 ca-certificates
+tzdata
 "
 
 missing=""
