@@ -6,6 +6,7 @@
  * its four cases) over real and made-up zones, with changes of every size
  * around cronie's thresholds (5 minutes, 3 hours).
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -345,6 +346,54 @@ TEST(any_start_gives_the_same_next)
 	tz_free(&tz);
 }
 
+/* Worker threads share one cron and one zone: the answers are those of a
+ * single thread (nothing in cron_next or tz_span keeps state). */
+struct shared {
+	const struct cron *c;
+	const struct tz *tz;
+	time_t times[3000];
+	size_t n;
+};
+
+static void *follow(void *arg)
+{
+	struct shared *s = arg;
+	time_t t = 1767225600;
+	for (s->n = 0; s->n < 3000 && cron_next(s->c, s->tz, t, &t) == 0; s->n++)
+		s->times[s->n] = t;
+	return NULL;
+}
+
+TEST(threads_share_a_schedule_and_a_zone)
+{
+	struct cron *c = NULL;
+	struct tz *tz = NULL;
+	struct err err;
+	static struct shared one, many[4];
+	if (cron_parse("*/7 1-3 * * *", &c, NULL, &err) < 0 ||
+	    tz_load("Europe/Berlin", &tz, &err) < 0) {
+		fprintf(stderr, "  %s\n", err.msg);
+		test_failed_now = 1;
+		goto out;
+	}
+	one = (struct shared){.c = c, .tz = tz};
+	follow(&one);
+	pthread_t th[4];
+	for (int i = 0; i < 4; i++) {
+		many[i] = (struct shared){.c = c, .tz = tz};
+		CHECK_INT(pthread_create(&th[i], NULL, follow, &many[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		CHECK_INT(many[i].n, one.n);
+		CHECK(memcmp(many[i].times, one.times, one.n * sizeof(time_t)) == 0);
+	}
+	CHECK_INT(one.n, 3000);
+out:
+	cron_free(&c);
+	tz_free(&tz);
+}
+
 int main(void)
 {
 	RUN(berlin_spring_forward);
@@ -354,5 +403,6 @@ int main(void)
 	RUN(samoa_skips_a_day);
 	RUN(thresholds_match_cronie);
 	RUN(any_start_gives_the_same_next);
+	RUN(threads_share_a_schedule_and_a_zone);
 	return test_summary();
 }
