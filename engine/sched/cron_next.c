@@ -22,6 +22,8 @@
  * (a change of d seconds forward is cronie's "d/60 + 1 minutes on").
  * Changes closer together than three hours interact in cronie through its
  * remembered minute; here each is taken on its own (no zone has such).
+ * cronie also notices a change only when the DST flag flips; every change
+ * of offset counts here (a zone moving its standard time is a change too).
  *
  * Thread-safe and allocation-free: only the read-only cron and tz are used.
  */
