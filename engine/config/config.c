@@ -228,8 +228,13 @@ void config_free(struct config **cfgp)
 		free(j->archive_folder);
 		free(j->badmail_folder);
 		free(j->schedule);
+		cron_free(&j->cron);
+		free(j->timezone);
 	}
 	free(cfg->jobs);
+	for (size_t i = 0; i < cfg->nzones; i++)
+		tz_free(&cfg->zones[i]);
+	free(cfg->zones);
 	free(cfg->path);
 	secret_free(cfg->database_url);
 	free(cfg->database_url_env);

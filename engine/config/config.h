@@ -14,6 +14,8 @@
 #include <stdio.h>
 
 #include "engine/mime/message.h"
+#include "engine/sched/cron.h"
+#include "engine/sched/tz.h"
 #include "engine/util/err.h"
 
 enum protocol {
@@ -74,7 +76,11 @@ struct config_job {
 	char *mailbox;          /* as written: "INBOX/Support" or "INBOX.Support" */
 	char *archive_folder;   /* default "Processed" */
 	char *badmail_folder;   /* default "Badmail" */
-	char *schedule;         /* kept as text until the scheduler exists */
+	char *schedule;         /* as written, for messages and summaries */
+	struct cron *cron;      /* the parsed schedule; owned */
+	char *timezone;         /* as written; NULL when not given (UTC) */
+	const struct tz *tz;    /* the job's zone, never NULL (UTC by default);
+				 * borrowed from config.zones */
 	struct mime_limits limits;  /* max_message_size and the `limits:` map */
 	uint32_t batch_size;    /* messages per transaction; default 500 */
 	bool keep_raw;          /* store raw mail in raw_messages; default true */
@@ -91,11 +97,16 @@ struct config {
 	size_t naccounts;
 	struct config_job *jobs;
 	size_t njobs;
+	struct tz **zones;      /* one per distinct timezone: jobs share them */
+	size_t nzones;
 	char *log_level;        /* NULL = info */
 };
 
 /*
  * 0 ok; -1 with ERR_FATAL and "file:line:column: key: what is wrong".
+ * Each job's schedule is parsed and its timezone loaded (a bad expression
+ * or an unknown zone is an error at the character or the value), so a
+ * loaded config's jobs are ready for cron_next(job->cron, job->tz, ...).
  * Every resolved password (and a password inside the database URL) is
  * registered with log_add_secret(). The file is at most 1 MB; relative
  * password_file paths are taken as written (relative to the working

@@ -1,6 +1,7 @@
 /*
  * jobs: — which account and mailbox a job reads, where mail goes after it
- * is done, when the job runs, and the limits one mail may cost.
+ * is done, when the job runs (schedule, timezone), and the limits one mail
+ * may cost.
  */
 #include "engine/config/config_internal.h"
 
@@ -14,7 +15,7 @@
 #define GB (1024ULL * 1024 * 1024)
 
 static const char *const job_keys[] = {
-	"account", "mailbox", "archive_folder", "badmail_folder", "schedule",
+	"account", "mailbox", "archive_folder", "badmail_folder", "schedule", "timezone",
 	"max_message_size", "batch_size", "keep_raw", "attach_html", "limits", NULL,
 };
 static const char *const limit_keys[] = {
@@ -73,6 +74,51 @@ static int account_find(struct config *cfg, struct config_job *j,
 	return -1;
 }
 
+/*
+ * The schedule is parsed at load, so that a typo stops the daemon from
+ * starting instead of silently never running the job. The error points at
+ * the character: the scalar's column, past the opening quote, plus the
+ * position cron_parse() names (exact as long as no escape or doubled quote
+ * comes before it, which a cron expression has no use for).
+ */
+static int schedule_parse(struct config_job *j, const struct yaml_tree_node *n, struct err *err)
+{
+	struct err cerr = {0};
+	size_t pos = 0;
+	if (config_read_text(n, &j->schedule, err) < 0)
+		return -1;
+	if (cron_parse(j->schedule, &j->cron, &pos, &cerr) == 0)
+		return 0;
+	struct yaml_tree_node at = *n;
+	if (pos <= n->len && !memchr(n->value, '\\', pos) && !memchr(n->value, '\'', pos) &&
+	    !memchr(n->value, '"', pos))
+		at.column += (unsigned)pos + (n->quoted ? 1 : 0);
+	return yaml_tree_error(err, &at, "%s", cerr.msg);
+}
+
+/* Jobs in the same zone share one loaded struct tz (config.zones). */
+static int zone_find(struct config *cfg, struct config_job *j, const struct yaml_tree_node *n,
+		     struct err *err)
+{
+	struct tz *tz = NULL;
+	struct err zerr = {0};
+	if (n && config_read_text(n, &j->timezone, err) < 0)
+		return -1;
+	const char *name = j->timezone ? j->timezone : "UTC";
+	for (size_t i = 0; i < cfg->nzones; i++) {
+		if (strcmp(tz_name(cfg->zones[i]), name) == 0) {
+			j->tz = cfg->zones[i];
+			return 0;
+		}
+	}
+	if (tz_load(name, &tz, &zerr) < 0)
+		return yaml_tree_error(err, n, "%s", zerr.msg);
+	cfg->zones = xreallocarray(cfg->zones, cfg->nzones + 1, sizeof(*cfg->zones));
+	cfg->zones[cfg->nzones++] = tz;
+	j->tz = tz;
+	return 0;
+}
+
 static int text_or_default(const struct yaml_tree_node *map, const char *key, const char *def,
 			   char **s_r, struct err *err)
 {
@@ -98,8 +144,8 @@ static int job_parse(struct config *cfg, struct config_job *j,
 		return -1;
 	if (yaml_tree_require(map, "account", &n, err) < 0 || account_find(cfg, j, n, err) < 0)
 		return -1;
-	if (yaml_tree_require(map, "schedule", &n, err) < 0 ||
-	    config_read_text(n, &j->schedule, err) < 0)
+	if (yaml_tree_require(map, "schedule", &n, err) < 0 || schedule_parse(j, n, err) < 0 ||
+	    zone_find(cfg, j, yaml_tree_get(map, "timezone"), err) < 0)
 		return -1;
 	/* mailbox names are kept as written: the server's separator decides */
 	if (text_or_default(map, "mailbox", "INBOX", &j->mailbox, err) < 0 ||

@@ -170,13 +170,15 @@ static void account_print(const struct config_account *a, FILE *out)
 
 static void job_print(const struct config_job *j, FILE *out)
 {
-	char s1[32], s2[32], s3[32];
+	char s1[32], s2[32], s3[32], when[CRON_DESCRIBE_MAX];
 	fprintf(out, "  %s (line %u)\n", j->name, j->line);
 	fprintf(out, "    account:  %s\n", j->account->name);
 	fprintf(out, "    mailbox:  %s\n", j->mailbox);
 	fprintf(out, "    folders:  archive %s, badmail %s\n", j->archive_folder,
 		j->badmail_folder);
 	fprintf(out, "    schedule: %s\n", j->schedule);
+	fprintf(out, "    when:     %s, time zone %s\n", cron_describe(j->cron, when, sizeof(when)),
+		j->timezone ? j->timezone : "UTC (default)");
 	fprintf(out, "    batch:    %u messages per transaction, keep raw mail: %s\n",
 		(unsigned)j->batch_size, j->keep_raw ? "yes" : "no");
 	fprintf(out, "    attach_html: %s\n", j->attach_html ? "yes" : "no");

@@ -7,7 +7,8 @@
 # and prints one "PASS name" / "FAIL name" line per check (tests/run-tests.sh
 # counts them). Run through `make test` (or `TESTS=name make test`), or
 # standalone: `bash tests/integration/test_x.sh` starts private servers itself
-# when M2T_SERVERS_DIR is not set.
+# when M2T_SERVERS_DIR is not set. A test that needs no servers sets
+# M2T_NO_SERVERS=1 before sourcing this file, and none are started for it.
 #
 # Results:   pass NAME | fail NAME [WHY] | skip NAME [WHY]
 #            check NAME COMMAND...        (pass when COMMAND exits 0)
@@ -113,7 +114,7 @@ check_eq() {
 
 # --- servers (standalone runs) ----------------------------------------------
 
-if [ -z "${M2T_SERVERS_DIR:-}" ]; then
+if [ -z "${M2T_SERVERS_DIR:-}" ] && [ -z "${M2T_NO_SERVERS:-}" ]; then
 	mkdir "$TEST_TMP/servers"
 	on_exit bash "$M2T_SCRIPTS/servers.sh" stop "$TEST_TMP/servers"
 	bash "$M2T_SCRIPTS/servers.sh" start "$TEST_TMP/servers" >&2

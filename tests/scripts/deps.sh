@@ -25,6 +25,7 @@ time
 procps
 perl
 ca-certificates
+tzdata
 "
 
 missing=""

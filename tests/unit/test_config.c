@@ -161,6 +161,7 @@ static const char full_config[] =
 	"    archive_folder: Archive/Done\n"
 	"    badmail_folder: Junk.Bad\n"
 	"    schedule: \"*/5 * * * *\"\n"
+	"    timezone: Europe/Berlin\n"
 	"    max_message_size: 10MB\n"
 	"    batch_size: 250\n"
 	"    keep_raw: false\n"
@@ -171,7 +172,11 @@ static const char full_config[] =
 	"    mailbox: INBOX.Sales\n"
 	"    schedule: '@hourly'\n"
 	"    limits:\n"
-	"      max_parts: 10\n";
+	"      max_parts: 10\n"
+	"  nightly:\n"
+	"    account: support\n"
+	"    schedule: 30 2 * * mon-fri\n"
+	"    timezone: Europe/Berlin\n";
 
 TEST(minimal_config_gets_every_default)
 {
@@ -214,6 +219,11 @@ TEST(minimal_config_gets_every_default)
 	CHECK_STR(j->archive_folder, "Processed");
 	CHECK_STR(j->badmail_folder, "Badmail");
 	CHECK_STR(j->schedule, "*/5 * * * *");
+	CHECK(j->cron && cron_kind(j->cron) == CRON_FIELDS);
+	CHECK(j->timezone == NULL);
+	CHECK(j->tz && strcmp(tz_name(j->tz), "UTC") == 0);
+	time_t next;
+	CHECK(cron_next(j->cron, j->tz, 1767225600, &next) == 0 && next == 1767225600 + 300);
 	CHECK_INT(j->batch_size, 500);
 	CHECK(j->keep_raw);
 	CHECK(!j->attach_html);
@@ -262,9 +272,20 @@ TEST(full_config_reads_every_key)
 	CHECK_INT(b->security, SEC_STARTTLS);
 	CHECK_INT(b->port, 110);
 	CHECK_INT(b->timeout_ms, 45000);
-	CHECK_INT(cfg->njobs, 2);
+	CHECK_INT(cfg->njobs, 3);
 	struct config_job *j = config_find_job(cfg, "support-inbox");
+	struct config_job *n = config_find_job(cfg, "nightly");
 	CHECK(j && j->account == a);
+	if (j && n) {
+		CHECK_STR(j->timezone, "Europe/Berlin");
+		/* one zone loaded for both jobs, and the default UTC for the other */
+		CHECK(j->tz == n->tz);
+		CHECK_INT(cfg->nzones, 2);
+		CHECK_STR(n->schedule, "30 2 * * mon-fri");
+		time_t next;
+		/* Friday 2026-03-27 12:00 UTC: next Monday 02:30 CEST = 00:30 UTC */
+		CHECK(cron_next(n->cron, n->tz, 1774612800, &next) == 0 && next == 1774830600);
+	}
 	if (j) {
 		CHECK_STR(j->mailbox, "INBOX/Support");
 		CHECK_STR(j->archive_folder, "Archive/Done");
@@ -283,6 +304,7 @@ TEST(full_config_reads_every_key)
 	if (j) {
 		CHECK_STR(j->mailbox, "INBOX.Sales");
 		CHECK_STR(j->schedule, "@hourly");
+		CHECK(j->timezone == NULL && j->tz && strcmp(tz_name(j->tz), "UTC") == 0);
 		CHECK_INT(j->limits.max_parts, 10);
 		CHECK_INT(j->limits.max_depth, 20);
 	}
@@ -458,6 +480,35 @@ TEST(bad_configs_name_position_and_key)
 		 ":11:14: jobs.j.account: no account named \"suport\" (did you mean \"support\"?)"},
 		{BASE_DB BASE_ACCOUNT "jobs:\n  j:\n    account: billing\n    schedule: x\n",
 		 ":11:14: jobs.j.account: no account named \"billing\""},
+		/* schedules: the error points at the character, quoted or not */
+		{BASE_DB BASE_ACCOUNT "jobs:\n  j:\n    account: support\n    schedule: 0 0 1 foo *\n",
+		 ":12:21: jobs.j.schedule: unknown month name \"foo\" (use jan..dec or numbers) "
+		 "at position 7"},
+		{BASE_DB BASE_ACCOUNT "jobs:\n  j:\n    account: support\n"
+		 "    schedule: \"0 0 1 foo *\"\n",
+		 ":12:22: jobs.j.schedule: unknown month name \"foo\" (use jan..dec or numbers) "
+		 "at position 7"},
+		{BASE_DB BASE_ACCOUNT "jobs:\n  j:\n    account: support\n    schedule: '0 0 L * *'\n",
+		 ":12:20: jobs.j.schedule: 'L' is not supported (no L, W, # or ? in cron "
+		 "expressions) at position 5"},
+		{BASE_DB BASE_ACCOUNT "jobs:\n  j:\n    account: support\n    schedule: \"*/5 * *\"\n",
+		 ":12:23: jobs.j.schedule: expected 5 fields (minute hour day-of-month month "
+		 "day-of-week), found 3 at position 8"},
+		{BASE_DB BASE_ACCOUNT "jobs:\n  j:\n    account: support\n    schedule: x\n",
+		 ":12:16: jobs.j.schedule: expected 5 fields (minute hour day-of-month month "
+		 "day-of-week), found 1 at position 2"},
+		{BASE_DB BASE_ACCOUNT "jobs:\n  j:\n    account: support\n    schedule: \"@every 1ms\"\n",
+		 ":12:23: jobs.j.schedule: @every takes whole seconds, not \"1ms\" at position 8"},
+		{BASE_DB BASE_ACCOUNT "jobs:\n  j:\n    account: support\n    schedule: 5\n",
+		 ":12:16: jobs.j.schedule: expected 5 fields (minute hour day-of-month month "
+		 "day-of-week), found 1 at position 2"},
+		{BASE_DB BASE_ACCOUNT BASE_JOB "    timezone: Mars/Base\n",
+		 ":13:15: jobs.support-inbox.timezone: unknown time zone \"Mars/Base\""},
+		{BASE_DB BASE_ACCOUNT BASE_JOB "    timezone: ../../etc/passwd\n",
+		 ":13:15: jobs.support-inbox.timezone: invalid time zone name \"../../etc/passwd\" "
+		 "(expected an IANA name such as \"Europe/Berlin\")"},
+		{BASE_DB BASE_ACCOUNT BASE_JOB "    timezone: \"\"\n",
+		 ":13:15: jobs.support-inbox.timezone: must not be empty"},
 		/* environment and files */
 		{"database:\n  url_env: M2T_TEST_UNSET\n" BASE_ACCOUNT BASE_JOB,
 		 ":2:12: database.url_env: environment variable \"M2T_TEST_UNSET\" is not set"},
@@ -592,6 +643,9 @@ TEST(summary_shows_sources_not_secrets)
 	CHECK(strstr(s, "mailbox:  INBOX/Support\n") != NULL);
 	CHECK(strstr(s, "folders:  archive Archive/Done, badmail Junk.Bad\n") != NULL);
 	CHECK(strstr(s, "schedule: */5 * * * *\n") != NULL);
+	CHECK(strstr(s, "when:     every 5 minutes, time zone Europe/Berlin\n") != NULL);
+	CHECK(strstr(s, "when:     at minute 0 of every hour, time zone UTC (default)\n") != NULL);
+	CHECK(strstr(s, "when:     at 02:30 on Mon-Fri, time zone Europe/Berlin\n") != NULL);
 	CHECK(strstr(s, "limits:   message 10 MB, 50 parts, depth 5, headers 64 KB, text 2 MB\n"));
 	CHECK(strstr(s, "auth:     login, timeout 1m\n") != NULL);
 	CHECK(strstr(s, "db-Secret-42") == NULL);
@@ -737,7 +791,7 @@ TEST(inline_password_and_open_password_file_warn_but_work)
 			    "    username: u\n    password_file: @DIR@/pw-open\n"
 			    "  b:\n    protocol: imap\n    host: h\n    username: u\n"
 			    "    password: " INLINE_PW "\n"
-			    "jobs:\n  j:\n    account: b\n    schedule: x\n", &cfg, &err), 0);
+			    "jobs:\n  j:\n    account: b\n    schedule: \"@hourly\"\n", &cfg, &err), 0);
 	if (cfg) {
 		CHECK_STR(cfg->accounts[0].password, FILE_PW);
 		CHECK_STR(cfg->accounts[1].password, INLINE_PW);
