@@ -175,16 +175,10 @@ static size_t html_scan(const char *h, size_t len)
 		bool xmlns = nn >= 5 && strncasecmp(ns, "xmlns", 5) == 0;
 		if (!xmlns && !name_is(ns, nn, "class") && !name_is(ns, nn, "id"))
 			continue;
-		const char *v = eq + 1;
-		while (v < end && (*v == ' ' || *v == '\t'))
-			v++;
-		char q = (v < end && (*v == '"' || *v == '\'')) ? *v++ : 0;
-		const char *ve = v;
-		while (ve < end && ve - v < ATTR_VALUE_MAX &&
-		       (q ? *ve != q : (*ve != ' ' && *ve != '>' && *ve != '\t')))
-			ve++;
-		html_value_match(v, (size_t)(ve - v), xmlns, &best);
-		p = ve;
+		const char *v;
+		size_t vn = mime_html_attr_value(eq, end, ATTR_VALUE_MAX, &v);
+		html_value_match(v, vn, xmlns, &best);
+		p = v + vn;
 		if (best == 0)
 			break;
 	}

@@ -26,6 +26,20 @@
 /* Longest reference value compared; file names are capped at 1 KB anyway. */
 #define REF_MAX 1024
 
+size_t mime_html_attr_value(const char *eq, const char *end, size_t max, const char **v_r)
+{
+	const char *v = eq + 1;
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	char q = (v < end && (*v == '"' || *v == '\'')) ? *v++ : 0;
+	const char *ve = v;
+	while (ve < end && (size_t)(ve - v) < max &&
+	       (q ? *ve != q : (*ve != ' ' && *ve != '>' && *ve != '\t' && *ve != '\n' && *ve != '\r')))
+		ve++;
+	*v_r = v;
+	return (size_t)(ve - v);
+}
+
 static void cid_mark(struct message *msg)
 {
 	const char *h = msg->html;
@@ -114,16 +128,9 @@ void mime_inline_link(struct arena *a, struct message *msg, const char *const *l
 		p = eq + 1;
 		if (!attr_is(h, eq, "src") && !attr_is(h, eq, "background"))
 			continue;
-		const char *v = eq + 1;
-		while (v < end && (*v == ' ' || *v == '\t'))
-			v++;
-		char q = (v < end && (*v == '"' || *v == '\'')) ? *v++ : 0;
-		const char *ve = v;
-		while (ve < end && ve - v < REF_MAX &&
-		       (q ? *ve != q : (*ve != ' ' && *ve != '>' && *ve != '\t' && *ve != '\n')))
-			ve++;
-		size_t vn = (size_t)(ve - v);
-		p = ve;
+		const char *v;
+		size_t vn = mime_html_attr_value(eq, end, REF_MAX, &v);
+		p = v + vn;
 		refs++;
 		if (has_scheme(v, vn))
 			continue;

@@ -23,6 +23,13 @@ int mime_prescan(const char *raw, size_t len, const struct mime_limits *lim, str
 size_t mime_find_ci(const char *p, size_t n, const char *lit);
 
 /*
+ * The value of an HTML attribute whose '=' is at eq (blanks skipped, quotes
+ * removed; unquoted values end at a blank or '>'), at most max bytes, never
+ * past end. Sets *v_r to its start and returns its length.
+ */
+size_t mime_html_attr_value(const char *eq, const char *end, size_t max, const char **v_r);
+
+/*
  * Copies s[0..len) into the arena as valid UTF-8: each byte of an invalid
  * sequence becomes U+FFFD, NUL bytes are dropped, CRLF and lone CR become LF
  * when `newlines` is set. The result is cut at `max` bytes on a character

@@ -11,27 +11,8 @@
 #include "engine/mime/message.h"
 #include "engine/mime/mime_internal.h"
 #include "engine/util/buf.h"
+#include "tests/unit/mail_load.h"
 #include "tests/unit/test.h"
-
-static char *mail_load(const char *name, size_t *len_r)
-{
-	char path[256];
-	snprintf(path, sizeof(path), "tests/mail/%s", name);
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		fprintf(stderr, "  cannot open %s (run from the top of the tree)\n", path);
-		*len_r = 0;
-		return NULL;
-	}
-	struct buf b;
-	buf_init(&b, 1 << 24);
-	char chunk[8192];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		buf_add(&b, chunk, n);
-	fclose(f);
-	return buf_detach(&b, len_r);
-}
 
 /* mime_parse() with default options around the given limits */
 static int parse_lim(const char *raw, size_t len, const struct mime_limits *lim, struct arena *a,
@@ -42,14 +23,6 @@ static int parse_lim(const char *raw, size_t len, const struct mime_limits *lim,
 	opt.limits = *lim;
 	return mime_parse(raw, len, &opt, a, m, err);
 }
-
-struct parsed {
-	struct arena *a;
-	struct message *m;
-	struct err err;
-	int rc;
-	char *raw;
-};
 
 static void parse_with(struct parsed *p, const char *name, const struct mime_limits *lim)
 {
@@ -69,11 +42,6 @@ static void parse(struct parsed *p, const char *name)
 	parse_with(p, name, &lim);
 }
 
-static void parsed_free(struct parsed *p)
-{
-	arena_free(&p->a);
-	free(p->raw);
-}
 
 static int parse_buf(const char *raw, size_t len, const struct mime_limits *lim, struct err *err)
 {
@@ -82,11 +50,6 @@ static int parse_buf(const char *raw, size_t len, const struct mime_limits *lim,
 	int rc = parse_lim(raw, len, lim, a, &m, err);
 	arena_free(&a);
 	return rc;
-}
-
-static bool text_ok(const char *s, size_t len)
-{
-	return s && strlen(s) == len && mime_utf8_valid(s, len);
 }
 
 TEST(limits_default)
