@@ -18,6 +18,7 @@ int source_open(const struct config_job *job, enum source_mode mode,
 	case PROTO_IMAP:
 		return source_imap_open(job, mode, lim, src_r, err);
 	case PROTO_POP3:
+		return source_pop3_open(job, mode, lim, src_r, err);
 	case PROTO_MAILDIR:
 		break;
 	}
