@@ -20,7 +20,7 @@ int source_open(const struct config_job *job, enum source_mode mode,
 	case PROTO_POP3:
 		return source_pop3_open(job, mode, lim, src_r, err);
 	case PROTO_MAILDIR:
-		break;
+		return source_maildir_open(job, mode, lim, src_r, err);
 	}
 	return err_set(err, ERR_FATAL, "account \"%s\": unknown protocol", job->account->name);
 }
