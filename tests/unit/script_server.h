@@ -4,7 +4,8 @@
  * the client (curl's habit: the server's script is the test data). After
  * the script it keeps what the client still sends, so a test can prove
  * that nothing (no password) went out after a refusal. Every wait is
- * bounded. Header-only: include it in one test file.
+ * bounded, generously: under valgrind a client's first TLS setup alone
+ * takes seconds. Header-only: include it in one test file.
  */
 #ifndef M2T_SCRIPT_SERVER_H
 #define M2T_SCRIPT_SERVER_H
@@ -19,6 +20,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#define SERVER_WAIT_MS 15000      /* for the connection, and for each expected line */
 
 enum step_kind { S_END, S_SEND, S_EXPECT, S_SLEEP_MS };
 
@@ -49,7 +52,7 @@ static int server_read_line(int fd, char *out, size_t outlen)
 	size_t n = 0;
 	while (n + 1 < outlen) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
-		if (poll(&p, 1, 3000) <= 0)
+		if (poll(&p, 1, SERVER_WAIT_MS) <= 0)
 			return -1;
 		char ch;
 		if (read(fd, &ch, 1) != 1)
@@ -69,7 +72,7 @@ static void *server_main(void *arg)
 {
 	struct server *s = arg;
 	struct pollfd p = {.fd = s->lfd, .events = POLLIN};
-	if (poll(&p, 1, 3000) <= 0) {
+	if (poll(&p, 1, SERVER_WAIT_MS) <= 0) {
 		snprintf(s->failure, sizeof(s->failure), "no connection");
 		return NULL;
 	}
