@@ -81,6 +81,9 @@ static bool same_file(int a, const char *an, int b, const char *bn)
 static int move_one(struct maildir_source *s, struct md_file *f,
 		    const struct md_folder *dest, const char *what, struct err *err)
 {
+	char key[128];
+	/* the unique part is printable, but may hold a '"' */
+	log_clean(f->key, strlen(f->key), key, sizeof(key));
 	for (int attempt = 0; attempt < 2; attempt++) {
 		int from = s->dir.sub[f->sub], to = dest->sub[f->sub];
 		if (move_noreplace(from, f->name, to, f->name) == 0)
@@ -90,7 +93,7 @@ static int move_one(struct maildir_source *s, struct md_file *f,
 			continue;
 		if (e == ENOENT) {
 			/* moved or deleted by someone else: it is committed, nothing is lost */
-			log_info("maildir.vanished", "mailbox=\"%s\" key=\"%s\"", s->mailbox, f->key);
+			log_info("maildir.vanished", "mailbox=\"%s\" key=\"%s\"", s->mailbox, key);
 			return 0;
 		}
 		errno = e;
@@ -114,8 +117,9 @@ static int move_one(struct maildir_source *s, struct md_file *f,
 		}
 		break;
 	}
-	return err_set(err, ERR_SOURCE, "moving \"%s\" to the %s folder: %s", f->name, what,
-		       strerror(errno));
+	int e = errno;
+	return err_set(err, ERR_SOURCE, "moving \"%s\" to the %s folder: %s", key, what,
+		       strerror(e));
 }
 
 int maildir_dispose(struct source *src, const uint32_t *ids, size_t n,

@@ -194,18 +194,21 @@ static int deliver_file(struct maildir_source *s, uint32_t id, source_body_cb cb
 			struct err *err)
 {
 	struct md_file *f = &s->files[id - 1];
+	char key[128];
+	/* printable, but may hold a '"': cleaned like any text from outside */
+	log_clean(f->key, strlen(f->key), key, sizeof(key));
 	int fd = open_message(s, f);
 	if (fd < 0) {
 		/* deleted or expunged by someone else since the listing: nothing to do */
 		log_info("maildir.vanished", "mailbox=\"%s\" key=\"%s\" error=\"%s\"", s->mailbox,
-			 f->key, strerror(errno));
+			 key, strerror(errno));
 		return 0;
 	}
 	struct stat st;
 	int rc = 0;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		log_warn("maildir.skipped", "mailbox=\"%s\" key=\"%s\" msg=\"not a plain file\"",
-			 s->mailbox, f->key);
+			 s->mailbox, key);
 		goto out;
 	}
 	if ((uint64_t)st.st_size > s->max_message) {
@@ -228,7 +231,7 @@ static int deliver_file(struct maildir_source *s, uint32_t id, source_body_cb cb
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			rc = err_set(err, ERR_TRANSIENT, "reading \"%s\" of \"%s\": %s", f->name,
+			rc = err_set(err, ERR_TRANSIENT, "reading \"%s\" of \"%s\": %s", key,
 				     s->mailbox, strerror(errno));
 			goto out;
 		}
