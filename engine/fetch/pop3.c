@@ -129,6 +129,8 @@ int pop3_connect(const struct config_account *acc, const struct pop3_limits *lim
 		goto fail;
 	if (pop3_capa(c, err) < 0)
 		goto fail;
+	/* A "STLS when offered" mode (an explicit, logged downgrade, DESIGN.md
+	 * decision 4) would branch here on !pop3_has_capability(c, "STLS"). */
 	if (acc->security == SEC_STARTTLS && start_tls(c, err) < 0)
 		goto fail;
 	if (pop3_login(c, acc, err) < 0)
