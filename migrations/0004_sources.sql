@@ -12,7 +12,9 @@
 -- The IMAP columns, their unique key and the IMAP path through
 -- m2t_ingest_batch() are unchanged; the function gains one argument,
 -- p_source_key (one element per message, NULL for IMAP), last, and every
--- place that uses it is marked "source_key" below; the rest is 0001's text.
+-- place that uses it is marked "source_key" below (step 1b is new: a copy
+-- of a processed mail under a new key records that key); the rest is
+-- 0001's text.
 
 ALTER TABLE processed_messages RENAME COLUMN uidl TO source_key;
 ALTER INDEX processed_messages_uidl RENAME TO processed_messages_source_key;
@@ -150,6 +152,30 @@ BEGIN
 	       array_agg(ids.o ORDER BY ids.i)
 	  INTO v_idx, v_pm, v_tid, v_aid, v_out
 	  FROM ids JOIN ins ON ins.id = ids.pm_id;
+
+	-- 1b. source_key: a message of a keyed source found done by content
+	-- only (the same mail again under a new UIDL or file name) gets a row
+	-- for its own key too, with the first one's outcome, so a source that
+	-- keeps its mail (keep_on_server; badmail left on a POP3 server) does
+	-- not fetch it again at every run. Its sha256 stays NULL: the content
+	-- key is the first one's. Same lock class as step 1, in batch order.
+	INSERT INTO processed_messages AS pm (account, mailbox, source_key, size, outcome,
+		reason, job_run_id, ticket_id, article_id)
+	SELECT u.acc, u.mbox, u.sk, coalesce(u.sz, 0), e.outcome,
+	       format('same message as processed message %s', e.id), u.jr, e.ticket_id,
+	       e.article_id
+	  FROM unnest(p_account, p_mailbox, p_source_key, p_size, p_job_run_id, p_message_id,
+		      p_sha256) WITH ORDINALITY AS u(acc, mbox, sk, sz, jr, mid, sha, i)
+	  JOIN LATERAL (
+		SELECT x.id, x.outcome, x.ticket_id, x.article_id
+		  FROM processed_messages x
+		 WHERE x.account = u.acc AND coalesce(x.message_id, '') = coalesce(u.mid, '')
+		   AND x.sha256 = u.sha
+		 LIMIT 1) e ON true
+	 WHERE u.sk IS NOT NULL AND u.sha IS NOT NULL
+	   AND NOT coalesce(u.i = ANY (v_idx), false)
+	 ORDER BY u.i
+	ON CONFLICT DO NOTHING;
 
 	IF v_idx IS NOT NULL THEN
 		-- 2. k ticket numbers of the day at once; the row stays locked until

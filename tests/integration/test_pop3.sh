@@ -106,6 +106,13 @@ check "keep: no DELE sent" bash -c '! grep -q "line=\"DELE" "$1"' _ "$TEST_TMP/r
 check_eq "keep: both still on the server" "$(count_inbox)" 2
 run_job "$TEST_TMP/keep.yaml"
 check "keep: the next run fetches nothing" grep -q "fetched 0, tickets 0, appended 0, ignored 0, badmail 0, already done 0" <<<"$out"
+# a copy of a kept mail (new UIDL, same bytes): done by content once, then known by its UIDL
+deliver "$TEST_TMP/keep1.eml"
+run_job "$TEST_TMP/keep.yaml"
+check "keep: a copy is already done" grep -q "fetched 1, tickets 0, .*already done 1" <<<"$out"
+run_job "$TEST_TMP/keep.yaml"
+check "keep: and not fetched again" grep -q "fetched 0, tickets 0, appended 0, ignored 0, badmail 0, already done 0" <<<"$out"
+check_eq "keep: all three still on the server" "$(count_inbox)" 3
 reset_mailbox
 
 # --- a kill between COMMIT and DELE ------------------------------------------------

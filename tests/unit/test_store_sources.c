@@ -193,6 +193,64 @@ TEST(processed_keys_lists_only_those_asked)
 	CHECK_INT(out[0], OUTCOME_TICKET);
 }
 
+/*
+ * The same mail again under a new key (a copy in the maildrop): done by
+ * content, and its key is recorded too, so a source that keeps its mail
+ * does not fetch it at every run. IMAP copies get no such row.
+ */
+TEST(copy_under_a_new_key_records_the_key)
+{
+	struct fixture a, b;
+	fixture_init(&a, STORE_ID_KEY);
+	CHECK_INT(apply_one(&a.item), 0);
+	fixture_init(&b, STORE_ID_KEY);
+	memcpy(b.mid, a.mid, sizeof(b.mid));
+	memcpy(b.sha, a.sha, sizeof(b.sha));
+	CHECK_INT(apply_one(&b.item), 0);
+	CHECK(b.item.already_done);
+	CHECK_INT(b.item.done_outcome, OUTCOME_TICKET);
+	CHECK_STR(b.item.ticket_number, a.item.ticket_number);
+	const char *keys[1] = {b.key};
+	int out[1];
+	struct err err = {0};
+	CHECK_INT(store_processed_keys(S, "pop", keys, 1, out, &err), 0);
+	CHECK_INT(out[0], OUTCOME_TICKET);
+	CHECK_INT(qint("SELECT count(*) FROM processed_messages WHERE source_key = $1 AND sha256 "
+		       "IS NULL AND reason LIKE 'same message as processed message %'", b.key), 1);
+	/* a third time under the same new key: found by the key, nothing added */
+	CHECK_INT(apply_one(&b.item), 0);
+	CHECK(b.item.already_done);
+	CHECK_INT(qint("SELECT count(*) FROM processed_messages WHERE source_key = $1", b.key), 1);
+	/* in one batch: the second copy gets its key row as well */
+	struct fixture c, d;
+	fixture_init(&c, STORE_ID_KEY);
+	fixture_init(&d, STORE_ID_KEY);
+	memcpy(d.mid, c.mid, sizeof(d.mid));
+	memcpy(d.sha, c.sha, sizeof(d.sha));
+	CHECK_INT(store_begin(S, &err), 0);
+	CHECK_INT(store_apply_async(S, 0, &c.item, &err), 0);
+	CHECK_INT(store_apply_async(S, 0, &d.item, &err), 0);
+	CHECK_INT(store_commit(S, &err), 0);
+	CHECK(!c.item.already_done && d.item.already_done);
+	CHECK_INT(qint("SELECT count(*) FROM processed_messages WHERE source_key = $1", d.key), 1);
+
+	/* IMAP: a copy under a new UID is only "already done" */
+	struct fixture e, f;
+	fixture_init(&e, STORE_ID_UID);
+	e.item.account = "imap-copies";
+	e.item.uid = 1;
+	CHECK_INT(apply_one(&e.item), 0);
+	fixture_init(&f, STORE_ID_UID);
+	f.item.account = "imap-copies";
+	f.item.uid = 2;
+	memcpy(f.mid, e.mid, sizeof(f.mid));
+	memcpy(f.sha, e.sha, sizeof(f.sha));
+	CHECK_INT(apply_one(&f.item), 0);
+	CHECK(f.item.already_done);
+	CHECK_INT(qint("SELECT count(*) FROM processed_messages WHERE account = $1",
+		       "imap-copies"), 1);
+}
+
 TEST(content_identity_for_piped_mail)
 {
 	struct fixture f;
@@ -315,6 +373,7 @@ int main(void)
 	RUN(key_identity_stored_without_uid);
 	RUN(unfetched_badmail_found_again_by_key);
 	RUN(processed_keys_lists_only_those_asked);
+	RUN(copy_under_a_new_key_records_the_key);
 	RUN(content_identity_for_piped_mail);
 	RUN(identity_mistakes_refused_before_sending);
 	RUN(imap_rows_have_no_source_key);
