@@ -3,8 +3,9 @@
  * records processed messages; it knows nothing of IMAP.
  *
  * Effectively once (DESIGN.md, decision 1): storing a message writes the
- * processed_messages row (identity: account, mailbox, uidvalidity, uid; and
- * account + Message-ID + sha256 beside it) together with the ticket changes,
+ * processed_messages row (identity: account, mailbox, uidvalidity, uid for
+ * IMAP, account + source key for POP3 and Maildir; and account + Message-ID
+ * + sha256 beside it) together with the ticket changes,
  * inside the transaction opened by store_begin(). If the identity already
  * exists, nothing else is written and the item says `already_done`, with the
  * outcome recorded back then, so the caller only disposes the message.
@@ -34,12 +35,22 @@ const char *outcome_name(enum outcome o);
 /* "ticket" → OUTCOME_TICKET ...; -1 when unknown. */
 int outcome_parse(const char *s);
 
+/* What identifies a message besides (account, Message-ID, sha256). */
+enum store_identity {
+	STORE_ID_UID,       /* (account, mailbox, uidvalidity, uid): IMAP; the default */
+	STORE_ID_KEY,       /* (account, source_key): POP3 UIDL, Maildir unique name */
+	STORE_ID_CONTENT,   /* nothing else: mail piped in by an MTA (needs sha256) */
+};
+
 struct store_item {
 	/* identity */
 	const char *account;
 	const char *mailbox;
-	uint32_t uidvalidity;
-	uint32_t uid;
+	enum store_identity identity;
+	uint32_t uidvalidity;      /* STORE_ID_UID only; otherwise not stored */
+	uint32_t uid;              /* STORE_ID_UID only; otherwise not stored (the caller
+				      may keep its own handle here) */
+	const char *source_key;    /* STORE_ID_KEY: printable, at most 1 KB */
 	const char *message_id;    /* may be NULL */
 	const char *sha256;        /* hex of raw; NULL when the mail was never fetched */
 	uint64_t size;
@@ -91,8 +102,9 @@ int store_schema_version(struct store *store, unsigned *version_r, struct err *e
  * those of every queued item) are filled on return.
  *
  * Within one transaction, the first of two messages with the same identity
- * (same UID, or same Message-ID + sha256) is stored; the later one reports
- * already_done with the first one's results, as if stored earlier.
+ * (same UID, same source key, or same Message-ID + sha256) is stored; the
+ * later one reports already_done with the first one's results, as if stored
+ * earlier.
  *
  * Failures of store_apply_async / store_apply:
  *   ERR_MESSAGE  this message cannot be stored as it is (e.g. over 1 GB);
@@ -132,6 +144,17 @@ int store_processed_uids(struct store *store, const char *account, const char *m
 			 uint32_t uidvalidity, struct processed_uid **v_r, size_t *n_r,
 			 struct err *err);
 
+/*
+ * Which of keys[0..n) (source keys: POP3 UIDLs, Maildir unique names) are
+ * recorded as processed for this account: outcome_r[i] is the stored
+ * enum outcome, or -1 when keys[i] is new. One round trip whatever n; only
+ * the keys asked for are read, so a mailbox kept on the server costs its
+ * listing, not the account's whole history. ERR_FATAL for a key that is
+ * not valid UTF-8 or holds a NUL (a bug in the caller).
+ */
+int store_processed_keys(struct store *store, const char *account, const char *const *keys,
+			 size_t n, int *outcome_r, struct err *err);
+
 struct run_counts {
 	uint64_t fetched;
 	uint64_t tickets;
@@ -167,7 +190,8 @@ int store_uidvalidity_record(struct store *store, const char *account, const cha
  * count, requester, subject (cleaned, cut), then a count line.
  */
 int store_print_tickets(struct store *store, FILE *out, unsigned limit, struct err *err);
-/* What one job run did with each message: uid, outcome, ticket number, Message-ID, reason. */
+/* What one job run did with each message: id (IMAP UID, else the source key),
+ * outcome, ticket number, Message-ID, reason. */
 int store_print_run(struct store *store, int64_t job_run_id, FILE *out, struct err *err);
 
 #endif

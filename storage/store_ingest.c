@@ -28,10 +28,11 @@
 	"SELECT idx, already_done, outcome, ticket_id, ticket_number, article_id "           \
 	"FROM m2t_ingest_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, " \
 	"$15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, "    \
-	"$31, $32, $33, $34, $35, $36, $37)"
+	"$31, $32, $33, $34, $35, $36, $37, $38)"
 
 /* Columns = parameters of m2t_ingest_batch(), in declaration order. The
- * first C_PER_MESSAGE have exactly one element per queued message. */
+ * first C_PER_MESSAGE, and C_SOURCE_KEY, have exactly one element per
+ * queued message. */
 enum {
 	C_JOB_RUN_ID, C_ACCOUNT, C_MAILBOX, C_UIDVALIDITY, C_UID, C_MESSAGE_ID, C_SHA256,
 	C_SIZE, C_OUTCOME, C_REASON, C_RAW, C_TICKET_ID, C_SUBJECT, C_QUEUE, C_PRIORITY,
@@ -41,6 +42,7 @@ enum {
 	C_ADDR_MSG = C_PER_MESSAGE, C_ADDR_CC, C_ADDR_NAME, C_ADDR_EMAIL,
 	C_ATT_MSG, C_ATT_FILENAME, C_ATT_TYPE, C_ATT_CID, C_ATT_INLINE, C_ATT_SHA256,
 	C_ATT_CONTENT,
+	C_SOURCE_KEY,   /* migrations/0004_sources.sql */
 	C_COUNT
 };
 
@@ -166,6 +168,22 @@ static void add_text(struct store_col *c, const char *s)
 	add_text_len(c, s, s ? strlen(s) : 0);
 }
 
+/* Source keys are POP3 UIDLs (RFC 1939: 1-70 of 0x21-0x7E) and Maildir
+ * unique names, which the sources keep printable ASCII; anything else is a
+ * bug upstream, refused before it could reach (and abort) the batch. */
+#define SOURCE_KEY_MAX 1024
+
+static bool source_key_ok(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n == 0 || n > SOURCE_KEY_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f)
+			return false;
+	return true;
+}
+
 static bool is_sha256_hex(const char *s)
 {
 	if (!s || strlen(s) != 64)
@@ -253,6 +271,9 @@ static int item_check(const struct store *store, const struct store_item *item,
 			       "store_apply: the transaction was aborted by an earlier error");
 	if (!item->account || !item->mailbox)
 		return err_set(err, ERR_FATAL, "store_apply: account and mailbox are required");
+	if (item->identity == STORE_ID_KEY && !source_key_ok(item->source_key))
+		return err_set(err, ERR_FATAL, "store_apply: a source key of 1 to %d printable "
+			       "bytes is required", SOURCE_KEY_MAX);
 	bool with_article = item->outcome == OUTCOME_TICKET || item->outcome == OUTCOME_APPENDED;
 	if (with_article && (!item->msg || !item->plan))
 		return err_set(err, ERR_FATAL, "store_apply: outcome %s needs a message and a plan",
@@ -264,6 +285,8 @@ static int item_check(const struct store *store, const struct store_item *item,
 		sha = item->msg->raw_sha256;
 	if (sha && !is_sha256_hex(sha))
 		return err_set(err, ERR_FATAL, "store_apply: sha256 is not 64 lower-case hex digits");
+	if (item->identity == STORE_ID_CONTENT && !sha)
+		return err_set(err, ERR_FATAL, "store_apply: content identity without a sha256");
 	*sha_r = sha;
 	if (item->raw && item->raw_len > ((size_t)1 << 30))
 		return err_set(err, ERR_MESSAGE, "message too large to store (1 GB)");
@@ -320,8 +343,15 @@ static int queue_add(struct store *store, int64_t job_run_id, struct store_item 
 		store_col_add(&c[C_JOB_RUN_ID], NULL, 0);
 	add_text(&c[C_ACCOUNT], item->account);
 	add_text(&c[C_MAILBOX], item->mailbox);
-	store_col_add_i64(&c[C_UIDVALIDITY], item->uidvalidity);
-	store_col_add_i64(&c[C_UID], item->uid);
+	if (item->identity == STORE_ID_UID) {
+		store_col_add_i64(&c[C_UIDVALIDITY], item->uidvalidity);
+		store_col_add_i64(&c[C_UID], item->uid);
+		store_col_add(&c[C_SOURCE_KEY], NULL, 0);
+	} else {
+		store_col_add(&c[C_UIDVALIDITY], NULL, 0);
+		store_col_add(&c[C_UID], NULL, 0);
+		add_text(&c[C_SOURCE_KEY], item->identity == STORE_ID_KEY ? item->source_key : NULL);
+	}
 	const char *mid = item->message_id;
 	if (!mid && item->msg)
 		mid = item->msg->message_id;

@@ -75,15 +75,17 @@ int store_print_run(struct store *store, int64_t job_run_id, FILE *out, struct e
 	const char *params[1] = { id };
 	PGresult *res;
 	if (store_exec(store,
-		       "SELECT pm.uid, pm.outcome, t.number, pm.message_id, pm.reason"
+		       "SELECT coalesce(pm.uid::text, pm.source_key), pm.outcome, t.number,"
+		       "       pm.message_id, pm.reason"
 		       "  FROM processed_messages pm LEFT JOIN tickets t ON t.id = pm.ticket_id"
 		       " WHERE pm.job_run_id = $1 ORDER BY pm.id",
 		       1, params, PGRES_TUPLES_OK, &res, "list job run", err) < 0)
 		return -1;
 	int n = PQntuples(res);
-	fprintf(out, "%-10s %-9s %-15s %-40s %s\n", "UID", "OUTCOME", "TICKET", "MESSAGE-ID", "REASON");
+	/* ID: the IMAP UID, else the POP3 UIDL or Maildir name (cut) */
+	fprintf(out, "%-10s %-9s %-15s %-40s %s\n", "ID", "OUTCOME", "TICKET", "MESSAGE-ID", "REASON");
 	for (int i = 0; i < n; i++) {
-		char uid[16], oc[16], num[32], mid[41], why[121];
+		char uid[24], oc[16], num[32], mid[41], why[121];
 		fprintf(out, "%-10s %-9s %-15s %-40s %s\n", field_clean(res, i, 0, uid, sizeof(uid)),
 			field_clean(res, i, 1, oc, sizeof(oc)), field_clean(res, i, 2, num, sizeof(num)),
 			field_clean(res, i, 3, mid, sizeof(mid)),

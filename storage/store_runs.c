@@ -1,7 +1,7 @@
 /*
- * Job runs, the processed-UID list a fetcher skips, and UIDVALIDITY
- * tracking per mailbox. Small statements, each its own round trip; none of
- * them is on the per-message path.
+ * Job runs, the processed UIDs and source keys a fetcher skips, and
+ * UIDVALIDITY tracking per mailbox. Small statements, each its own round
+ * trip; none of them is on the per-message path.
  */
 #include "storage/store.h"
 
@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "engine/util/xalloc.h"
+#include "storage/store_cols.h"
 #include "storage/store_int.h"
 
 int store_job_run_start(struct store *store, const char *job, const char *account,
@@ -98,6 +99,78 @@ int store_processed_uids(struct store *store, const char *account, const char *m
 	*v_r = v;
 	*n_r = (size_t)n;
 	return 0;
+}
+
+/* Keys must be valid UTF-8 for a text array: the sources send printable
+ * ASCII, so anything else is refused here rather than by the server. */
+static bool key_ok(const char *k)
+{
+	size_t n = strlen(k);
+	char *owned = NULL;
+	size_t len;
+	store_utf8_clean(k, n, &owned, &len);
+	free(owned);
+	return owned == NULL && n > 0;
+}
+
+int store_processed_keys(struct store *store, const char *account, const char *const *keys,
+			 size_t n, int *outcome_r, struct err *err)
+{
+	for (size_t i = 0; i < n; i++)
+		outcome_r[i] = -1;
+	if (n == 0)
+		return 0;
+	if (n > INT32_MAX)
+		return err_set(err, ERR_FATAL, "list processed keys: too many keys");
+	/* Queued messages first, as store_exec does: they may be among them. */
+	if (store_queue_len(store) && store_queue_send(store, err) < 0)
+		return -1;
+	struct store_col col;
+	store_col_init(&col, STORE_OID_TEXT, ((size_t)1 << 30) - 64);
+	int rc = -1;
+	PGresult *res = NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (!keys[i] || !key_ok(keys[i])) {
+			err_set(err, ERR_FATAL, "list processed keys: key %zu is empty or not UTF-8", i);
+			goto out;
+		}
+		store_col_add(&col, keys[i], strlen(keys[i]));
+	}
+	if (store_col_failed(&col)) {
+		err_set(err, ERR_FATAL, "list processed keys: keys too long");
+		goto out;
+	}
+	const char *values[2];
+	int lengths[2] = {0, 0}, formats[2] = {0, 1};
+	values[0] = account;
+	store_col_finish(&col, &values[1], &lengths[1]);
+	/* The ordinality says which key a row belongs to; the partial unique
+	 * index (account, source_key) answers each probe. */
+	res = PQexecParams(store->conn,
+			   "SELECT k.i, pm.outcome"
+			   "  FROM unnest($2::text[]) WITH ORDINALITY AS k(key, i)"
+			   "  JOIN processed_messages pm"
+			   "    ON pm.account = $1 AND pm.source_key = k.key"
+			   "   AND pm.source_key IS NOT NULL",
+			   2, NULL, values, lengths, formats, 0);
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		store_fail(store, res, "list processed keys", err);
+		goto out;
+	}
+	for (int r = 0; r < PQntuples(res); r++) {
+		int64_t i;
+		int o = PQgetisnull(res, r, 1) ? -1 : outcome_parse(PQgetvalue(res, r, 1));
+		if (store_get_i64(res, r, 0, &i, err) < 0 || i < 1 || (uint64_t)i > n || o < 0) {
+			err_set(err, ERR_FATAL, "processed_messages holds an invalid outcome");
+			goto out;
+		}
+		outcome_r[i - 1] = o;
+	}
+	rc = 0;
+out:
+	PQclear(res);
+	store_col_release(&col);
+	return rc;
 }
 
 int store_uidvalidity_record(struct store *store, const char *account, const char *mailbox,

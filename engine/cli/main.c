@@ -21,6 +21,8 @@ static void usage(FILE *out)
 	      "  check-config      validate the configuration and print a summary\n"
 	      "  migrate           create or update the database schema\n"
 	      "  run JOB           run a job once, now\n"
+	      "  deliver JOB       take one mail on stdin (from an MTA) the way JOB would:\n"
+	      "                    exit 0 recorded, 65 recorded as badmail, 75 retry later\n"
 	      "  tickets [-n N]    list the newest tickets (number, requester, subject, articles)\n"
 	      "  schedule EXPR [--tz ZONE] [--from TIME] [-n N]\n"
 	      "                    print the next times a schedule fires\n"
@@ -98,6 +100,8 @@ int main(int argc, char **argv)
 		return cli_tickets(&o, cargc, cargv);
 	if (strcmp(cmd, "schedule") == 0)
 		return cli_schedule(&o, cargc, cargv);
+	if (strcmp(cmd, "deliver") == 0)
+		return cli_deliver(&o, cargc, cargv);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("mail2ticket %s\n", CLI_VERSION);
 		return EX_OK;

@@ -211,6 +211,7 @@ void config_free(struct config **cfgp)
 	for (size_t i = 0; i < cfg->naccounts; i++) {
 		struct config_account *a = &cfg->accounts[i];
 		free(a->name);
+		free(a->path);
 		free(a->host);
 		free(a->tls.ca_file);
 		free(a->tls.ca_path);

@@ -21,6 +21,7 @@
 enum protocol {
 	PROTO_IMAP,
 	PROTO_POP3,
+	PROTO_MAILDIR,  /* a local Maildir (path:); no server, no credentials */
 };
 
 enum security {
@@ -30,9 +31,11 @@ enum security {
 };
 
 enum auth_method {
-	AUTH_AUTO,      /* PLAIN when offered, else LOGIN */
+	AUTH_AUTO,      /* PLAIN when offered, else LOGIN (POP3: see pop3_auth.c) */
 	AUTH_PLAIN,
 	AUTH_LOGIN,
+	AUTH_APOP,      /* POP3 only: APOP (RFC 1939), the password never sent */
+	AUTH_USER,      /* POP3 only: USER/PASS (RFC 1939) */
 };
 
 /* Where a secret came from, for summaries that must not show it. */
@@ -55,7 +58,8 @@ struct tls_settings {
 struct config_account {
 	char *name;
 	enum protocol protocol;
-	char *host;
+	char *path;             /* maildir: absolute path of the Maildir; NULL otherwise */
+	char *host;             /* imap, pop3; NULL for maildir (as username, password) */
 	unsigned port;          /* resolved default when not given */
 	enum security security;
 	struct tls_settings tls;
@@ -73,9 +77,11 @@ struct config_account {
 struct config_job {
 	char *name;
 	struct config_account *account;  /* borrowed from config.accounts */
-	char *mailbox;          /* as written: "INBOX/Support" or "INBOX.Support" */
-	char *archive_folder;   /* default "Processed" */
-	char *badmail_folder;   /* default "Badmail" */
+	char *mailbox;          /* as written: "INBOX/Support" or "INBOX.Support";
+				   pop3: always "INBOX" (the key is refused) */
+	char *archive_folder;   /* default "Processed"; NULL for pop3 (no folders) */
+	char *badmail_folder;   /* default "Badmail"; NULL for pop3 */
+	bool keep_on_server;    /* leave done mail where it is, remembered; default false */
 	char *schedule;         /* as written, for messages and summaries */
 	struct cron *cron;      /* the parsed schedule; owned */
 	char *timezone;         /* as written; NULL when not given (UTC) */

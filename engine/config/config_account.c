@@ -1,5 +1,6 @@
 /*
- * accounts: — server, TLS settings and credentials of each mailbox account.
+ * accounts: — server, TLS settings and credentials of each mailbox account,
+ * or for a Maildir account (protocol: maildir) just its path.
  *
  * SECURITY: the password is read from a file, the environment, or (with a
  * warning) the config itself. It is registered with log_add_secret() at
@@ -25,15 +26,20 @@
 
 static const char *const account_keys[] = {
 	"protocol", "host", "port", "security", "tls", "username", "password_file",
-	"password_env", "password", "auth", "timeout", "charset_fallback", NULL,
+	"password_env", "password", "auth", "timeout", "charset_fallback", "path", NULL,
+};
+/* The keys of a server account that a Maildir account has no use for. */
+static const char *const server_only_keys[] = {
+	"host", "port", "security", "tls", "username", "password_file", "password_env",
+	"password", "auth", "timeout", NULL,
 };
 static const char *const tls_keys[] = {
 	"verify", "ca_file", "ca_path", "min_version", "max_version", "server_name", NULL,
 };
 /* Same order as the enums in config.h. */
-static const char *const protocols[] = {"imap", "pop3", NULL};
+static const char *const protocols[] = {"imap", "pop3", "maildir", NULL};
 static const char *const securities[] = {"tls", "starttls", "none", NULL};
-static const char *const auths[] = {"auto", "plain", "login", NULL};
+static const char *const auths[] = {"auto", "plain", "login", "apop", "user", NULL};
 
 static unsigned port_default(enum protocol proto, enum security sec)
 {
@@ -234,6 +240,28 @@ static int charset_fallback_parse(struct config_account *a, const struct yaml_tr
 	return 0;
 }
 
+/*
+ * protocol: maildir — a directory on this machine, read directly. Only
+ * `path` applies; a server key is refused rather than ignored, so a config
+ * half converted from IMAP does not look like it still connects somewhere.
+ */
+static int maildir_account_parse(struct config_account *a, const struct yaml_tree_node *map,
+				 struct err *err)
+{
+	const struct yaml_tree_node *n;
+	for (const char *const *k = server_only_keys; *k; k++)
+		if ((n = yaml_tree_get(map, *k)))
+			return yaml_tree_error(err, yaml_tree_key_node(n),
+					       "not used by a maildir account (it reads path: "
+					       "on this machine)");
+	if (yaml_tree_require(map, "path", &n, err) < 0 || config_read_text(n, &a->path, err) < 0)
+		return -1;
+	/* the daemon's working directory is nobody's business: say where */
+	if (a->path[0] != '/')
+		return yaml_tree_error(err, n, "must be an absolute path");
+	return 0;
+}
+
 static int account_parse(struct config_account *a, const struct yaml_tree_node *key,
 			 const struct yaml_tree_node *map, struct err *err)
 {
@@ -252,6 +280,14 @@ static int account_parse(struct config_account *a, const struct yaml_tree_node *
 	    yaml_tree_read_enum(n, protocols, &idx, err) < 0)
 		return -1;
 	a->protocol = (enum protocol)idx;
+	/* undeclared 8-bit text is the same problem whatever the mail came through */
+	if ((n = yaml_tree_get(map, "charset_fallback")) && charset_fallback_parse(a, n, err) < 0)
+		return -1;
+	if (a->protocol == PROTO_MAILDIR)
+		return maildir_account_parse(a, map, err);
+	if ((n = yaml_tree_get(map, "path")))
+		return yaml_tree_error(err, yaml_tree_key_node(n),
+				       "only a maildir account has a path");
 	if (yaml_tree_require(map, "host", &n, err) < 0 || config_read_text(n, &a->host, err) < 0)
 		return -1;
 	if (yaml_tree_require(map, "username", &n, err) < 0 ||
@@ -275,16 +311,21 @@ static int account_parse(struct config_account *a, const struct yaml_tree_node *
 		if (yaml_tree_read_enum(n, auths, &idx, err) < 0)
 			return -1;
 		a->auth = (enum auth_method)idx;
+		if ((a->auth == AUTH_APOP || a->auth == AUTH_USER) && a->protocol != PROTO_POP3)
+			return yaml_tree_error(err, n, "%s is a POP3 login; an IMAP account uses "
+					       "auto, plain or login", auths[idx]);
 	}
 	if ((n = yaml_tree_get(map, "timeout")) &&
 	    yaml_tree_read_duration_ms(n, TIMEOUT_MIN_MS, TIMEOUT_MAX_MS, &a->timeout_ms, err) < 0)
 		return -1;
-	if ((n = yaml_tree_get(map, "charset_fallback")) && charset_fallback_parse(a, n, err) < 0)
-		return -1;
 	if (password_parse(a, map, err) < 0)
 		return -1;
 	/* works, but an admin should see it every time the daemon starts */
-	if (a->security == SEC_NONE)
+	if (a->security == SEC_NONE && a->auth == AUTH_APOP)
+		log_warn("config.plaintext", "file=%s:%u account=%s msg=\"security: none sends "
+			 "mail unencrypted (APOP keeps the password off the wire)\"", key->file,
+			 key->line, a->name);
+	else if (a->security == SEC_NONE)
 		log_warn("config.plaintext", "file=%s:%u account=%s msg=\"security: none sends "
 			 "the password unencrypted\"", key->file, key->line, a->name);
 	else if (!a->tls.verify)

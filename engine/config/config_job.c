@@ -2,6 +2,13 @@
  * jobs: — which account and mailbox a job reads, where mail goes after it
  * is done, when the job runs (schedule, timezone), and the limits one mail
  * may cost.
+ *
+ * The account's protocol shapes the folder keys: POP3 has one mailbox and
+ * no folders, so mailbox, archive_folder and badmail_folder are refused
+ * there (an error, not a warning: mail would otherwise silently go
+ * somewhere the admin did not expect — deleted, not archived); Maildir
+ * folders are Maildir++ subfolders, checked here so a name can never leave
+ * the Maildir.
  */
 #include "engine/config/config_internal.h"
 
@@ -16,8 +23,10 @@
 
 static const char *const job_keys[] = {
 	"account", "mailbox", "archive_folder", "badmail_folder", "schedule", "timezone",
-	"max_message_size", "batch_size", "keep_raw", "attach_html", "limits", NULL,
+	"max_message_size", "batch_size", "keep_raw", "attach_html", "limits", "keep_on_server",
+	NULL,
 };
+static const char *const folder_keys[] = {"mailbox", "archive_folder", "badmail_folder", NULL};
 static const char *const limit_keys[] = {
 	"max_parts", "max_depth", "max_header_bytes", "max_text_bytes", NULL,
 };
@@ -129,6 +138,48 @@ static int text_or_default(const struct yaml_tree_node *map, const char *key, co
 	return 0;
 }
 
+/*
+ * A Maildir++ folder: "INBOX" (the Maildir itself), or names whose parts,
+ * split at '/' or '.', are non-empty ("Support/Level2" is .Support.Level2).
+ * An empty part would make "..", a path outside the Maildir.
+ */
+static int maildir_folder_check(const struct yaml_tree_node *n, const char *name,
+				struct err *err)
+{
+	if (strcmp(name, "INBOX") == 0)
+		return 0;
+	bool empty_part = true;
+	for (const char *p = name; *p; p++) {
+		if (*p == '/' || *p == '.') {
+			if (empty_part)
+				break;
+			empty_part = true;
+		} else {
+			empty_part = false;
+		}
+	}
+	if (empty_part)
+		return yaml_tree_error(err, n, "a Maildir folder is INBOX or names separated by "
+				       "'/' or '.', none empty");
+	return 0;
+}
+
+/* POP3: the maildrop is the only mailbox; there are no folders to move to. */
+static int pop3_folders(struct config_job *j, const struct yaml_tree_node *map,
+			struct err *err)
+{
+	const struct yaml_tree_node *n;
+	for (const char *const *k = folder_keys; *k; k++)
+		if ((n = yaml_tree_get(map, *k)))
+			return yaml_tree_error(err, yaml_tree_key_node(n),
+					       "account \"%s\" is pop3, which has one mailbox and "
+					       "no folders: done mail is deleted (or kept with "
+					       "keep_on_server: true), badmail stays on the server",
+					       j->account->name);
+	j->mailbox = xstrdup("INBOX");
+	return 0;
+}
+
 static int job_parse(struct config *cfg, struct config_job *j,
 		     const struct yaml_tree_node *key, const struct yaml_tree_node *map,
 		     struct err *err)
@@ -148,9 +199,24 @@ static int job_parse(struct config *cfg, struct config_job *j,
 	    zone_find(cfg, j, yaml_tree_get(map, "timezone"), err) < 0)
 		return -1;
 	/* mailbox names are kept as written: the server's separator decides */
-	if (text_or_default(map, "mailbox", "INBOX", &j->mailbox, err) < 0 ||
-	    text_or_default(map, "archive_folder", "Processed", &j->archive_folder, err) < 0 ||
-	    text_or_default(map, "badmail_folder", "Badmail", &j->badmail_folder, err) < 0)
+	if (j->account->protocol == PROTO_POP3) {
+		if (pop3_folders(j, map, err) < 0)
+			return -1;
+	} else if (text_or_default(map, "mailbox", "INBOX", &j->mailbox, err) < 0 ||
+		   text_or_default(map, "archive_folder", "Processed", &j->archive_folder, err) < 0 ||
+		   text_or_default(map, "badmail_folder", "Badmail", &j->badmail_folder, err) < 0) {
+		return -1;
+	}
+	if (j->account->protocol == PROTO_MAILDIR) {
+		const char *const names[] = {j->mailbox, j->archive_folder, j->badmail_folder};
+		for (size_t i = 0; i < 3; i++) {
+			n = yaml_tree_get(map, folder_keys[i]);
+			if (n && maildir_folder_check(n, names[i], err) < 0)
+				return -1;
+		}
+	}
+	if ((n = yaml_tree_get(map, "keep_on_server")) &&
+	    yaml_tree_read_bool(n, &j->keep_on_server, err) < 0)
 		return -1;
 	if ((n = yaml_tree_get(map, "max_message_size")) &&
 	    yaml_tree_read_size(n, 1 * KB, 1 * GB, &j->limits.max_size, err) < 0)

@@ -121,11 +121,15 @@ void config_url_add_secrets(const char *url)
 
 static void account_print(const struct config_account *a, FILE *out)
 {
-	static const char *const protocols[] = {"imap", "pop3"};
+	static const char *const protocols[] = {"imap", "pop3", "maildir"};
 	static const char *const securities[] = {"tls", "starttls", "none"};
-	static const char *const auths[] = {"auto", "plain", "login"};
+	static const char *const auths[] = {"auto", "plain", "login", "apop", "user"};
 	char t[32];
 	fprintf(out, "  %s (line %u)\n", a->name, a->line);
+	if (a->protocol == PROTO_MAILDIR) {
+		fprintf(out, "    maildir:  %s\n", a->path);
+		return;
+	}
 	fprintf(out, "    server:   %s %s:%u\n", protocols[a->protocol], a->host, a->port);
 	fprintf(out, "    security: %s", securities[a->security]);
 	if (a->security != SEC_NONE)
@@ -174,8 +178,13 @@ static void job_print(const struct config_job *j, FILE *out)
 	fprintf(out, "  %s (line %u)\n", j->name, j->line);
 	fprintf(out, "    account:  %s\n", j->account->name);
 	fprintf(out, "    mailbox:  %s\n", j->mailbox);
-	fprintf(out, "    folders:  archive %s, badmail %s\n", j->archive_folder,
-		j->badmail_folder);
+	if (j->keep_on_server)
+		fprintf(out, "    done mail: kept on the server, remembered\n");
+	else if (j->account->protocol == PROTO_POP3)
+		fprintf(out, "    done mail: deleted from the server; badmail stays there\n");
+	if (j->archive_folder && !j->keep_on_server)
+		fprintf(out, "    folders:  archive %s, badmail %s\n", j->archive_folder,
+			j->badmail_folder);
 	fprintf(out, "    schedule: %s\n", j->schedule);
 	fprintf(out, "    when:     %s, time zone %s\n", cron_describe(j->cron, when, sizeof(when)),
 		j->timezone ? j->timezone : "UTC (default)");

@@ -1,12 +1,14 @@
 /*
- * The whole way of one job run (DESIGN.md, "One message's way").
+ * The whole way of one job run (DESIGN.md, "One message's way"), for any
+ * source behind engine/fetch/source.h (IMAP, POP3, Maildir, stdin).
  *
  * Effectively once: a message is disposed on the server (moved to the
- * archive or badmail folder) only after the transaction that recorded it
- * has committed. A crash after COMMIT and before the move leaves the
- * message in the mailbox with its processed_messages row; the next run
- * finds the row and only moves it. A crash before COMMIT leaves nothing in
- * the database and the message in the mailbox: it is simply done again.
+ * archive or badmail folder, or deleted by POP3) only after the transaction
+ * that recorded it has committed. A crash after COMMIT and before the
+ * dispose leaves the message in the mailbox with its processed_messages
+ * row; the next run finds the row (by UID, or by the POP3 UIDL / Maildir
+ * name) and only disposes it. A crash before COMMIT leaves nothing in the
+ * database and the message in the mailbox: it is simply done again.
  *
  * Messages are fetched a batch at a time (one UID FETCH per batch) and
  * parsed one at a time inside the callback; the store copies what it needs
@@ -22,7 +24,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine/fetch/imap.h"
+#include "engine/fetch/source.h"
 #include "engine/job/uid_list.h"
 #include "engine/mime/message.h"
 #include "engine/util/arena.h"
@@ -38,17 +40,17 @@
 struct run_state {
 	const struct config_job *job;
 	struct store *store;
-	struct imap_client *imap;
-	char *mailbox;      /* server names, resolved with LIST */
-	char *archive;
-	char *badmail;
-	uint32_t uidvalidity;
+	struct source *src;
+	const struct source_info *info;  /* the source's, valid while it is open */
+	const struct source_msg *msgs;   /* the listing (SOURCE_ID_KEY: by id - 1) */
+	size_t nmsgs;
 	int64_t run_id;
 	struct run_counts counts;
-	struct uid_list to_archive;
+	struct uid_list to_archive;      /* source ids, committed, not yet disposed */
 	struct uid_list to_badmail;
-	struct imap_limits lim;
 	struct mime_options mopt;  /* limits, the account's fallback charset, attach_html */
+	bool have_outcome;
+	enum outcome last_outcome;       /* recorded for the last message (deliver) */
 	struct arena *arena;
 	double fetch_s;             /* wall time in FETCH (parse and queueing included) */
 	double commit_s;            /* in COMMIT (the store's flush included) */
@@ -75,27 +77,29 @@ static void count_outcome(struct run_counts *c, enum outcome o)
 	}
 }
 
-static void queue_dispose(struct run_state *st, uint32_t uid, enum outcome o)
+/*
+ * Queues a committed message for its dispose, unless it stays where it is:
+ * a job that keeps its mail on the server, or badmail on a source without
+ * folders (POP3). Those are remembered by their identity and skipped by
+ * every later run without a word. Returns whether it was queued.
+ */
+static bool queue_dispose(struct run_state *st, uint32_t id, enum outcome o)
 {
+	if (st->job->keep_on_server || (o == OUTCOME_BADMAIL && st->info->badmail_stays))
+		return false;
 	if (o == OUTCOME_BADMAIL)
-		uid_list_push(&st->to_badmail, uid);
+		uid_list_push(&st->to_badmail, id);
 	else
-		uid_list_push(&st->to_archive, uid);
+		uid_list_push(&st->to_archive, id);
+	return true;
 }
 
-/* Moves what has been committed; only ever called after COMMIT. */
+/* Disposes what has been committed; only ever called after COMMIT. */
 static int dispose_lists(struct run_state *st, struct err *err)
 {
-	if (st->to_archive.n) {
-		if (imap_move(st->imap, st->to_archive.v, st->to_archive.n, st->archive, err) < 0)
-			return err_prefix(err, "moving to \"%s\"", st->archive);
-		log_debug("job.moved", "folder=\"%s\" count=%zu", st->archive, st->to_archive.n);
-	}
-	if (st->to_badmail.n) {
-		if (imap_move(st->imap, st->to_badmail.v, st->to_badmail.n, st->badmail, err) < 0)
-			return err_prefix(err, "moving to \"%s\"", st->badmail);
-		log_debug("job.moved", "folder=\"%s\" count=%zu", st->badmail, st->to_badmail.n);
-	}
+	if (source_dispose(st->src, st->to_archive.v, st->to_archive.n, SOURCE_ARCHIVE, err) < 0 ||
+	    source_dispose(st->src, st->to_badmail.v, st->to_badmail.n, SOURCE_BADMAIL, err) < 0)
+		return -1;
 	uid_list_clear(&st->to_archive);
 	uid_list_clear(&st->to_badmail);
 	return 0;
@@ -109,13 +113,26 @@ static int dispose_committed(struct run_state *st, struct err *err)
 	return rc;
 }
 
-static void item_identity(const struct run_state *st, uint32_t uid, struct store_item *item)
+/* `id` is the source's: the IMAP UID, else the position in the listing. */
+static void item_identity(const struct run_state *st, uint32_t id, struct store_item *item)
 {
 	memset(item, 0, sizeof(*item));
 	item->account = st->job->account->name;
-	item->mailbox = st->mailbox;
-	item->uidvalidity = st->uidvalidity;
-	item->uid = uid;
+	item->mailbox = st->info->mailbox;
+	item->uid = id;
+	switch (st->info->identity) {
+	case SOURCE_ID_UID:
+		item->identity = STORE_ID_UID;
+		item->uidvalidity = st->info->uidvalidity;
+		break;
+	case SOURCE_ID_KEY:
+		item->identity = STORE_ID_KEY;
+		item->source_key = id >= 1 && id <= st->nmsgs ? st->msgs[id - 1].key : NULL;
+		break;
+	case SOURCE_ID_CONTENT:
+		item->identity = STORE_ID_CONTENT;
+		break;
+	}
 }
 
 static enum outcome outcome_of_plan(const struct plan *plan)
@@ -169,13 +186,13 @@ static void batch_reserve(struct run_state *st, size_t n)
 static struct store_item *batch_item(struct run_state *st, uint32_t uid)
 {
 	if (st->nitems >= st->items_cap)
-		abort(); /* a bug: the server returned more UIDs than asked, and imap_fetch checks that */
+		abort(); /* a bug: a source delivered more messages than asked; each driver checks */
 	struct store_item *item = &st->items[st->nitems++];
 	item_identity(st, uid, item);
 	return item;
 }
 
-/* imap_body_cb: parse, decide, store one message. Runs inside the batch transaction. */
+/* source_body_cb: parse, decide, store one message. Runs inside the batch transaction. */
 static int process_message(void *ud, uint32_t uid, const char *raw, size_t len, struct err *err)
 {
 	struct run_state *st = ud;
@@ -230,29 +247,43 @@ static int process_message(void *ud, uint32_t uid, const char *raw, size_t len, 
 	return rc;
 }
 
-/* Mail over max_message_size is never fetched: recorded as badmail by its size. */
-static int handle_oversized(struct run_state *st, const struct imap_msg_info *info,
-			    struct err *err)
+/*
+ * Mail over max_message_size is never fetched (or, when the source found it
+ * bigger than announced while fetching, not kept): recorded as badmail by
+ * its size. sha256 is known only when the source hashed it anyway (stdin).
+ */
+static int handle_oversized(struct run_state *st, uint32_t id, uint64_t size,
+			    const char *sha256, struct err *err)
 {
 	char reason[160];
 	char a[32], b[32];
-	struct store_item *item = batch_item(st, info->uid);
+	struct store_item *item = batch_item(st, id);
 
-	log_ctx_uid(info->uid);
+	log_ctx_uid(id);
 	snprintf(reason, sizeof(reason), "message size %s exceeds max_message_size %s",
-		 str_fmt_size(info->size, a, sizeof(a)),
+		 str_fmt_size(size, a, sizeof(a)),
 		 str_fmt_size(st->job->limits.max_size, b, sizeof(b)));
-	item->size = info->size;
+	item->size = size;
+	item->sha256 = sha256;
 	item->outcome = OUTCOME_BADMAIL;
 	item->reason = reason;
 	log_warn("message.badmail", "reason=\"%s\"", reason);
 	int rc = store_item(st, item, err);
 	item->reason = NULL;
+	item->sha256 = NULL;
 	log_ctx_uid(0);
 	return rc;
 }
 
-/* After COMMIT: count each item by the outcome recorded and queue its move. */
+/* The fetch callback: a body goes to process_message; NULL means "too big". */
+static int fetched(void *ud, uint32_t id, const char *raw, size_t len, struct err *err)
+{
+	if (raw)
+		return process_message(ud, id, raw, len, err);
+	return handle_oversized(ud, id, len, NULL, err);
+}
+
+/* After COMMIT: count each item by the outcome recorded and queue its dispose. */
 static void batch_committed(struct run_state *st)
 {
 	for (size_t i = 0; i < st->nitems; i++) {
@@ -268,6 +299,8 @@ static void batch_committed(struct run_state *st)
 				log_debug("message.stored", "outcome=%s ticket=%s",
 					  outcome_name(item->done_outcome), item->ticket_number);
 		}
+		st->have_outcome = true;
+		st->last_outcome = item->done_outcome;
 		queue_dispose(st, item->uid, item->done_outcome);
 	}
 	log_ctx_uid(0);
@@ -290,19 +323,20 @@ static const struct processed_uid *find_processed(const struct processed_uid *v,
 	return bsearch(&key, v, n, sizeof(*v), cmp_processed);
 }
 
-/* One transaction around a batch: store everything, COMMIT, then move. */
-static int run_batch(struct run_state *st, const uint32_t *uids, size_t n,
-		     const struct imap_msg_info *oversized, size_t noversized, struct err *err)
+/* One transaction around a batch: store everything, COMMIT, then dispose. */
+static int run_batch(struct run_state *st, const uint32_t *ids, size_t n,
+		     const struct source_msg *oversized, size_t noversized, struct err *err)
 {
 	batch_reserve(st, n + noversized);
 	if (store_begin(st->store, err) < 0)
 		return -1;
 	for (size_t i = 0; i < noversized; i++) {
-		if (handle_oversized(st, &oversized[i], err) < 0)
+		if (handle_oversized(st, oversized[i].id, oversized[i].size, oversized[i].sha256,
+				     err) < 0)
 			goto fail;
 	}
 	double t0 = now_seconds();
-	if (n && imap_fetch_bodies(st->imap, uids, n, process_message, st, err) < 0)
+	if (n && source_fetch(st->src, ids, n, fetched, st, err) < 0)
 		goto fail;
 	double t1 = now_seconds();
 	st->fetch_s += t1 - t0;
@@ -313,10 +347,11 @@ static int run_batch(struct run_state *st, const uint32_t *uids, size_t n,
 	fault_point("after-commit");
 	batch_committed(st);
 	/*
-	 * Moves are gathered over several batches: on a Maildir-backed server
-	 * every MOVE rescans the mailbox's file list, so one MOVE per batch
-	 * makes a large mailbox quadratic. What is committed but not yet moved
-	 * is safe: the next run finds its processed record and only moves it.
+	 * Disposes are gathered over several batches: on a Maildir-backed IMAP
+	 * server every MOVE rescans the mailbox's file list, so one MOVE per
+	 * batch makes a large mailbox quadratic. What is committed but not yet
+	 * disposed is safe: the next run finds its processed record and only
+	 * disposes it.
 	 */
 	if (st->to_archive.n + st->to_badmail.n >= DISPOSE_CHUNK)
 		return dispose_committed(st, err);
@@ -327,70 +362,92 @@ fail_nodb:
 	/*
 	 * Nothing of this batch is recorded: its messages stay where they are.
 	 * The committed ones of earlier batches stay queued: job_run still tries
-	 * to move them (the server may be fine when the database was not).
+	 * to dispose them (the server may be fine when the database was not).
 	 */
 	st->nitems = 0;
 	return -1;
 }
 
-static int open_mailboxes(struct run_state *st, struct err *err)
+/* IMAP: remember UIDVALIDITY per mailbox, to notice a renumbered one. */
+static int check_uidvalidity(struct run_state *st, struct err *err)
 {
-	const struct config_job *job = st->job;
-	uint32_t exists = 0;
-
-	if (imap_resolve_mailbox(st->imap, job->mailbox, false, &st->mailbox, err) < 0)
-		return -1;
-	if (imap_resolve_mailbox(st->imap, job->archive_folder, true, &st->archive, err) < 0)
-		return -1;
-	if (imap_resolve_mailbox(st->imap, job->badmail_folder, true, &st->badmail, err) < 0)
-		return -1;
-	if (imap_select(st->imap, st->mailbox, false, &st->uidvalidity, &exists, err) < 0)
-		return -1;
-	log_info("job.selected", "mailbox=\"%s\" uidvalidity=%" PRIu32 " exists=%" PRIu32,
-		 st->mailbox, st->uidvalidity, exists);
-
 	bool known = false;
 	uint32_t previous = 0;
-	if (store_uidvalidity_record(st->store, job->account->name, st->mailbox, st->uidvalidity,
+	uint32_t now = st->info->uidvalidity;
+	if (store_uidvalidity_record(st->store, st->job->account->name, st->info->mailbox, now,
 				     &known, &previous, err) < 0)
 		return -1;
-	if (known && previous != st->uidvalidity)
+	if (known && previous != now)
 		/* every UID is new now; the (Message-ID, sha256) identity keeps
 		 * already processed mail from becoming a second ticket */
 		log_warn("job.uidvalidity_changed",
-			 "mailbox=\"%s\" previous=%" PRIu32 " now=%" PRIu32, st->mailbox, previous,
-			 st->uidvalidity);
+			 "mailbox=\"%s\" previous=%" PRIu32 " now=%" PRIu32, st->info->mailbox,
+			 previous, now);
 	return 0;
+}
+
+/*
+ * The outcome recorded earlier for each listed message, or -1 when it is
+ * new: by UID (one query for the mailbox, then a binary search per
+ * message), by source key (one query for exactly the listed keys), or not
+ * at all for piped mail (the ingest itself finds a duplicate).
+ */
+static int find_done(struct run_state *st, int *done, struct err *err)
+{
+	const struct source_msg *m = st->msgs;
+	size_t n = st->nmsgs;
+	int rc = 0;
+	for (size_t i = 0; i < n; i++)
+		done[i] = -1;
+	if (st->info->identity == SOURCE_ID_UID) {
+		struct processed_uid *v = NULL;
+		size_t nv = 0;
+		if (store_processed_uids(st->store, st->job->account->name, st->info->mailbox,
+					 st->info->uidvalidity, &v, &nv, err) < 0)
+			return -1;
+		/* store_processed_uids returns them ascending by UID: bsearch-ready */
+		for (size_t i = 0; i < n; i++) {
+			const struct processed_uid *p = find_processed(v, nv, m[i].id);
+			if (p)
+				done[i] = (int)p->outcome;
+		}
+		free(v);
+	} else if (st->info->identity == SOURCE_ID_KEY && n) {
+		const char **keys = xcalloc(n, sizeof(*keys));
+		for (size_t i = 0; i < n; i++)
+			keys[i] = m[i].key;
+		rc = store_processed_keys(st->store, st->job->account->name, keys, n, done, err);
+		free(keys);
+	}
+	return rc;
 }
 
 static int process_mailbox(struct run_state *st, struct err *err)
 {
-	struct imap_msg_info *infos = NULL;
-	struct processed_uid *done = NULL;
-	struct imap_msg_info *oversized = NULL;
+	int *done = NULL;
+	struct source_msg *oversized = NULL;
 	uint32_t *pending = NULL;
-	size_t ninfos = 0, ndone = 0, noversized = 0, npending = 0;
+	size_t noversized = 0, npending = 0;
 	int rc = -1;
 
-	if (imap_list_messages(st->imap, &infos, &ninfos, err) < 0)
+	if (source_list(st->src, &st->msgs, &st->nmsgs, err) < 0)
 		goto out;
-	if (store_processed_uids(st->store, st->job->account->name, st->mailbox, st->uidvalidity,
-				 &done, &ndone, err) < 0)
+	size_t n = st->nmsgs;
+	done = xcalloc(n ? n : 1, sizeof(*done));
+	if (find_done(st, done, err) < 0)
 		goto out;
-	/* store_processed_uids returns them ascending by UID: bsearch-ready */
 
-	pending = xcalloc(ninfos ? ninfos : 1, sizeof(*pending));
-	oversized = xcalloc(ninfos ? ninfos : 1, sizeof(*oversized));
-	for (size_t i = 0; i < ninfos; i++) {
-		const struct processed_uid *p = find_processed(done, ndone, infos[i].uid);
-		if (p) {
-			/* committed earlier, but the move did not happen: only dispose */
-			st->counts.already_done++;
-			queue_dispose(st, infos[i].uid, p->outcome);
-		} else if (infos[i].size > st->job->limits.max_size) {
-			oversized[noversized++] = infos[i];
+	pending = xcalloc(n ? n : 1, sizeof(*pending));
+	oversized = xcalloc(n ? n : 1, sizeof(*oversized));
+	for (size_t i = 0; i < n; i++) {
+		if (done[i] >= 0) {
+			/* committed earlier, but not disposed: only dispose */
+			if (queue_dispose(st, st->msgs[i].id, (enum outcome)done[i]))
+				st->counts.already_done++;
+		} else if (st->msgs[i].size > st->job->limits.max_size) {
+			oversized[noversized++] = st->msgs[i];
 		} else {
-			pending[npending++] = infos[i].uid;
+			pending[npending++] = st->msgs[i].id;
 		}
 	}
 	if (st->to_archive.n || st->to_badmail.n) {
@@ -405,25 +462,27 @@ static int process_mailbox(struct run_state *st, struct err *err)
 	if (noversized && run_batch(st, NULL, 0, oversized, noversized, err) < 0)
 		goto out;
 	for (size_t off = 0; off < npending; off += batch) {
-		size_t n = npending - off < batch ? npending - off : batch;
-		if (run_batch(st, pending + off, n, NULL, 0, err) < 0)
+		size_t k = npending - off < batch ? npending - off : batch;
+		if (run_batch(st, pending + off, k, NULL, 0, err) < 0)
 			goto out;
 	}
 	rc = dispose_committed(st, err);
 out:
-	free(infos);
 	free(done);
 	free(pending);
 	free(oversized);
 	return rc;
 }
 
-int job_run(const struct config_job *job, struct store *store, struct job_run_result *res,
-	    struct err *err)
+/*
+ * Runs the job on src (opened here when NULL). The run is on record in
+ * job_runs before the source is opened, so a source that cannot be reached
+ * leaves a failed run behind.
+ */
+static int run(const struct config_job *job, struct source *given, struct store *store,
+	       struct job_run_result *res, struct err *err)
 {
-	struct run_state st = {.job = job, .store = store};
-	st.lim.max_line = 64 * 1024;
-	st.lim.max_literal = job->limits.max_size;
+	struct run_state st = {.job = job, .store = store, .src = given};
 	st.mopt.limits = job->limits;
 	st.mopt.charset_fallback = job->account->charset_fallback;
 	st.mopt.attach_html = job->attach_html;
@@ -432,28 +491,44 @@ int job_run(const struct config_job *job, struct store *store, struct job_run_re
 
 	memset(res, 0, sizeof(*res));
 	log_ctx_set(job->name, job->account->name);
-	if (store_job_run_start(store, job->name, job->account->name, job->mailbox, &st.run_id,
+	const char *label = given ? source_info(given)->mailbox : job->mailbox;
+	if (store_job_run_start(store, job->name, job->account->name, label, &st.run_id,
 				err) < 0)
 		goto out_noctx;
 	st.arena = arena_new();
-	if (imap_connect(job->account, &st.lim, &st.imap, err) < 0)
-		goto out;
-	if (open_mailboxes(&st, err) < 0)
+	if (!st.src) {
+		struct source_limits lim = {.max_message = job->limits.max_size};
+		if (source_open(job, SOURCE_READ_WRITE, &lim, &st.src, err) < 0)
+			goto out;
+	}
+	st.info = source_info(st.src);
+	if (st.info->identity == SOURCE_ID_UID && check_uidvalidity(&st, err) < 0)
 		goto out;
 	if (process_mailbox(&st, err) < 0) {
-		/* committed earlier in this run, not yet moved: try now, once */
+		/* committed earlier in this run, not yet disposed: try now, once */
 		struct err derr = {0};
-		if (st.imap && (st.to_archive.n || st.to_badmail.n) &&
-		    dispose_committed(&st, &derr) < 0)
+		if ((st.to_archive.n || st.to_badmail.n) && dispose_committed(&st, &derr) < 0)
 			log_warn("job.dispose_failed", "error=\"%s\"", derr.msg);
 		goto out;
 	}
 	rc = 0;
 out:
-	imap_client_free(&st.imap);
+	/* promptly: a POP3 server holds the maildrop locked until QUIT */
+	{
+		struct err cerr = {0};
+		if (source_close(&st.src, &cerr) < 0) {
+			log_warn("job.close_failed", "error=\"%s\"", cerr.msg);
+			if (rc == 0) {
+				*err = cerr;
+				rc = -1;
+			}
+		}
+	}
 	res->counts = st.counts;
 	res->seconds = now_seconds() - start;
 	res->run_id = st.run_id;
+	res->has_outcome = st.have_outcome;
+	res->last_outcome = st.last_outcome;
 	{
 		struct err ferr = {0};
 		if (store_job_run_finish(store, st.run_id, &st.counts, rc == 0 ? "ok" : "failed",
@@ -471,14 +546,25 @@ out:
 		 st.counts.fetched, st.counts.tickets, st.counts.appended, st.counts.ignored,
 		 st.counts.badmail, st.counts.already_done, st.counts.bytes, res->seconds,
 		 st.fetch_s, st.commit_s, st.move_s);
-	free(st.mailbox);
-	free(st.archive);
-	free(st.badmail);
 	arena_free(&st.arena);
 	free(st.items);
 	uid_list_release(&st.to_archive);
 	uid_list_release(&st.to_badmail);
 out_noctx:
+	/* a source handed in is ours to close, also when the run never started */
+	source_close(&st.src, NULL);
 	log_ctx_set(NULL, NULL);
 	return rc;
+}
+
+int job_run(const struct config_job *job, struct store *store, struct job_run_result *res,
+	    struct err *err)
+{
+	return run(job, NULL, store, res, err);
+}
+
+int job_run_source(const struct config_job *job, struct source *src, struct store *store,
+		   struct job_run_result *res, struct err *err)
+{
+	return run(job, src, store, res, err);
 }

@@ -6,7 +6,10 @@
 #ifndef M2T_JOB_RUN_H
 #define M2T_JOB_RUN_H
 
+#include <stdbool.h>
+
 #include "engine/config/config.h"
+#include "engine/fetch/source.h"
 #include "engine/util/err.h"
 #include "storage/store.h"
 
@@ -14,6 +17,8 @@ struct job_run_result {
 	struct run_counts counts;
 	double seconds;
 	int64_t run_id;
+	bool has_outcome;           /* a message was recorded (or found recorded) */
+	enum outcome last_outcome;  /* ... with this outcome: what `deliver` reports */
 };
 
 /*
@@ -26,5 +31,12 @@ struct job_run_result {
  */
 int job_run(const struct config_job *job, struct store *store, struct job_run_result *res,
 	    struct err *err);
+
+/*
+ * The same run on a source the caller opened (`deliver`: the stdin source).
+ * Takes src over: it is closed before this returns, whatever happens.
+ */
+int job_run_source(const struct config_job *job, struct source *src, struct store *store,
+		   struct job_run_result *res, struct err *err);
 
 #endif

@@ -10,4 +10,19 @@
 /* Lower-case hex SHA-256 of data into out (64 digits + NUL). Thread-safe. */
 void digest_sha256_hex(const void *data, size_t len, char out[65]);
 
+/*
+ * SHA-256 of a stream (mail read from a pipe without keeping it all):
+ * _new, any number of _update calls, then _final_hex, which also frees.
+ */
+struct digest_sha256;
+struct digest_sha256 *digest_sha256_new(void);
+void digest_sha256_update(struct digest_sha256 *d, const void *data, size_t len);
+void digest_sha256_final_hex(struct digest_sha256 **d, char out[65]);
+
+/*
+ * Lower-case hex MD5 into out (32 digits + NUL). Only for protocols that
+ * demand it (POP3 APOP, RFC 1939); never for identity.
+ */
+void digest_md5_hex(const void *data, size_t len, char out[33]);
+
 #endif

@@ -25,8 +25,10 @@
 #            reset_mailbox                (empties INBOX, deletes all folders)
 #            dove ARGS...                 (doveadm with the test config)
 # Config:    make_config FILE [EXTRA_YAML]
-#            CFG_PROTOCOL=imap|pop3 CFG_SECURITY=tls|starttls|... CFG_PORT=N
-#            pick the account's protocol, security and port (default: IMAPS).
+#            CFG_PROTOCOL=imap|pop3|maildir CFG_SECURITY=tls|starttls|...
+#            CFG_PORT=N pick the account's protocol, security and port
+#            (default: IMAPS); CFG_MAILDIR=DIR is a maildir account's path.
+#            A pop3 job gets no folder keys (POP3 has none).
 #            EXTRA_YAML is appended verbatim at the end, right after the job
 #            "support-inbox": indent by 4 spaces to add keys to that job,
 #            2 spaces to add another job, none for a new top-level key.
@@ -229,6 +231,7 @@ reset_mailbox() {
 
 make_config() {
 	local file=$1 extra=${2:-} proto=${CFG_PROTOCOL:-imap} sec=${CFG_SECURITY:-tls} port
+	local account folders
 	port=${CFG_PORT:-}
 	if [ -z "$port" ]; then
 		case "$proto:$sec" in
@@ -236,32 +239,34 @@ make_config() {
 		imap:*) port=$M2T_IMAP_PORT ;;
 		pop3:tls) port=$M2T_POP3S_PORT ;;
 		pop3:*) port=$M2T_POP3_PORT ;;
+		maildir:*) ;;
 		*) echo "make_config: unknown protocol $proto" >&2; return 1 ;;
 		esac
 	fi
-	cat >"$file" <<-EOF
-		# mail2ticket test configuration
-		database:
-		  url_env: DATABASE_URL
-		accounts:
-		  support:
-		    protocol: $proto
-		    host: 127.0.0.1
-		    port: $port
-		    security: $sec
-		    tls: { verify: true, ca_file: "$M2T_CA_FILE" }
-		    username: $M2T_IMAP_USER
-		    password_file: "$M2T_IMAP_PASSWORD_FILE"
-		    timeout: 10s
-		jobs:
-		  support-inbox:
-		    account: support
-		    mailbox: INBOX
-		    archive_folder: Processed
-		    badmail_folder: Badmail
-		    schedule: "*/5 * * * *"
-		    max_message_size: 25MB
-	EOF
+	if [ "$proto" = maildir ]; then
+		account="    protocol: maildir
+    path: \"${CFG_MAILDIR:?make_config: CFG_MAILDIR is required for maildir}\""
+	else
+		account="    protocol: $proto
+    host: 127.0.0.1
+    port: $port
+    security: $sec
+    tls: { verify: true, ca_file: \"$M2T_CA_FILE\" }
+    username: $M2T_IMAP_USER
+    password_file: \"$M2T_IMAP_PASSWORD_FILE\"
+    timeout: 10s"
+	fi
+	folders="    mailbox: INBOX
+    archive_folder: Processed
+    badmail_folder: Badmail"
+	[ "$proto" = pop3 ] && folders=""
+	{
+		printf '%s\n' "# mail2ticket test configuration" "database:" "  url_env: DATABASE_URL" \
+			"accounts:" "  support:" "$account" "jobs:" "  support-inbox:" \
+			"    account: support"
+		[ -z "$folders" ] || printf '%s\n' "$folders"
+		printf '%s\n' '    schedule: "*/5 * * * *"' "    max_message_size: 25MB"
+	} >"$file"
 	if [ -n "$extra" ]; then
 		printf '%s\n' "$extra" >>"$file"
 	fi

@@ -285,7 +285,7 @@ dovecot_config() {
 		ssl_key = <$DIR/tls/server.key
 		ssl_min_protocol = TLSv1.2
 		disable_plaintext_auth = no
-		auth_mechanisms = plain login
+		auth_mechanisms = plain login apop
 		auth_failure_delay = 0
 
 		passdb {

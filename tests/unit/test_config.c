@@ -169,7 +169,7 @@ static const char full_config[] =
 	"    limits: { max_parts: 50, max_depth: 5, max_header_bytes: 64k, max_text_bytes: 2MiB }\n"
 	"  sales_1:\n"
 	"    account: sales.pop\n"
-	"    mailbox: INBOX.Sales\n"
+	"    keep_on_server: yes\n"
 	"    schedule: '@hourly'\n"
 	"    limits:\n"
 	"      max_parts: 10\n"
@@ -227,6 +227,7 @@ TEST(minimal_config_gets_every_default)
 	CHECK_INT(j->batch_size, 500);
 	CHECK(j->keep_raw);
 	CHECK(!j->attach_html);
+	CHECK(!j->keep_on_server);
 	CHECK_INT(j->limits.max_size, 25 * 1024 * 1024);
 	CHECK_INT(j->limits.max_parts, 500);
 	CHECK_INT(j->limits.max_depth, 20);
@@ -294,6 +295,7 @@ TEST(full_config_reads_every_key)
 		CHECK_INT(j->batch_size, 250);
 		CHECK(!j->keep_raw);
 		CHECK(j->attach_html);
+		CHECK(!j->keep_on_server);
 		CHECK_INT(j->limits.max_parts, 50);
 		CHECK_INT(j->limits.max_depth, 5);
 		CHECK_INT(j->limits.max_header_bytes, 64 * 1024);
@@ -302,7 +304,10 @@ TEST(full_config_reads_every_key)
 	j = config_find_job(cfg, "sales_1");
 	CHECK(j && j->account == b);
 	if (j) {
-		CHECK_STR(j->mailbox, "INBOX.Sales");
+		/* pop3: the one mailbox, no folders */
+		CHECK_STR(j->mailbox, "INBOX");
+		CHECK(j->archive_folder == NULL && j->badmail_folder == NULL);
+		CHECK(j->keep_on_server);
 		CHECK_STR(j->schedule, "@hourly");
 		CHECK(j->timezone == NULL && j->tz && strcmp(tz_name(j->tz), "UTC") == 0);
 		CHECK_INT(j->limits.max_parts, 10);
@@ -396,7 +401,7 @@ TEST(bad_configs_name_position_and_key)
 		 ":9:5: accounts.support: duplicate key \"protocol\" (first at line 5)"},
 		{BASE_DB "accounts:\n  support:\n    protocol: smtp\n    host: h\n    username: u\n"
 		 "    password_env: M2T_TEST_PW\n" BASE_JOB,
-		 ":5:15: accounts.support.protocol: expected imap or pop3, got \"smtp\""},
+		 ":5:15: accounts.support.protocol: expected imap, pop3 or maildir, got \"smtp\""},
 		{BASE_DB BASE_ACCOUNT "    security: ssl\n" BASE_JOB,
 		 ":9:15: accounts.support.security: expected tls, starttls or none, got \"ssl\""},
 		{"log_level: verbose\n" MINIMAL,
@@ -642,6 +647,7 @@ TEST(summary_shows_sources_not_secrets)
 	CHECK(strstr(s, "server:   pop3 pop.example.com:110\n") != NULL);
 	CHECK(strstr(s, "mailbox:  INBOX/Support\n") != NULL);
 	CHECK(strstr(s, "folders:  archive Archive/Done, badmail Junk.Bad\n") != NULL);
+	CHECK(strstr(s, "done mail: kept on the server, remembered\n") != NULL);
 	CHECK(strstr(s, "schedule: */5 * * * *\n") != NULL);
 	CHECK(strstr(s, "when:     every 5 minutes, time zone Europe/Berlin\n") != NULL);
 	CHECK(strstr(s, "when:     at minute 0 of every hour, time zone UTC (default)\n") != NULL);

@@ -72,6 +72,10 @@ TEST(parses_numbers_with_overflow_checks)
 	CHECK(str_parse_u64("18446744073709551616", 20, UINT64_MAX, &v) < 0);
 	CHECK(str_parse_u64("99999999999999999999999", 23, UINT64_MAX, &v) < 0);
 	CHECK(str_parse_u64("65536", 5, 65535, &v) < 0);
+	/* a single digit above a small max (POP3 message numbers against a count) */
+	CHECK(str_parse_u64("2", 1, 1, &v) < 0);
+	CHECK(str_parse_u64("9", 1, 8, &v) < 0);
+	CHECK(str_parse_u64("1", 1, 1, &v) == 0 && v == 1);
 	CHECK(str_parse_u64("", 0, 10, &v) < 0);
 	CHECK(str_parse_u64("1a", 2, 100, &v) < 0);
 	CHECK(str_parse_u64("-1", 2, 100, &v) < 0);

@@ -1,0 +1,71 @@
+/*
+ * The source interface's dispatch: picks the driver by the account's
+ * protocol and checks what every driver may assume (no dispose in
+ * read-only mode, no empty calls).
+ */
+#include "engine/fetch/source_int.h"
+
+#include <stdlib.h>
+
+int source_open(const struct config_job *job, enum source_mode mode,
+		const struct source_limits *lim, struct source **src_r, struct err *err)
+{
+	static const struct source_limits none;
+	*src_r = NULL;
+	if (!lim)
+		lim = &none;
+	switch (job->account->protocol) {
+	case PROTO_IMAP:
+		return source_imap_open(job, mode, lim, src_r, err);
+	case PROTO_POP3:
+		return source_pop3_open(job, mode, lim, src_r, err);
+	case PROTO_MAILDIR:
+		return source_maildir_open(job, mode, lim, src_r, err);
+	}
+	return err_set(err, ERR_FATAL, "account \"%s\": unknown protocol", job->account->name);
+}
+
+const struct source_info *source_info(const struct source *src)
+{
+	return &src->info;
+}
+
+int source_list(struct source *src, const struct source_msg **v_r, size_t *n_r,
+		struct err *err)
+{
+	*v_r = NULL;
+	*n_r = 0;
+	if (src->ops->list(src, err) < 0)
+		return -1;
+	*v_r = src->msgs;
+	*n_r = src->nmsgs;
+	return 0;
+}
+
+int source_fetch(struct source *src, const uint32_t *ids, size_t n, source_body_cb cb,
+		 void *ud, struct err *err)
+{
+	if (n == 0)
+		return 0;
+	return src->ops->fetch(src, ids, n, cb, ud, err);
+}
+
+int source_dispose(struct source *src, const uint32_t *ids, size_t n, enum source_dispose d,
+		   struct err *err)
+{
+	if (src->mode == SOURCE_READ_ONLY)
+		return err_set(err, ERR_FATAL, "%s source opened read-only (bug)", src->info.kind);
+	if (n == 0)
+		return 0;
+	return src->ops->dispose(src, ids, n, d, err);
+}
+
+int source_close(struct source **srcp, struct err *err)
+{
+	struct source *src = *srcp;
+	struct err ignored;
+	if (!src)
+		return 0;
+	*srcp = NULL;
+	return src->ops->close(src, err ? err : &ignored);
+}

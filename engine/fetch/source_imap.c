@@ -1,0 +1,125 @@
+/*
+ * The IMAP driver of the source interface: a thin adapter over the IMAP
+ * client (imap.h), which keeps its own API. Open resolves the job's three
+ * folders with LIST (creating archive and badmail when missing) and
+ * SELECTs the mailbox; list is UID FETCH 1:* (RFC822.SIZE); fetch is one
+ * UID FETCH BODY.PEEK[] per batch, bodies handed to the caller in place;
+ * dispose is UID MOVE (or COPY + STORE + UID EXPUNGE), gathered by the
+ * caller into large sets. Nothing here is on the per-message path except
+ * the pointer hop into imap_fetch_bodies.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+
+#include "engine/fetch/imap.h"
+#include "engine/fetch/source_int.h"
+#include "engine/util/log.h"
+#include "engine/util/xalloc.h"
+
+#define IMAP_SOURCE_MAX_LINE (64 * 1024)
+
+struct imap_source {
+	struct source base;
+	struct imap_client *c;
+	char *mailbox;          /* server names, resolved with LIST */
+	char *archive;          /* NULL when the job keeps its mail or reads only */
+	char *badmail;
+};
+
+static int imap_source_list(struct source *src, struct err *err)
+{
+	struct imap_source *s = (struct imap_source *)src;
+	struct imap_msg_info *infos = NULL;
+	size_t n = 0;
+	if (imap_list_messages(s->c, &infos, &n, err) < 0)
+		return -1;
+	free(src->msgs);
+	src->msgs = xcalloc(n ? n : 1, sizeof(*src->msgs));
+	for (size_t i = 0; i < n; i++) {
+		src->msgs[i].id = infos[i].uid;
+		src->msgs[i].size = infos[i].size;
+	}
+	src->nmsgs = n;
+	free(infos);
+	return 0;
+}
+
+static int imap_source_fetch(struct source *src, const uint32_t *ids, size_t n,
+			     source_body_cb cb, void *ud, struct err *err)
+{
+	struct imap_source *s = (struct imap_source *)src;
+	/* same contract: the IMAP client never reports a body as too big (a
+	 * literal over max_literal fails the command), so raw is never NULL */
+	return imap_fetch_bodies(s->c, ids, n, cb, ud, err);
+}
+
+static int imap_source_dispose(struct source *src, const uint32_t *ids, size_t n,
+			       enum source_dispose d, struct err *err)
+{
+	struct imap_source *s = (struct imap_source *)src;
+	const char *dest = d == SOURCE_BADMAIL ? s->badmail : s->archive;
+	if (!dest)
+		return err_set(err, ERR_FATAL, "no %s folder resolved (bug)",
+			       d == SOURCE_BADMAIL ? "badmail" : "archive");
+	if (imap_move(s->c, ids, n, dest, err) < 0)
+		return err_prefix(err, "moving to \"%s\"", dest);
+	log_debug("job.moved", "folder=\"%s\" count=%zu", dest, n);
+	return 0;
+}
+
+static int imap_source_close(struct source *src, struct err *err)
+{
+	struct imap_source *s = (struct imap_source *)src;
+	(void)err;  /* LOGOUT failing loses nothing: every move was answered */
+	imap_client_free(&s->c);
+	free(s->mailbox);
+	free(s->archive);
+	free(s->badmail);
+	free(src->msgs);
+	free(s);
+	return 0;
+}
+
+static const struct source_ops imap_source_ops = {
+	.list = imap_source_list,
+	.fetch = imap_source_fetch,
+	.dispose = imap_source_dispose,
+	.close = imap_source_close,
+};
+
+int source_imap_open(const struct config_job *job, enum source_mode mode,
+		     const struct source_limits *lim, struct source **src_r, struct err *err)
+{
+	struct imap_limits il = {
+		.max_line = lim->max_line ? lim->max_line : IMAP_SOURCE_MAX_LINE,
+		.max_literal = lim->max_message,
+	};
+	struct imap_source *s = xcalloc(1, sizeof(*s));
+	uint32_t exists = 0;
+	bool readonly = mode == SOURCE_READ_ONLY || job->keep_on_server;
+	s->base.ops = &imap_source_ops;
+	s->base.mode = mode;
+	s->base.info.kind = "imap";
+	s->base.info.identity = SOURCE_ID_UID;
+
+	if (imap_connect(job->account, &il, &s->c, err) < 0)
+		goto fail;
+	if (imap_resolve_mailbox(s->c, job->mailbox, false, &s->mailbox, err) < 0)
+		goto fail;
+	/* a job that disposes nothing needs no folders (nor the right to create them) */
+	if (!readonly) {
+		if (imap_resolve_mailbox(s->c, job->archive_folder, true, &s->archive, err) < 0 ||
+		    imap_resolve_mailbox(s->c, job->badmail_folder, true, &s->badmail, err) < 0)
+			goto fail;
+	}
+	if (imap_select(s->c, s->mailbox, readonly, &s->base.info.uidvalidity, &exists, err) < 0)
+		goto fail;
+	s->base.info.mailbox = s->mailbox;
+	log_info("job.selected", "mailbox=\"%s\" uidvalidity=%" PRIu32 " exists=%" PRIu32,
+		 s->mailbox, s->base.info.uidvalidity, exists);
+	*src_r = &s->base;
+	return 0;
+fail:
+	imap_source_close(&s->base, NULL);
+	return -1;
+}

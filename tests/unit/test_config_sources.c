@@ -1,0 +1,239 @@
+/*
+ * The configuration of the sources besides IMAP: POP3 jobs without folders,
+ * Maildir accounts with only a path, POP3-only logins, keep_on_server; the
+ * exact message an admin sees for each mistake (file:line:column and key).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/config/config.h"
+#include "engine/util/log.h"
+#include "engine/util/xalloc.h"
+#include "tests/unit/test.h"
+
+static char g_dir[256];
+static char g_cfg[300];
+
+static int load_text(const char *text, struct config **cfg, struct err *err)
+{
+	FILE *f = fopen(g_cfg, "w");
+	if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
+		perror(g_cfg);
+		exit(2);
+	}
+	err_clear(err);
+	return config_load(g_cfg, cfg, err);
+}
+
+/* The error without the file name in front; "OK" when the file loaded. */
+static const char *load_err(const char *text)
+{
+	static char out[600];
+	struct config *cfg = NULL;
+	struct err err;
+	if (load_text(text, &cfg, &err) == 0) {
+		config_free(&cfg);
+		return "OK";
+	}
+	if (err.cls != ERR_FATAL || cfg != NULL)
+		return "BAD CLASS OR RESULT";
+	const char *m = err.msg;
+	if (strncmp(m, g_cfg, strlen(g_cfg)) == 0)
+		m += strlen(g_cfg);
+	snprintf(out, sizeof(out), "%s", m);
+	return out;
+}
+
+#define DB "database:\n  url: postgresql://localhost/m2t\n"
+#define POP3_ACCOUNT                                                           \
+	"accounts:\n"                                                          \
+	"  pop:\n"                                                             \
+	"    protocol: pop3\n"                                                 \
+	"    host: pop.example.com\n"                                          \
+	"    username: helpdesk\n"                                             \
+	"    password_env: M2T_TEST_PW\n"
+#define MAILDIR_ACCOUNT                                                        \
+	"accounts:\n"                                                          \
+	"  local:\n"                                                           \
+	"    protocol: maildir\n"                                              \
+	"    path: /var/mail/helpdesk\n"
+
+TEST(pop3_job_has_no_folders)
+{
+	struct config *cfg = NULL;
+	struct err err;
+	CHECK_INT(load_text(DB POP3_ACCOUNT
+			    "jobs:\n  pop-inbox:\n    account: pop\n    schedule: '@hourly'\n",
+			    &cfg, &err), 0);
+	if (!cfg) {
+		fprintf(stderr, "  %s\n", err.msg);
+		return;
+	}
+	const struct config_account *a = &cfg->accounts[0];
+	CHECK_INT(a->protocol, PROTO_POP3);
+	CHECK_INT(a->port, 995);
+	CHECK(a->path == NULL);
+	const struct config_job *j = &cfg->jobs[0];
+	CHECK_STR(j->mailbox, "INBOX");
+	CHECK(j->archive_folder == NULL);
+	CHECK(j->badmail_folder == NULL);
+	CHECK(!j->keep_on_server);
+	FILE *f = tmpfile();
+	config_print_summary(cfg, f);
+	rewind(f);
+	char buf[4096];
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	CHECK(strstr(buf, "done mail: deleted from the server; badmail stays there\n") != NULL);
+	CHECK(strstr(buf, "folders:") == NULL);
+	config_free(&cfg);
+}
+
+TEST(pop3_folder_keys_are_refused)
+{
+	static const char *const keys[] = {"mailbox", "archive_folder", "badmail_folder"};
+	for (size_t i = 0; i < 3; i++) {
+		char *text = xasprintf(DB POP3_ACCOUNT "jobs:\n  pop-inbox:\n    account: pop\n"
+				       "    %s: Somewhere\n    schedule: '@hourly'\n", keys[i]);
+		char *want = xasprintf(":12:5: jobs.pop-inbox.%s: account \"pop\" is pop3, which "
+				       "has one mailbox and no folders: done mail is deleted (or "
+				       "kept with keep_on_server: true), badmail stays on the "
+				       "server", keys[i]);
+		CHECK_STR(load_err(text), want);
+		free(text);
+		free(want);
+	}
+}
+
+TEST(pop3_logins)
+{
+	CHECK_STR(load_err(DB POP3_ACCOUNT "    auth: apop\n"
+			   "jobs:\n  j:\n    account: pop\n    schedule: '@hourly'\n"), "OK");
+	CHECK_STR(load_err(DB POP3_ACCOUNT "    auth: user\n"
+			   "jobs:\n  j:\n    account: pop\n    schedule: '@hourly'\n"), "OK");
+	CHECK_STR(load_err(DB "accounts:\n  a:\n    protocol: imap\n    host: h\n"
+			   "    username: u\n    password_env: M2T_TEST_PW\n    auth: apop\n"
+			   "jobs:\n  j:\n    account: a\n    schedule: '@hourly'\n"),
+		  ":9:11: accounts.a.auth: apop is a POP3 login; an IMAP account uses auto, "
+		  "plain or login");
+	CHECK_STR(load_err(DB POP3_ACCOUNT "    auth: cram\n"
+			   "jobs:\n  j:\n    account: pop\n    schedule: '@hourly'\n"),
+		  ":9:11: accounts.pop.auth: expected auto, plain, login, apop or user, got "
+		  "\"cram\"");
+	struct config *cfg = NULL;
+	struct err err;
+	CHECK_INT(load_text(DB POP3_ACCOUNT "    security: starttls\n    auth: apop\n"
+			    "jobs:\n  j:\n    account: pop\n    schedule: '@hourly'\n", &cfg, &err), 0);
+	if (cfg) {
+		CHECK_INT(cfg->accounts[0].port, 110);
+		CHECK_INT(cfg->accounts[0].auth, AUTH_APOP);
+	}
+	config_free(&cfg);
+}
+
+TEST(maildir_account_is_a_path)
+{
+	struct config *cfg = NULL;
+	struct err err;
+	CHECK_INT(load_text(DB MAILDIR_ACCOUNT
+			    "jobs:\n  local-inbox:\n    account: local\n    mailbox: Support/Level2\n"
+			    "    archive_folder: Done.2024\n    keep_on_server: false\n"
+			    "    schedule: '@hourly'\n", &cfg, &err), 0);
+	if (!cfg) {
+		fprintf(stderr, "  %s\n", err.msg);
+		return;
+	}
+	const struct config_account *a = &cfg->accounts[0];
+	CHECK_INT(a->protocol, PROTO_MAILDIR);
+	CHECK_STR(a->path, "/var/mail/helpdesk");
+	CHECK(a->host == NULL && a->username == NULL && a->password == NULL);
+	const struct config_job *j = &cfg->jobs[0];
+	CHECK_STR(j->mailbox, "Support/Level2");
+	CHECK_STR(j->archive_folder, "Done.2024");
+	CHECK_STR(j->badmail_folder, "Badmail");
+	FILE *f = tmpfile();
+	config_print_summary(cfg, f);
+	rewind(f);
+	char buf[4096];
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	CHECK(strstr(buf, "    maildir:  /var/mail/helpdesk\n") != NULL);
+	CHECK(strstr(buf, "folders:  archive Done.2024, badmail Badmail\n") != NULL);
+	config_free(&cfg);
+}
+
+TEST(maildir_mistakes_name_the_key)
+{
+	static const struct {
+		const char *text, *want;
+	} cases[] = {
+		{DB "accounts:\n  local:\n    protocol: maildir\n"
+		 "jobs:\n  j:\n    account: local\n    schedule: '@hourly'\n",
+		 ":5:5: accounts.local: missing required key \"path\""},
+		{DB "accounts:\n  local:\n    protocol: maildir\n    path: var/mail\n"
+		 "jobs:\n  j:\n    account: local\n    schedule: '@hourly'\n",
+		 ":6:11: accounts.local.path: must be an absolute path"},
+		{DB MAILDIR_ACCOUNT "    host: mail.example.com\n"
+		 "jobs:\n  j:\n    account: local\n    schedule: '@hourly'\n",
+		 ":7:5: accounts.local.host: not used by a maildir account (it reads path: on "
+		 "this machine)"},
+		{DB MAILDIR_ACCOUNT "    password_env: M2T_TEST_PW\n"
+		 "jobs:\n  j:\n    account: local\n    schedule: '@hourly'\n",
+		 ":7:5: accounts.local.password_env: not used by a maildir account (it reads "
+		 "path: on this machine)"},
+		{DB POP3_ACCOUNT "    path: /var/mail\n"
+		 "jobs:\n  j:\n    account: pop\n    schedule: '@hourly'\n",
+		 ":9:5: accounts.pop.path: only a maildir account has a path"},
+		{DB MAILDIR_ACCOUNT "jobs:\n  j:\n    account: local\n    mailbox: ../etc\n"
+		 "    schedule: '@hourly'\n",
+		 ":10:14: jobs.j.mailbox: a Maildir folder is INBOX or names separated by '/' "
+		 "or '.', none empty"},
+		{DB MAILDIR_ACCOUNT "jobs:\n  j:\n    account: local\n    archive_folder: Done/\n"
+		 "    schedule: '@hourly'\n",
+		 ":10:21: jobs.j.archive_folder: a Maildir folder is INBOX or names separated "
+		 "by '/' or '.', none empty"},
+		{DB MAILDIR_ACCOUNT "jobs:\n  j:\n    account: local\n    badmail_folder: .Bad\n"
+		 "    schedule: '@hourly'\n",
+		 ":10:21: jobs.j.badmail_folder: a Maildir folder is INBOX or names separated "
+		 "by '/' or '.', none empty"},
+		{DB MAILDIR_ACCOUNT "jobs:\n  j:\n    account: local\n    keep_on_server: maybe\n"
+		 "    schedule: '@hourly'\n",
+		 ":10:21: jobs.j.keep_on_server: expected true or false, got \"maybe\""},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *got = load_err(cases[i].text);
+		if (strcmp(got, cases[i].want) != 0) {
+			fprintf(stderr, "  case %zu:\n    got  %s\n    want %s\n", i, got,
+				cases[i].want);
+			test_failed_now = 1;
+		}
+	}
+}
+
+int main(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	snprintf(g_dir, sizeof(g_dir), "%s/m2t-config-src-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+	if (!mkdtemp(g_dir)) {
+		perror("mkdtemp");
+		return 2;
+	}
+	snprintf(g_cfg, sizeof(g_cfg), "%s/config.yaml", g_dir);
+	setenv("M2T_TEST_PW", "pop-Secret-77", 1);
+	log_set_level(LOG_ERROR);
+
+	RUN(pop3_job_has_no_folders);
+	RUN(pop3_folder_keys_are_refused);
+	RUN(pop3_logins);
+	RUN(maildir_account_is_a_path);
+	RUN(maildir_mistakes_name_the_key);
+
+	unlink(g_cfg);
+	rmdir(g_dir);
+	log_clear_secrets();
+	return test_summary();
+}

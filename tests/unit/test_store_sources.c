@@ -1,0 +1,389 @@
+/*
+ * storage/ identities beside IMAP's (migrations/0004_sources.sql) against a
+ * real PostgreSQL: POP3 UIDLs and Maildir names as source keys, mail piped
+ * in by an MTA identified by Message-ID + sha256 alone, and the listing of
+ * processed keys a job run skips. The checks read the database through a
+ * second, plain libpq connection.
+ *
+ * Needs M2T_TEST_DATABASE_URL (a role that may CREATE DATABASE); skipped
+ * without it. Works in its own database m2t_src_<pid>, dropped at the end.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "engine/util/buf.h"
+#include "engine/util/str.h"
+#include "storage/store.h"
+#include "tests/unit/test.h"
+
+static struct store *S;
+static PGconn *DB;
+static unsigned NEXT = 1;
+
+static long long qint(const char *sql, const char *p1)
+{
+	const char *params[1] = {p1};
+	PGresult *res = PQexecParams(DB, sql, p1 ? 1 : 0, NULL, params, NULL, NULL, 0);
+	long long v = -1;
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		fprintf(stderr, "  query failed: %s\n  %s", sql, PQresultErrorMessage(res));
+	else if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0)) {
+		uint64_t u;
+		const char *s = PQgetvalue(res, 0, 0);
+		if (str_parse_u64(s, strlen(s), INT64_MAX, &u) == 0)
+			v = (long long)u;
+	}
+	PQclear(res);
+	return v;
+}
+
+struct fixture {
+	struct message msg;
+	struct plan plan;
+	struct store_item item;
+	char sha[65];
+	char mid[64];
+	char key[64];
+};
+
+/* A fresh mail with its own Message-ID, sha256 and source key. */
+static void fixture_init(struct fixture *f, enum store_identity id)
+{
+	memset(f, 0, sizeof(*f));
+	unsigned n = NEXT++;
+	snprintf(f->mid, sizeof(f->mid), "src%u@test.example", n);
+	snprintf(f->sha, sizeof(f->sha), "%064x", n + 0x5000);
+	snprintf(f->key, sizeof(f->key), "%08Xv%08Xu", 42u, n);
+	f->msg.message_id = f->mid;
+	f->msg.subject = "source test";
+	f->msg.from.name = "Alice";
+	f->msg.from.email = "alice@example.com";
+	f->msg.reply_to.name = "";
+	f->msg.reply_to.email = "";
+	f->msg.text = "hello\n";
+	f->msg.text_len = 6;
+	memcpy(f->msg.raw_sha256, f->sha, sizeof(f->sha));
+	plan_default(&f->msg, &f->plan);
+	f->item.account = "pop";
+	f->item.mailbox = "INBOX";
+	f->item.identity = id;
+	f->item.uid = 77;           /* a caller's handle: never stored for these */
+	f->item.uidvalidity = 99;
+	f->item.source_key = id == STORE_ID_KEY ? f->key : NULL;
+	f->item.message_id = f->mid;
+	f->item.sha256 = f->sha;
+	f->item.size = 100;
+	f->item.msg = &f->msg;
+	f->item.plan = &f->plan;
+	f->item.outcome = OUTCOME_TICKET;
+}
+
+static int apply_one(struct store_item *it)
+{
+	struct err err = {0};
+	if (store_begin(S, &err) < 0 || store_apply(S, 0, it, &err) < 0 ||
+	    store_commit(S, &err) < 0) {
+		fprintf(stderr, "  apply: %s (%s)\n", err.msg, err_class_name(err.cls));
+		store_rollback(S);
+		return -1;
+	}
+	return 0;
+}
+
+TEST(migration_renames_uidl_to_source_key)
+{
+	struct err err = {0};
+	CHECK_INT(store_migrate(S, NULL, &err), 0);
+	CHECK_INT(store_check_schema(S, &err), 0);
+	CHECK_INT(qint("SELECT count(*) FROM information_schema.columns WHERE table_name = "
+		       "'processed_messages' AND column_name = 'source_key'", NULL), 1);
+	CHECK_INT(qint("SELECT count(*) FROM information_schema.columns WHERE table_name = "
+		       "'processed_messages' AND column_name = 'uidl'", NULL), 0);
+	CHECK_INT(qint("SELECT count(*) FROM pg_indexes WHERE indexname = "
+		       "'processed_messages_source_key'", NULL), 1);
+}
+
+TEST(key_identity_stored_without_uid)
+{
+	struct fixture f;
+	fixture_init(&f, STORE_ID_KEY);
+	CHECK_INT(apply_one(&f.item), 0);
+	CHECK(!f.item.already_done);
+	CHECK(f.item.ticket_number[0] != '\0');
+	CHECK_INT(qint("SELECT count(*) FROM processed_messages WHERE source_key = $1 AND uid IS "
+		       "NULL AND uidvalidity IS NULL AND account = 'pop'", f.key), 1);
+
+	/* the same key again, other bytes: the key alone says "done" */
+	struct fixture g;
+	fixture_init(&g, STORE_ID_KEY);
+	memcpy(g.key, f.key, sizeof(g.key));
+	CHECK_INT(apply_one(&g.item), 0);
+	CHECK(g.item.already_done);
+	CHECK_INT(g.item.done_outcome, OUTCOME_TICKET);
+	CHECK_STR(g.item.ticket_number, f.item.ticket_number);
+
+	/* the same key on another account is another message */
+	fixture_init(&g, STORE_ID_KEY);
+	memcpy(g.key, f.key, sizeof(g.key));
+	g.item.account = "pop-other";
+	CHECK_INT(apply_one(&g.item), 0);
+	CHECK(!g.item.already_done);
+	CHECK_INT(qint("SELECT count(*) FROM processed_messages WHERE source_key = $1", f.key), 2);
+}
+
+/*
+ * Badmail recorded by its size only (never fetched: no sha256): a second
+ * record under the same key must still find the first, by the key.
+ */
+TEST(unfetched_badmail_found_again_by_key)
+{
+	struct fixture f;
+	fixture_init(&f, STORE_ID_KEY);
+	f.item.sha256 = NULL;
+	f.item.message_id = NULL;
+	f.item.msg = NULL;
+	f.item.plan = NULL;
+	f.item.outcome = OUTCOME_BADMAIL;
+	f.item.reason = "message size 30 MB exceeds max_message_size 25 MB";
+	f.item.size = 30u << 20;
+	CHECK_INT(apply_one(&f.item), 0);
+	CHECK(!f.item.already_done);
+	CHECK_INT(apply_one(&f.item), 0);
+	CHECK(f.item.already_done);
+	CHECK_INT(f.item.done_outcome, OUTCOME_BADMAIL);
+	CHECK_INT(qint("SELECT count(*) FROM processed_messages WHERE source_key = $1 AND "
+		       "reason LIKE 'message size%'", f.key), 1);
+}
+
+TEST(processed_keys_lists_only_those_asked)
+{
+	struct fixture a, b;
+	fixture_init(&a, STORE_ID_KEY);
+	CHECK_INT(apply_one(&a.item), 0);
+	fixture_init(&b, STORE_ID_KEY);
+	b.item.msg = NULL;
+	b.item.plan = NULL;
+	b.item.outcome = OUTCOME_BADMAIL;
+	b.item.reason = "unparseable";
+	CHECK_INT(apply_one(&b.item), 0);
+
+	const char *keys[4] = {a.key, "never-seen", b.key, a.key};
+	int out[4];
+	struct err err = {0};
+	CHECK_INT(store_processed_keys(S, "pop", keys, 4, out, &err), 0);
+	CHECK_INT(out[0], OUTCOME_TICKET);
+	CHECK_INT(out[1], -1);
+	CHECK_INT(out[2], OUTCOME_BADMAIL);
+	CHECK_INT(out[3], OUTCOME_TICKET);
+	/* another account knows none of them */
+	CHECK_INT(store_processed_keys(S, "imap-account", keys, 4, out, &err), 0);
+	CHECK(out[0] == -1 && out[1] == -1 && out[2] == -1 && out[3] == -1);
+	CHECK_INT(store_processed_keys(S, "pop", keys, 0, out, &err), 0);
+
+	const char *bad[1] = {"\xff\xfe"};
+	CHECK(store_processed_keys(S, "pop", bad, 1, out, &err) < 0);
+	CHECK_INT(err.cls, ERR_FATAL);
+	CHECK_INT(out[0], -1);
+	/* the connection is still good */
+	CHECK_INT(store_processed_keys(S, "pop", keys, 1, out, &err), 0);
+	CHECK_INT(out[0], OUTCOME_TICKET);
+}
+
+/*
+ * The same mail again under a new key (a copy in the maildrop): done by
+ * content, and its key is recorded too, so a source that keeps its mail
+ * does not fetch it at every run. IMAP copies get no such row.
+ */
+TEST(copy_under_a_new_key_records_the_key)
+{
+	struct fixture a, b;
+	fixture_init(&a, STORE_ID_KEY);
+	CHECK_INT(apply_one(&a.item), 0);
+	fixture_init(&b, STORE_ID_KEY);
+	memcpy(b.mid, a.mid, sizeof(b.mid));
+	memcpy(b.sha, a.sha, sizeof(b.sha));
+	CHECK_INT(apply_one(&b.item), 0);
+	CHECK(b.item.already_done);
+	CHECK_INT(b.item.done_outcome, OUTCOME_TICKET);
+	CHECK_STR(b.item.ticket_number, a.item.ticket_number);
+	const char *keys[1] = {b.key};
+	int out[1];
+	struct err err = {0};
+	CHECK_INT(store_processed_keys(S, "pop", keys, 1, out, &err), 0);
+	CHECK_INT(out[0], OUTCOME_TICKET);
+	CHECK_INT(qint("SELECT count(*) FROM processed_messages WHERE source_key = $1 AND sha256 "
+		       "IS NULL AND reason LIKE 'same message as processed message %'", b.key), 1);
+	/* a third time under the same new key: found by the key, nothing added */
+	CHECK_INT(apply_one(&b.item), 0);
+	CHECK(b.item.already_done);
+	CHECK_INT(qint("SELECT count(*) FROM processed_messages WHERE source_key = $1", b.key), 1);
+	/* in one batch: the second copy gets its key row as well */
+	struct fixture c, d;
+	fixture_init(&c, STORE_ID_KEY);
+	fixture_init(&d, STORE_ID_KEY);
+	memcpy(d.mid, c.mid, sizeof(d.mid));
+	memcpy(d.sha, c.sha, sizeof(d.sha));
+	CHECK_INT(store_begin(S, &err), 0);
+	CHECK_INT(store_apply_async(S, 0, &c.item, &err), 0);
+	CHECK_INT(store_apply_async(S, 0, &d.item, &err), 0);
+	CHECK_INT(store_commit(S, &err), 0);
+	CHECK(!c.item.already_done && d.item.already_done);
+	CHECK_INT(qint("SELECT count(*) FROM processed_messages WHERE source_key = $1", d.key), 1);
+
+	/* IMAP: a copy under a new UID is only "already done" */
+	struct fixture e, f;
+	fixture_init(&e, STORE_ID_UID);
+	e.item.account = "imap-copies";
+	e.item.uid = 1;
+	CHECK_INT(apply_one(&e.item), 0);
+	fixture_init(&f, STORE_ID_UID);
+	f.item.account = "imap-copies";
+	f.item.uid = 2;
+	memcpy(f.mid, e.mid, sizeof(f.mid));
+	memcpy(f.sha, e.sha, sizeof(f.sha));
+	CHECK_INT(apply_one(&f.item), 0);
+	CHECK(f.item.already_done);
+	CHECK_INT(qint("SELECT count(*) FROM processed_messages WHERE account = $1",
+		       "imap-copies"), 1);
+}
+
+TEST(content_identity_for_piped_mail)
+{
+	struct fixture f;
+	fixture_init(&f, STORE_ID_CONTENT);
+	f.item.mailbox = "stdin";
+	CHECK_INT(apply_one(&f.item), 0);
+	CHECK(!f.item.already_done);
+	CHECK_INT(qint("SELECT count(*) FROM processed_messages WHERE message_id = $1 AND uid IS "
+		       "NULL AND source_key IS NULL AND mailbox = 'stdin'", f.mid), 1);
+	/* the MTA delivers it twice: one ticket */
+	CHECK_INT(apply_one(&f.item), 0);
+	CHECK(f.item.already_done);
+	CHECK_INT(qint("SELECT count(*) FROM processed_messages WHERE message_id = $1", f.mid), 1);
+}
+
+TEST(identity_mistakes_refused_before_sending)
+{
+	struct err err = {0};
+	struct fixture f;
+	CHECK_INT(store_begin(S, &err), 0);
+	fixture_init(&f, STORE_ID_KEY);
+	f.item.source_key = NULL;
+	CHECK(store_apply_async(S, 0, &f.item, &err) < 0);
+	CHECK_INT(err.cls, ERR_FATAL);
+	f.item.source_key = "bad\nkey";
+	CHECK(store_apply_async(S, 0, &f.item, &err) < 0);
+	CHECK_INT(err.cls, ERR_FATAL);
+	fixture_init(&f, STORE_ID_CONTENT);
+	f.item.sha256 = NULL;
+	f.item.msg = NULL;
+	f.item.plan = NULL;
+	f.item.outcome = OUTCOME_BADMAIL;
+	CHECK(store_apply_async(S, 0, &f.item, &err) < 0);
+	CHECK_INT(err.cls, ERR_FATAL);
+	/* nothing was queued: the transaction still commits */
+	CHECK_INT(store_commit(S, &err), 0);
+}
+
+TEST(imap_rows_have_no_source_key)
+{
+	struct fixture f;
+	fixture_init(&f, STORE_ID_UID);
+	f.item.account = "imap-account";
+	f.item.uid = 5000 + NEXT;
+	CHECK_INT(apply_one(&f.item), 0);
+	CHECK_INT(qint("SELECT count(*) FROM processed_messages WHERE message_id = $1 AND "
+		       "source_key IS NULL AND uid IS NOT NULL AND uidvalidity = 99", f.mid), 1);
+}
+
+static char *conninfo_with_db(PGconn *admin, const char *dbname)
+{
+	struct buf b;
+	buf_init(&b, 8192);
+	PQconninfoOption *opts = PQconninfo(admin);
+	for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+		const char *val = strcmp(o->keyword, "dbname") == 0 ? dbname : o->val;
+		if (!val || !*val)
+			continue;
+		buf_addf(&b, "%s='", o->keyword);
+		for (const char *c = val; *c; c++) {
+			if (*c == '\'' || *c == '\\')
+				buf_addc(&b, '\\');
+			buf_addc(&b, *c);
+		}
+		buf_adds(&b, "' ");
+	}
+	PQconninfoFree(opts);
+	return buf_detach(&b, NULL);
+}
+
+static int admin_exec(PGconn *admin, const char *sql)
+{
+	PGresult *res = PQexec(admin, sql);
+	int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	if (!ok)
+		fprintf(stderr, "%s: %s", sql, PQresultErrorMessage(res));
+	PQclear(res);
+	return ok ? 0 : -1;
+}
+
+static void quiet(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+int main(void)
+{
+	const char *url = getenv("M2T_TEST_DATABASE_URL");
+	if (!url || !*url) {
+		printf("SKIP test_store_sources (M2T_TEST_DATABASE_URL unset)\n");
+		return 0;
+	}
+	PGconn *admin = PQconnectdb(url);
+	if (PQstatus(admin) != CONNECTION_OK) {
+		fprintf(stderr, "cannot connect: %s", PQerrorMessage(admin));
+		printf("FAIL test_store_sources_setup\n");
+		PQfinish(admin);
+		return 1;
+	}
+	PQsetNoticeProcessor(admin, quiet, NULL);
+	char dbname[64], sql[160];
+	snprintf(dbname, sizeof(dbname), "m2t_src_%ld", (long)getpid());
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s TEMPLATE template0 ENCODING 'UTF8'", dbname);
+	if (admin_exec(admin, sql) < 0) {
+		printf("FAIL test_store_sources_setup\n");
+		PQfinish(admin);
+		return 1;
+	}
+	char *test_url = conninfo_with_db(admin, dbname);
+	DB = PQconnectdb(test_url);
+	struct err err = {0};
+	int rc = 1;
+	if (PQstatus(DB) != CONNECTION_OK || store_open(test_url, &S, &err) < 0) {
+		fprintf(stderr, "%s%s\n", PQerrorMessage(DB), err.msg);
+		printf("FAIL test_store_sources_setup\n");
+		goto out;
+	}
+	RUN(migration_renames_uidl_to_source_key);
+	RUN(key_identity_stored_without_uid);
+	RUN(unfetched_badmail_found_again_by_key);
+	RUN(processed_keys_lists_only_those_asked);
+	RUN(copy_under_a_new_key_records_the_key);
+	RUN(content_identity_for_piped_mail);
+	RUN(identity_mistakes_refused_before_sending);
+	RUN(imap_rows_have_no_source_key);
+	rc = test_summary();
+out:
+	store_free(&S);
+	PQfinish(DB);
+	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", dbname);
+	admin_exec(admin, sql);
+	PQfinish(admin);
+	free(test_url);
+	return rc;
+}
