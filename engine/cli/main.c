@@ -22,6 +22,8 @@ static void usage(FILE *out)
 	      "  migrate           create or update the database schema\n"
 	      "  run JOB           run a job once, now\n"
 	      "  tickets [-n N]    list the newest tickets (number, requester, subject, articles)\n"
+	      "  preprocess [--rules FILE] [--json] [--trace] [--text] MAIL...\n"
+	      "                    strip quotes and signatures from mail files, print the text\n"
 	      "  version           print the version\n"
 	      "\n"
 	      "options:\n"
@@ -94,6 +96,8 @@ int main(int argc, char **argv)
 		return cli_run(&o, cargc, cargv);
 	if (strcmp(cmd, "tickets") == 0)
 		return cli_tickets(&o, cargc, cargv);
+	if (strcmp(cmd, "preprocess") == 0)
+		return cli_preprocess(&o, cargc, cargv);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("mail2ticket %s\n", CLI_VERSION);
 		return EX_OK;
