@@ -113,7 +113,8 @@ int preprocess_run(const struct preprocess *pp, const struct message *msg, struc
 
 /*
  * A message that holds only `text` (no headers, no HTML), for plain text
- * given on the command line or in tests. Allocated in arena.
+ * given on the command line or in tests. Line ends become LF and NUL bytes
+ * are dropped, as the message model does for mail. Allocated in arena.
  */
 struct message *preprocess_text_message(struct arena *arena, const char *text, size_t len);
 

@@ -476,9 +476,9 @@ static const char DEFAULT_PIPELINE[] =
 	"  - groupware\n"
 	"  - android\n"
 	"  - reply-headers\n"
-	"  - quote-markers\n"
 	"  - signatures\n"
 	"  - disclaimers\n"
+	"  - quote-markers\n"
 	"  - whitespace\n";
 
 int preprocess_default(struct preprocess **pp_r, struct err *err)

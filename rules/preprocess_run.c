@@ -435,7 +435,7 @@ static void stage_html_to_text(struct run *r)
 
 /*
  * whitespace: trailing blanks on each line, blank lines beyond one in a
- * row, blank lines at the start and white space at the end. Not traced:
+ * row, white space at the start and at the end. Not traced:
  * it never takes a visible character.
  */
 static int stage_whitespace(struct run *r)
@@ -458,6 +458,11 @@ static int stage_whitespace(struct run *r)
 				range_add(r, ls, content_end);
 			blank_run++;
 		} else {
+			/* the text starts at its first visible character */
+			size_t lead = ls;
+			while (!seen_text && lead < t && (s[lead] == ' ' || s[lead] == '\t'))
+				lead++;
+			range_add(r, ls, lead);
 			seen_text = true;
 			blank_run = 0;
 			range_add(r, t, content_end);
@@ -480,8 +485,21 @@ struct message *preprocess_text_message(struct arena *arena, const char *text, s
 	m->subject = "";
 	m->from.name = m->from.email = "";
 	m->reply_to.name = m->reply_to.email = "";
-	m->text = arena_memdup0(arena, text, len);
-	m->text_len = len;
+	/* as the message model does: CRLF and lone CR become LF, NUL is dropped */
+	char *t = arena_alloc(arena, len + 1);
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (text[i] == '\r') {
+			t[n++] = '\n';
+			if (i + 1 < len && text[i + 1] == '\n')
+				i++;
+		} else if (text[i] != '\0') {
+			t[n++] = text[i];
+		}
+	}
+	t[n] = '\0';
+	m->text = t;
+	m->text_len = n;
 	return m;
 }
 
