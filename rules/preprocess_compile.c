@@ -458,15 +458,17 @@ out:
 }
 
 /* The shipped packs, in the order that makes them work together: forwards
- * are protected first, then reply headers cut the history, then quote
- * markers, signatures and the white space left behind. */
+ * are protected first; client packs, the most specific first (the first
+ * whose markers match names the client); then reply headers cut the
+ * history, signatures and disclaimers go, a trailing quote goes, and the
+ * white space left behind. */
 static const char DEFAULT_PIPELINE[] =
 	"preprocess:\n"
 	"  - html_to_text\n"
 	"  - forwards\n"
-	"  - outlook-desktop\n"
-	"  - outlook-web\n"
 	"  - outlook-mobile\n"
+	"  - outlook-web\n"
+	"  - outlook-desktop\n"
 	"  - gmail\n"
 	"  - apple-mail\n"
 	"  - thunderbird\n"

@@ -356,16 +356,26 @@ static bool name_in(const char *name, char *const *v, size_t n)
 	return false;
 }
 
-/* Whether headers or HTML markers of `when` match (the client-free part). */
-static bool when_markers(struct run *r, const struct pp_when *w)
+static bool when_headers(struct run *r, const struct pp_when *w)
 {
 	for (size_t i = 0; i < w->nheaders; i++)
 		if (header_matches(r, &w->headers[i]))
 			return true;
+	return false;
+}
+
+static bool when_html(struct run *r, const struct pp_when *w)
+{
 	for (size_t i = 0; i < w->nhtml; i++)
 		if (html_has(r->msg, w->html[i]))
 			return true;
 	return false;
+}
+
+/* Whether headers or HTML markers of `when` match (the client-free part). */
+static bool when_markers(struct run *r, const struct pp_when *w)
+{
+	return when_headers(r, w) || when_html(r, w);
 }
 
 static bool stage_applies(struct run *r, const struct pp_stage *st)
@@ -380,14 +390,19 @@ static bool stage_applies(struct run *r, const struct pp_stage *st)
 	return true;
 }
 
-/* The model's client, else the first pack whose markers match. */
+/* The model's client, else the first pack whose headers match (X-Mailer,
+ * User-Agent and Message-ID say more than markup), else the first whose
+ * HTML markers do. */
 static void client_detect(struct run *r)
 {
 	r->client = r->msg->client;
-	for (size_t i = 0; !r->client && i < r->pp->nstages; i++) {
-		const struct pp_stage *st = &r->pp->stages[i];
-		if (st->detects_client && when_markers(r, &st->when))
-			r->client = st->name;
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; !r->client && i < r->pp->nstages; i++) {
+			const struct pp_stage *st = &r->pp->stages[i];
+			if (st->detects_client &&
+			    (pass == 0 ? when_headers(r, &st->when) : when_html(r, &st->when)))
+				r->client = st->name;
+		}
 	}
 }
 
@@ -444,8 +459,13 @@ static int stage_whitespace(struct run *r)
 	size_t len = r->len, i = 0;
 	int blank_run = 0;
 	bool seen_text = false;
-	while (i < len) {
-		size_t ls = i, le = line_end(s, len, i);
+	/* white space at the end, the last line end included, goes whole; the
+	 * lines before it are looked at one by one (ranges stay in order) */
+	size_t end = len;
+	while (end > 0 && is_space(s[end - 1]))
+		end--;
+	while (i < end) {
+		size_t ls = i, le = line_end(s, end, i);
 		size_t content_end = le > ls && s[le - 1] == '\n' ? le - 1 : le;
 		size_t t = content_end;
 		while (t > ls && (s[t - 1] == ' ' || s[t - 1] == '\t' || s[t - 1] == '\r'))
@@ -469,10 +489,6 @@ static int stage_whitespace(struct run *r)
 		}
 		i = le;
 	}
-	/* white space at the end, the last line end included */
-	size_t end = len;
-	while (end > 0 && is_space(s[end - 1]))
-		end--;
 	range_add(r, end, len);
 	return apply_ranges(r, NULL, NULL);
 }
