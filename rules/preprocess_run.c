@@ -384,7 +384,10 @@ static bool stage_applies(struct run *r, const struct pp_stage *st)
 		return false;
 	if (st->nclients && !name_in(r->client, st->clients, st->nclients))
 		return false;
-	if (st->when.set && !name_in(r->client, st->when.clients, st->when.nclients) &&
+	/* a pack applies to the client it is named for, the clients its `when`
+	 * names, and mail that shows its markers */
+	if (st->when.set && !(r->client && strcmp(r->client, st->name) == 0) &&
+	    !name_in(r->client, st->when.clients, st->when.nclients) &&
 	    !when_markers(r, &st->when))
 		return false;
 	return true;
