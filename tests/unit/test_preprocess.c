@@ -500,6 +500,32 @@ TEST(every_prefix)
 	preprocess_free(&pp);
 }
 
+TEST(html_to_text_when_only_html_marks_the_quote)
+{
+	struct err err = {0};
+	struct preprocess *pp = compile("preprocess:\n  - html_to_text\n  - quote-markers\n", &err);
+	CHECK(pp != NULL);
+	struct arena *a = arena_new();
+	const char *plain = "Thanks!\n\nold text\n";
+	struct message *m = preprocess_text_message(a, plain, strlen(plain));
+	struct preprocess_result res;
+	m->html = "<p>Thanks!</p><blockquote type=\"cite\"><p>old text</p></blockquote>";
+	m->html_len = strlen(m->html);
+	CHECK_INT(preprocess_run(pp, m, a, &res, &err), 0);
+	CHECK(res.base_from_html);
+	CHECK_STR(res.text, "Thanks!\n\n");
+	CHECK_INT(res.nremoved, 1);
+	/* the plain part shows the quote itself: it stays the base */
+	plain = "Thanks!\n\n> old text\n";
+	m->text = plain;
+	m->text_len = strlen(plain);
+	CHECK_INT(preprocess_run(pp, m, a, &res, &err), 0);
+	CHECK(!res.base_from_html);
+	CHECK(res.base == plain);
+	arena_free(&a);
+	preprocess_free(&pp);
+}
+
 static void *thread_main(void *arg)
 {
 	struct preprocess *pp = arg;
@@ -533,6 +559,7 @@ TEST(shared_between_threads)
 
 int main(void)
 {
+	mime_global_init();
 	RUN(action_remove_match);
 	RUN(action_remove_line);
 	RUN(action_cut_after);
@@ -556,7 +583,9 @@ int main(void)
 	RUN(default_pipeline_compiles);
 	RUN(regex_wrapper);
 	RUN(every_prefix);
+	RUN(html_to_text_when_only_html_marks_the_quote);
 	RUN(shared_between_threads);
 	regex_thread_release();
+	mime_global_shutdown();
 	return test_summary();
 }
