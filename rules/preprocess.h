@@ -15,8 +15,10 @@
  * SECURITY: rule files are admin input (parsed by rules/yaml_tree.h with its
  * limits); message text is untrusted. Every regex runs under rules/regex.h's
  * limits, each message has a time budget, and the number of removals is
- * capped. A rule that fails (a match limit hit) or a message over the
- * budget is an ERR_MESSAGE failure naming the stage, rule and position.
+ * capped. A rule that fails (a match limit hit) or a message with too many
+ * removals is an ERR_MESSAGE failure naming the stage, rule and position.
+ * A message whose time budget runs out (a hostile mail, or a slow machine)
+ * keeps its whole text: res->budget_spent.
  */
 #ifndef M2T_PREPROCESS_H
 #define M2T_PREPROCESS_H
@@ -100,13 +102,16 @@ struct preprocess_result {
 	size_t nremoved;
 	bool kept_all;          /* the stages would have left no text at all: the
 				   result is the base text (nothing is traced) */
+	bool budget_spent;      /* the time budget ran out: the result is the base
+				   text, whole (nothing is traced) */
 	uint64_t elapsed_us;
 };
 
 /*
  * Runs every stage on msg, allocating in arena. Thread-safe for a shared pp.
- * -1 with ERR_MESSAGE when a rule failed or the budget ran out (the message
- * names stage, rule and its file:line:column); res is then unusable.
+ * -1 with ERR_MESSAGE when a rule failed or the removals passed their cap
+ * (the message names stage, rule and its file:line:column); res is then
+ * unusable.
  */
 int preprocess_run(const struct preprocess *pp, const struct message *msg, struct arena *arena,
 		   struct preprocess_result *res, struct err *err);

@@ -9,8 +9,8 @@
  * mail stays linear).
  *
  * SECURITY: the text is mail. Matches run under rules/regex.h's limits on
- * at most max_subject bytes; the pipeline has a time budget, checked before
- * every rule, and a cap on removals; each match loop advances by at least
+ * at most max_subject bytes; the pipeline has a time budget, checked between
+ * rules (once spent, the text is kept whole), and a cap on removals; each match loop advances by at least
  * one character, so it ends.
  */
 #include "rules/preprocess_int.h"
@@ -233,15 +233,10 @@ static int rule_error(struct run *r, const struct pp_stage *st, const struct pp_
 			  rule->name, rule->file, rule->line, rule->column);
 }
 
-static int budget_check(struct run *r, const struct pp_stage *st, const char *what)
+/* Whether the message's time budget is spent (checked between rules). */
+static bool budget_spent(const struct run *r)
 {
-	uint64_t spent = now_us() - r->t0;
-	if (r->pp->lim.budget_us && spent > r->pp->lim.budget_us)
-		return err_set(r->err, ERR_MESSAGE,
-			       "preprocess: time budget of %llu ms spent before stage \"%s\"%s%s",
-			       (unsigned long long)(r->pp->lim.budget_us / 1000), st->name,
-			       what ? " rule " : "", what ? what : "");
-	return 0;
+	return r->pp->lim.budget_us && now_us() - r->t0 > r->pp->lim.budget_us;
 }
 
 /* The range of a match a rule acts on: its group, or the whole match. */
@@ -538,8 +533,8 @@ int preprocess_run(const struct preprocess *pp, const struct message *msg, struc
 
 	for (size_t i = 0; i < pp->nstages; i++) {
 		const struct pp_stage *st = &pp->stages[i];
-		if (budget_check(&r, st, NULL) < 0)
-			goto out;
+		if (budget_spent(&r))
+			goto spent;
 		if (!stage_applies(&r, st))
 			continue;
 		switch (st->kind) {
@@ -552,8 +547,8 @@ int preprocess_run(const struct preprocess *pp, const struct message *msg, struc
 			break;
 		case PP_STAGE_RULES:
 			for (size_t k = 0; k < st->nrules; k++) {
-				if (k && (k & 7) == 0 && budget_check(&r, st, st->rules[k].name) < 0)
-					goto out;
+				if (k && (k & 7) == 0 && budget_spent(&r))
+					goto spent;
 				if (rule_run(&r, st, &st->rules[k]) < 0)
 					goto out;
 			}
@@ -579,6 +574,19 @@ int preprocess_run(const struct preprocess *pp, const struct message *msg, struc
 			res->nremoved = r.nrm;
 		}
 	}
+	res->elapsed_us = now_us() - r.t0;
+	rc = 0;
+	goto out;
+spent:
+	/* a slow machine or a hostile mail: either way the mail is kept whole,
+	 * not half cleaned, and not refused */
+	res->base = r.base;
+	res->base_len = r.base_len;
+	res->base_from_html = r.base_from_html;
+	res->client = r.client;
+	res->text = r.base;
+	res->len = r.base_len;
+	res->budget_spent = true;
 	res->elapsed_us = now_us() - r.t0;
 	rc = 0;
 out:

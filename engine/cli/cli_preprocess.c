@@ -76,8 +76,9 @@ static void print_json(const char *file, const struct preprocess_result *res)
 		buf_adds(&b, "null");
 	buf_adds(&b, ",\"text\":");
 	json_add_string(&b, res->text, res->len);
-	buf_addf(&b, ",\"kept_all\":%s,\"base_from_html\":%s,\"removed\":[",
-		 res->kept_all ? "true" : "false", res->base_from_html ? "true" : "false");
+	buf_addf(&b, ",\"kept_all\":%s,\"budget_spent\":%s,\"base_from_html\":%s,\"removed\":[",
+		 res->kept_all ? "true" : "false", res->budget_spent ? "true" : "false",
+		 res->base_from_html ? "true" : "false");
 	for (size_t i = 0; i < res->nremoved; i++) {
 		const struct preprocess_removal *x = &res->removed[i];
 		char at[600];
@@ -114,6 +115,8 @@ static void print_trace(const struct preprocess_result *res)
 {
 	if (res->kept_all)
 		printf("--- every stage together would have removed all text: kept as it was\n");
+	if (res->budget_spent)
+		printf("--- the time budget ran out: kept as it was\n");
 	for (size_t i = 0; i < res->nremoved; i++) {
 		const struct preprocess_removal *x = &res->removed[i];
 		printf("--- removed by %s/%s (%s:%u:%u), bytes %zu-%zu:\n", x->stage, x->rule,

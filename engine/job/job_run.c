@@ -214,8 +214,9 @@ static int process_message(void *ud, uint32_t uid, const char *raw, size_t len, 
 		log_warn("message.badmail", "reason=\"%s\"",
 			 log_clean(merr.msg, strlen(merr.msg), clean, sizeof(clean)));
 	} else if (preprocess_run(st->pp, msg, st->arena, &pre, &merr) < 0) {
-		/* a rule that fails on this mail (a limit, the time budget): the
-		 * mail is kept whole in badmail, with the rule named in the reason */
+		/* a rule that fails on this mail (a match limit, too many
+		 * removals): the mail is kept whole in badmail, with the rule named
+		 * in the reason (DESIGN.md, decision 2) */
 		if (merr.cls != ERR_MESSAGE) {
 			*err = merr;
 			return -1;
@@ -227,6 +228,10 @@ static int process_message(void *ud, uint32_t uid, const char *raw, size_t len, 
 		log_warn("message.badmail", "reason=\"%s\"",
 			 log_clean(merr.msg, strlen(merr.msg), clean, sizeof(clean)));
 	} else {
+		if (pre.budget_spent)
+			log_warn("message.preprocess_budget",
+				 "msg=\"time budget spent, the text is stored whole\" us=%llu",
+				 (unsigned long long)pre.elapsed_us);
 		log_debug("message.preprocessed", "client=%s removed=%zu kept_all=%d us=%llu",
 			  pre.client ? pre.client : "-", pre.nremoved, pre.kept_all,
 			  (unsigned long long)pre.elapsed_us);
