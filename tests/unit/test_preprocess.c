@@ -26,6 +26,14 @@ static struct preprocess *compile(const char *yaml, struct err *err)
 	if (preprocess_compile(yaml_tree_get(yaml_tree_root(tree), "preprocess"), &pp, err) < 0)
 		pp = NULL;
 	yaml_tree_free(&tree);
+	if (pp) {
+		/* no time budget unless a test sets one: results must not depend
+		 * on the machine's speed (valgrind runs these too) */
+		struct preprocess_limits lim;
+		preprocess_limits_default(&lim);
+		lim.budget_us = 0;
+		preprocess_set_limits(pp, &lim);
+	}
 	return pp;
 }
 
@@ -474,6 +482,21 @@ TEST(regex_wrapper)
 	CHECK_INT(off, 5);
 }
 
+/* The default pipeline without a time budget: results must not depend on
+ * the machine's speed (valgrind runs these too). */
+static struct preprocess *default_unbudgeted(void)
+{
+	struct preprocess *pp = NULL;
+	struct err err = {0};
+	if (preprocess_default(&pp, &err) < 0)
+		return NULL;
+	struct preprocess_limits lim;
+	preprocess_limits_default(&lim);
+	lim.budget_us = 0;
+	preprocess_set_limits(pp, &lim);
+	return pp;
+}
+
 /* Every prefix of a reply through the default pipeline: no failure, valid
  * UTF-8 out, and every removal's text is where the trace says. */
 TEST(every_prefix)
@@ -481,9 +504,8 @@ TEST(every_prefix)
 	static const char text[] =
 		"Grüße aus Köln — danke!\n\nAm 03.11.2026 um 10:12 schrieb Service <s@example.de>:\n"
 		"> Hallo,\n> 你好\n\n-- \nSig\n";
-	struct preprocess *pp = NULL;
-	struct err err = {0};
-	CHECK_INT(preprocess_default(&pp, &err), 0);
+	struct preprocess *pp = default_unbudgeted();
+	CHECK(pp != NULL);
 	for (size_t n = 0; n <= sizeof(text) - 1; n++) {
 		struct run r;
 		run_on(&r, pp, "");
@@ -546,9 +568,8 @@ static void *thread_main(void *arg)
 
 TEST(shared_between_threads)
 {
-	struct preprocess *pp = NULL;
-	struct err err = {0};
-	CHECK_INT(preprocess_default(&pp, &err), 0);
+	struct preprocess *pp = default_unbudgeted();
+	CHECK(pp != NULL);
 	pthread_t t[4];
 	for (int i = 0; i < 4; i++)
 		pthread_create(&t[i], NULL, thread_main, pp);
