@@ -50,6 +50,9 @@ struct run {
 	bool base_from_html;
 	bool is_reply, is_forward;
 	const char *client;
+	/* per stage with a `when`: bit 0 its headers matched, bit 1 its HTML
+	 * markers (worked out once, in client_detect; malloc'd) */
+	unsigned char *marks;
 	uint64_t t0;
 };
 
@@ -367,14 +370,10 @@ static bool when_html(struct run *r, const struct pp_when *w)
 	return false;
 }
 
-/* Whether headers or HTML markers of `when` match (the client-free part). */
-static bool when_markers(struct run *r, const struct pp_when *w)
-{
-	return when_headers(r, w) || when_html(r, w);
-}
 
-static bool stage_applies(struct run *r, const struct pp_stage *st)
+static bool stage_applies(struct run *r, size_t i)
 {
+	const struct pp_stage *st = &r->pp->stages[i];
 	if (st->only_replies && !r->is_reply)
 		return false;
 	if (st->nclients && !name_in(r->client, st->clients, st->nclients))
@@ -382,24 +381,29 @@ static bool stage_applies(struct run *r, const struct pp_stage *st)
 	/* a pack applies to the client it is named for, the clients its `when`
 	 * names, and mail that shows its markers */
 	if (st->when.set && !(r->client && strcmp(r->client, st->name) == 0) &&
-	    !name_in(r->client, st->when.clients, st->when.nclients) &&
-	    !when_markers(r, &st->when))
+	    !name_in(r->client, st->when.clients, st->when.nclients) && !r->marks[i])
 		return false;
 	return true;
 }
 
-/* The model's client, else the first pack whose headers match (X-Mailer,
- * User-Agent and Message-ID say more than markup), else the first whose
- * HTML markers do. */
+/* Every stage's markers, once; then the model's client, else the first
+ * pack whose headers match (X-Mailer, User-Agent and Message-ID say more
+ * than markup), else the first whose HTML markers do. */
 static void client_detect(struct run *r)
 {
+	const struct preprocess *pp = r->pp;
+	r->marks = xcalloc(pp->nstages ? pp->nstages : 1, 1);
+	for (size_t i = 0; i < pp->nstages; i++) {
+		const struct pp_when *w = &pp->stages[i].when;
+		if (w->set)
+			r->marks[i] = (unsigned char)((when_headers(r, w) ? 1 : 0) |
+						      (when_html(r, w) ? 2 : 0));
+	}
 	r->client = r->msg->client;
-	for (int pass = 0; pass < 2; pass++) {
-		for (size_t i = 0; !r->client && i < r->pp->nstages; i++) {
-			const struct pp_stage *st = &r->pp->stages[i];
-			if (st->detects_client &&
-			    (pass == 0 ? when_headers(r, &st->when) : when_html(r, &st->when)))
-				r->client = st->name;
+	for (unsigned bit = 1; bit <= 2; bit++) {
+		for (size_t i = 0; !r->client && i < pp->nstages; i++) {
+			if (pp->stages[i].detects_client && (r->marks[i] & bit))
+				r->client = pp->stages[i].name;
 		}
 	}
 }
@@ -535,7 +539,7 @@ int preprocess_run(const struct preprocess *pp, const struct message *msg, struc
 		const struct pp_stage *st = &pp->stages[i];
 		if (budget_spent(&r))
 			goto spent;
-		if (!stage_applies(&r, st))
+		if (!stage_applies(&r, i))
 			continue;
 		switch (st->kind) {
 		case PP_STAGE_HTML_TO_TEXT:
@@ -593,5 +597,6 @@ out:
 	free(r.segs);
 	free(r.rm);
 	free(r.rg);
+	free(r.marks);
 	return rc;
 }
