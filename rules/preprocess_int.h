@@ -81,7 +81,20 @@ struct preprocess {
 #define PP_MAX_STAGES 200
 #define PP_MAX_RULES 2000
 
-/* Reply and forward prefixes of subjects (preprocess_run.c). */
+/* Stage conditions (preprocess_when.c). marks[i], for each stage with a
+ * `when`: PP_MARK_HEADERS when one of its header regexes matched,
+ * PP_MARK_HTML when one of its HTML markers is in the HTML part. */
+#define PP_MARK_HEADERS 1u
+#define PP_MARK_HTML 2u
+void pp_marks_fill(const struct preprocess *pp, const struct message *msg, unsigned char *marks);
+/* msg->client, else the first pack whose headers matched, else the first
+ * whose HTML markers did; NULL when none. */
+const char *pp_client_detect(const struct preprocess *pp, const struct message *msg,
+			     const unsigned char *marks);
+bool pp_stage_applies(const struct pp_stage *st, const char *client, bool is_reply,
+		      unsigned char mark);
+
+/* Reply and forward prefixes of subjects (preprocess_subject.c). */
 bool pp_subject_is_forward(const char *subject);
 bool pp_subject_is_reply(const char *subject);
 

@@ -16,7 +16,6 @@
 #include "rules/preprocess_int.h"
 
 #include <stdlib.h>
-#include <strings.h>
 #include <string.h>
 #include <time.h>
 
@@ -325,90 +324,24 @@ static int rule_run(struct run *r, const struct pp_stage *st, const struct pp_ru
 
 /* ---------------------------------------------------------------- conditions */
 
-static bool header_matches(struct run *r, const struct pp_header_cond *h)
+static bool stage_applies(const struct run *r, size_t i)
 {
-	struct regex_match m;
-	struct err ignored;
-	for (size_t i = 0; i < r->msg->nheaders; i++) {
-		const struct header *hd = &r->msg->headers[i];
-		if (!hd->name || !hd->value || strcasecmp(hd->name, h->name) != 0)
-			continue;
-		/* a header that breaks a limit simply does not identify the client */
-		if (regex_match(h->re, hd->value, strlen(hd->value), 0, &r->pp->lim.regex, &m,
-				&ignored) == 1)
-			return true;
-	}
-	return false;
+	return pp_stage_applies(&r->pp->stages[i], r->client, r->is_reply, r->marks[i]);
 }
+
+static void client_detect(struct run *r)
+{
+	r->marks = xcalloc(r->pp->nstages ? r->pp->nstages : 1, 1);
+	pp_marks_fill(r->pp, r->msg, r->marks);
+	r->client = pp_client_detect(r->pp, r->msg, r->marks);
+}
+
+/* ---------------------------------------------------------------- built-in stages */
 
 static bool html_has(const struct message *msg, const char *needle)
 {
 	return msg->html && memmem(msg->html, msg->html_len, needle, strlen(needle)) != NULL;
 }
-
-static bool name_in(const char *name, char *const *v, size_t n)
-{
-	for (size_t i = 0; name && i < n; i++)
-		if (strcmp(name, v[i]) == 0)
-			return true;
-	return false;
-}
-
-static bool when_headers(struct run *r, const struct pp_when *w)
-{
-	for (size_t i = 0; i < w->nheaders; i++)
-		if (header_matches(r, &w->headers[i]))
-			return true;
-	return false;
-}
-
-static bool when_html(struct run *r, const struct pp_when *w)
-{
-	for (size_t i = 0; i < w->nhtml; i++)
-		if (html_has(r->msg, w->html[i]))
-			return true;
-	return false;
-}
-
-
-static bool stage_applies(struct run *r, size_t i)
-{
-	const struct pp_stage *st = &r->pp->stages[i];
-	if (st->only_replies && !r->is_reply)
-		return false;
-	if (st->nclients && !name_in(r->client, st->clients, st->nclients))
-		return false;
-	/* a pack applies to the client it is named for, the clients its `when`
-	 * names, and mail that shows its markers */
-	if (st->when.set && !(r->client && strcmp(r->client, st->name) == 0) &&
-	    !name_in(r->client, st->when.clients, st->when.nclients) && !r->marks[i])
-		return false;
-	return true;
-}
-
-/* Every stage's markers, once; then the model's client, else the first
- * pack whose headers match (X-Mailer, User-Agent and Message-ID say more
- * than markup), else the first whose HTML markers do. */
-static void client_detect(struct run *r)
-{
-	const struct preprocess *pp = r->pp;
-	r->marks = xcalloc(pp->nstages ? pp->nstages : 1, 1);
-	for (size_t i = 0; i < pp->nstages; i++) {
-		const struct pp_when *w = &pp->stages[i].when;
-		if (w->set)
-			r->marks[i] = (unsigned char)((when_headers(r, w) ? 1 : 0) |
-						      (when_html(r, w) ? 2 : 0));
-	}
-	r->client = r->msg->client;
-	for (unsigned bit = 1; bit <= 2; bit++) {
-		for (size_t i = 0; !r->client && i < pp->nstages; i++) {
-			if (pp->stages[i].detects_client && (r->marks[i] & bit))
-				r->client = pp->stages[i].name;
-		}
-	}
-}
-
-/* ---------------------------------------------------------------- built-in stages */
 
 /* HTML markers of a quoted part, and whether the text shows any quote. */
 static const char *const HTML_QUOTE_MARKERS[] = {

@@ -39,6 +39,12 @@ if [ -d "$CORPUS" ] && ls "$CORPUS"/*/cases.jsonl >/dev/null 2>&1; then
 	perf=$(perl -MJSON::PP -MFile::Basename -ne 'next unless /\S/; my $c = decode_json($_);
 		print dirname($ARGV), "/$c->{input}\n" if $c->{match} eq "perf_only"' \
 		"$CORPUS"/*/cases.jsonl)
+	# the grader's µs come from one cold run per process; this is warm, in CPU time
+	mapfile -t inputs < <(cut -f3 "$tmp/cases.tsv" | grep -v '\.eml$')
+	if [ "${#inputs[@]}" -gt 0 ]; then
+		echo "pipeline on the corpus, warm (all text cases round-robin, CPU time):"
+		"$TOOLS/pp_bench" --text --seconds 2 "${inputs[@]}" | grep -v 'parse +'
+	fi
 	if [ -n "$perf" ]; then
 		echo "perf cases, median of 21 runs:"
 		# shellcheck disable=SC2086
