@@ -4,6 +4,7 @@
 #   make test       everything the tests need, then unit + integration tests
 #   make demo       throw-away PostgreSQL + Dovecot, sample mail, one run
 #   make bench      end-to-end throughput vs. a bare IMAP fetch
+#   make bench-quotes  quote/signature stripping: accuracy on the corpus, speed
 #   make fuzz       libFuzzer targets (clang)
 #   make asan       sanitizer build used by the tests
 
@@ -27,8 +28,10 @@ MODULES := engine/util engine/net engine/auth engine/fetch engine/mime engine/sc
            engine/config engine/job engine/cli rules storage
 ALL_SRCS := $(wildcard $(addsuffix /*.c,$(MODULES)))
 MAIN_SRC := engine/cli/main.c
-LIB_SRCS := $(filter-out $(MAIN_SRC),$(ALL_SRCS)) build/gen/migrations_embed.c
+LIB_SRCS := $(filter-out $(MAIN_SRC),$(ALL_SRCS)) build/gen/migrations_embed.c \
+            build/gen/packs_embed.c
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))
+PACKS := $(sort $(wildcard rules/packs/*.yaml))
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
@@ -42,7 +45,7 @@ VG_BINS   := $(patsubst tests/unit/%.c,build/rel/tests/%,$(UNIT_SRCS))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
 TOOL_BINS := $(patsubst tests/bench/%.c,build/rel/tools/%,$(TOOL_SRCS))
 
-.PHONY: all asan unit-tests tools deps test demo bench fuzz clean check-clang valgrind
+.PHONY: all asan unit-tests tools deps test demo bench bench-quotes fuzz clean check-clang valgrind
 # keep the objects of test and tool binaries between runs
 .SECONDARY:
 all: mail2ticket
@@ -50,6 +53,10 @@ all: mail2ticket
 build/gen/migrations_embed.c: $(MIGRATIONS) storage/embed-migrations.sh
 	@mkdir -p $(dir $@)
 	$(Q)sh storage/embed-migrations.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
+
+build/gen/packs_embed.c: $(PACKS) rules/embed-packs.sh
+	@mkdir -p $(dir $@)
+	$(Q)sh rules/embed-packs.sh $(PACKS) > $@.tmp && mv $@.tmp $@
 
 # V=1 shows the full command lines.
 ifeq ($(V),1)
@@ -125,13 +132,18 @@ bench: deps
 	@$(MAKE) --no-print-directory mail2ticket tools
 	@bash tests/bench/bench.sh
 
+# accuracy of the default preprocessing pipeline on the quote corpus, and its speed
+bench-quotes:
+	@$(MAKE) --no-print-directory mail2ticket tools
+	@bash tests/bench/bench-quotes.sh
+
 valgrind: deps
 	$(MAKE) $(VG_BINS)
 	@sh tests/scripts/valgrind-units.sh $(VG_BINS)
 
 # The same sources must build clean under clang as well as gcc.
 # (-fsyntax-only: clang's warnings come from its front end, and gcc's objects stay as they are)
-check-clang: build/gen/migrations_embed.c
+check-clang: build/gen/migrations_embed.c build/gen/packs_embed.c
 	@$(if $(Q),echo "  CLANG   -fsyntax-only on every source")
 	$(Q)clang $(subst -MMD -MP,,$(REL_CFLAGS)) -fsyntax-only $(ALL_SRCS) $(UNIT_SRCS) $(TOOL_SRCS)
 

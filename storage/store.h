@@ -21,6 +21,7 @@
 #include "engine/mime/message.h"
 #include "engine/util/err.h"
 #include "rules/plan.h"
+#include "rules/preprocess.h"
 
 struct store;
 
@@ -59,6 +60,8 @@ struct store_item {
 	size_t raw_len;
 	const struct message *msg; /* NULL for badmail that could not be parsed */
 	const struct plan *plan;   /* NULL for badmail */
+	const struct preprocess_result *pre; /* the article's body after preprocessing and
+				      its trace; NULL: the body is msg->text as it is */
 	enum outcome outcome;      /* what the caller intends */
 	const char *reason;        /* badmail / ignore reason, else NULL */
 	/* results, filled by store_apply / store_flush / store_commit */

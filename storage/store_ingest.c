@@ -16,6 +16,7 @@
  */
 #include "storage/store.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,11 +29,12 @@
 	"SELECT idx, already_done, outcome, ticket_id, ticket_number, article_id "           \
 	"FROM m2t_ingest_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, " \
 	"$15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, "    \
-	"$31, $32, $33, $34, $35, $36, $37, $38)"
+	"$31, $32, $33, $34, $35, $36, $37, $38, $39, $40, $41, $42, $43, $44, $45, $46, $47)"
 
-/* Columns = parameters of m2t_ingest_batch(), in declaration order. The
- * first C_PER_MESSAGE, and C_SOURCE_KEY, have exactly one element per
- * queued message. */
+/* Columns = parameters of m2t_ingest_batch() (migrations 0001, 0002 and
+ * 0004), in declaration order. The first C_PER_MESSAGE, C_BODY_ORIGINAL,
+ * C_CLIENT and C_SOURCE_KEY have exactly one element per queued message;
+ * the C_TR_* ones one per removal of preprocessing. */
 enum {
 	C_JOB_RUN_ID, C_ACCOUNT, C_MAILBOX, C_UIDVALIDITY, C_UID, C_MESSAGE_ID, C_SHA256,
 	C_SIZE, C_OUTCOME, C_REASON, C_RAW, C_TICKET_ID, C_SUBJECT, C_QUEUE, C_PRIORITY,
@@ -42,7 +44,9 @@ enum {
 	C_ADDR_MSG = C_PER_MESSAGE, C_ADDR_CC, C_ADDR_NAME, C_ADDR_EMAIL,
 	C_ATT_MSG, C_ATT_FILENAME, C_ATT_TYPE, C_ATT_CID, C_ATT_INLINE, C_ATT_SHA256,
 	C_ATT_CONTENT,
-	C_SOURCE_KEY,   /* migrations/0004_sources.sql */
+	C_BODY_ORIGINAL, C_CLIENT,      /* migrations/0002_preprocess.sql */
+	C_TR_MSG, C_TR_STAGE, C_TR_RULE, C_TR_AT, C_TR_START, C_TR_END, C_TR_TEXT,
+	C_SOURCE_KEY,                   /* migrations/0004_sources.sql */
 	C_COUNT
 };
 
@@ -53,6 +57,7 @@ static const unsigned COL_OID[C_COUNT] = {
 	[C_ADDR_MSG] = STORE_OID_INT4, [C_ADDR_CC] = STORE_OID_BOOL,
 	[C_ATT_MSG] = STORE_OID_INT4, [C_ATT_INLINE] = STORE_OID_BOOL,
 	[C_ATT_CONTENT] = STORE_OID_BYTEA,
+	[C_TR_MSG] = STORE_OID_INT4, [C_TR_START] = STORE_OID_INT8, [C_TR_END] = STORE_OID_INT8,
 	/* every other column: text (0 below) */
 };
 
@@ -220,6 +225,41 @@ static void add_attachments(struct store_queue *q, int32_t msg, const struct mes
 	}
 }
 
+/*
+ * The body agents read (the text after preprocessing, when it ran), the
+ * text before it, the client, and one trace row per removal.
+ */
+static void add_body(struct store_queue *q, int32_t msg, const struct store_item *item)
+{
+	struct store_col *c = q->col;
+	const struct message *m = item->msg;
+	const struct preprocess_result *pre = item->pre;
+	const char *orig = m->text ? m->text : "";
+	size_t orig_len = m->text ? m->text_len : 0;
+	if (!pre) {
+		add_text_len(&c[C_BODY_TEXT], orig, orig_len);
+		add_text_len(&c[C_BODY_ORIGINAL], orig, orig_len);
+		add_text(&c[C_CLIENT], m->client);
+		return;
+	}
+	add_text_len(&c[C_BODY_TEXT], pre->text, pre->len);
+	/* the trace's offsets are into the text the stages started from */
+	add_text_len(&c[C_BODY_ORIGINAL], pre->base, pre->base_len);
+	add_text(&c[C_CLIENT], pre->client);
+	for (size_t i = 0; i < pre->nremoved; i++) {
+		const struct preprocess_removal *x = &pre->removed[i];
+		char at[600];
+		snprintf(at, sizeof(at), "%s:%u:%u", x->file, x->line, x->column);
+		store_col_add_i32(&c[C_TR_MSG], msg);
+		add_text(&c[C_TR_STAGE], x->stage);
+		add_text(&c[C_TR_RULE], x->rule);
+		add_text(&c[C_TR_AT], at);
+		store_col_add_i64(&c[C_TR_START], (int64_t)x->start);
+		store_col_add_i64(&c[C_TR_END], (int64_t)x->end);
+		add_text_len(&c[C_TR_TEXT], x->text, x->len);
+	}
+}
+
 /* The ticket's and article's columns: values for ticket and appended, NULLs else. */
 static void add_article(struct store_queue *q, int32_t msg, const struct store_item *item,
 			bool with_article)
@@ -228,6 +268,8 @@ static void add_article(struct store_queue *q, int32_t msg, const struct store_i
 	if (!with_article) {
 		for (int i = C_TICKET_ID; i <= C_SENT_AT; i++)
 			store_col_add(&c[i], NULL, 0);
+		store_col_add(&c[C_BODY_ORIGINAL], NULL, 0);
+		store_col_add(&c[C_CLIENT], NULL, 0);
 		return;
 	}
 	const struct message *m = item->msg;
@@ -247,7 +289,7 @@ static void add_article(struct store_queue *q, int32_t msg, const struct store_i
 	add_text(&c[C_FROM_NAME], m->from.name);
 	add_text(&c[C_FROM_EMAIL], m->from.email);
 	add_text(&c[C_ART_SUBJECT], m->subject);
-	add_text_len(&c[C_BODY_TEXT], m->text ? m->text : "", m->text ? m->text_len : 0);
+	add_body(q, msg, item);
 	add_text_len(&c[C_BODY_HTML], m->html, m->html_len);
 	int64_t date = (int64_t)m->date;
 	if (date != 0 && date >= SENT_AT_MIN && date <= SENT_AT_MAX)
@@ -310,7 +352,12 @@ static size_t item_estimate(const struct store_item *item)
 	size_t n = 4096 + (item->raw ? item->raw_len : 0);
 	const struct message *m = item->msg;
 	if (m && (item->outcome == OUTCOME_TICKET || item->outcome == OUTCOME_APPENDED)) {
-		n += m->text_len + m->html_len;
+		n += 2 * m->text_len + m->html_len;
+		if (item->pre) {
+			n += item->pre->len + item->pre->base_len;
+			for (size_t i = 0; i < item->pre->nremoved; i++)
+				n += item->pre->removed[i].len + 256;
+		}
 		for (size_t i = 0; i < m->nattachments; i++)
 			n += m->attachments[i].size + 256;
 	}

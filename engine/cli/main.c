@@ -26,6 +26,8 @@ static void usage(FILE *out)
 	      "  tickets [-n N]    list the newest tickets (number, requester, subject, articles)\n"
 	      "  schedule EXPR [--tz ZONE] [--from TIME] [-n N]\n"
 	      "                    print the next times a schedule fires\n"
+	      "  preprocess [--rules FILE] [--json] [--trace] [--text] MAIL...\n"
+	      "                    strip quotes and signatures from mail files, print the text\n"
 	      "  version           print the version\n"
 	      "\n"
 	      "options:\n"
@@ -102,6 +104,8 @@ int main(int argc, char **argv)
 		return cli_schedule(&o, cargc, cargv);
 	if (strcmp(cmd, "deliver") == 0)
 		return cli_deliver(&o, cargc, cargv);
+	if (strcmp(cmd, "preprocess") == 0)
+		return cli_preprocess(&o, cargc, cargv);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("mail2ticket %s\n", CLI_VERSION);
 		return EX_OK;

@@ -11,7 +11,7 @@
  * database and the message in the mailbox: it is simply done again.
  *
  * Messages are fetched a batch at a time (one UID FETCH per batch) and
- * parsed one at a time inside the callback; the store copies what it needs
+ * parsed and preprocessed one at a time inside the callback; the store copies what it needs
  * into its queue (at most 128 messages or ~16 MB before it sends), so
  * memory is bounded whatever the size of the mailbox.
  */
@@ -33,6 +33,7 @@
 #include "engine/util/log.h"
 #include "engine/util/xalloc.h"
 #include "rules/plan.h"
+#include "rules/preprocess.h"
 
 /* Committed messages gathered before one MOVE (see run_batch). */
 #define DISPOSE_CHUNK 5000
@@ -52,6 +53,9 @@ struct run_state {
 	bool have_outcome;
 	enum outcome last_outcome;       /* recorded for the last message (deliver) */
 	struct arena *arena;
+	/* the job's preprocessing stages; the shipped default until rule files
+	 * come with the statement rules */
+	struct preprocess *pp;
 	double fetch_s;             /* wall time in FETCH (parse and queueing included) */
 	double commit_s;            /* in COMMIT (the store's flush included) */
 	double move_s;              /* in MOVE */
@@ -163,6 +167,7 @@ static int store_item(struct run_state *st, struct store_item *item, struct err 
 	log_warn("message.badmail", "reason=\"%s\"", serr.msg);
 	item->msg = NULL;
 	item->plan = NULL;
+	item->pre = NULL;
 	item->outcome = OUTCOME_BADMAIL;
 	item->reason = serr.msg;
 	return store_apply_async(st->store, st->run_id, item, err);
@@ -199,6 +204,7 @@ static int process_message(void *ud, uint32_t uid, const char *raw, size_t len, 
 	struct store_item *item = batch_item(st, uid);
 	struct message *msg = NULL;
 	struct plan plan;
+	struct preprocess_result pre;
 	struct err merr = {0};
 	char sha[65];
 	char clean[160];
@@ -225,9 +231,31 @@ static int process_message(void *ud, uint32_t uid, const char *raw, size_t len, 
 		item->reason = merr.msg;
 		log_warn("message.badmail", "reason=\"%s\"",
 			 log_clean(merr.msg, strlen(merr.msg), clean, sizeof(clean)));
+	} else if (preprocess_run(st->pp, msg, st->arena, &pre, &merr) < 0) {
+		/* a rule that fails on this mail (a match limit, too many
+		 * removals): the mail is kept whole in badmail, with the rule named
+		 * in the reason (DESIGN.md, decision 2) */
+		if (merr.cls != ERR_MESSAGE) {
+			*err = merr;
+			return -1;
+		}
+		item->sha256 = msg->raw_sha256;
+		item->message_id = msg->message_id;
+		item->outcome = OUTCOME_BADMAIL;
+		item->reason = merr.msg;
+		log_warn("message.badmail", "reason=\"%s\"",
+			 log_clean(merr.msg, strlen(merr.msg), clean, sizeof(clean)));
 	} else {
+		if (pre.budget_spent)
+			log_warn("message.preprocess_budget",
+				 "msg=\"time budget spent, the text is stored whole\" us=%llu",
+				 (unsigned long long)pre.elapsed_us);
+		log_debug("message.preprocessed", "client=%s removed=%zu kept_all=%d us=%llu",
+			  pre.client ? pre.client : "-", pre.nremoved, pre.kept_all,
+			  (unsigned long long)pre.elapsed_us);
 		plan_default(msg, &plan);
 		item->msg = msg;
+		item->pre = &pre;
 		item->plan = &plan;
 		item->message_id = msg->message_id;
 		item->sha256 = msg->raw_sha256;
@@ -240,6 +268,7 @@ static int process_message(void *ud, uint32_t uid, const char *raw, size_t len, 
 	item->raw = NULL;
 	item->msg = NULL;
 	item->plan = NULL;
+	item->pre = NULL;
 	item->sha256 = NULL;
 	item->message_id = NULL;
 	item->reason = NULL;
@@ -496,6 +525,8 @@ static int run(const struct config_job *job, struct source *given, struct store 
 				err) < 0)
 		goto out_noctx;
 	st.arena = arena_new();
+	if (preprocess_default(&st.pp, err) < 0)
+		goto out;
 	if (!st.src) {
 		struct source_limits lim = {.max_message = job->limits.max_size};
 		if (source_open(job, SOURCE_READ_WRITE, &lim, &st.src, err) < 0)
@@ -547,6 +578,7 @@ out:
 		 st.counts.badmail, st.counts.already_done, st.counts.bytes, res->seconds,
 		 st.fetch_s, st.commit_s, st.move_s);
 	arena_free(&st.arena);
+	preprocess_free(&st.pp);
 	free(st.items);
 	uid_list_release(&st.to_archive);
 	uid_list_release(&st.to_badmail);

@@ -1,0 +1,88 @@
+#include "engine/util/json.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Length of the valid UTF-8 sequence at s (1..4), 0 when invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t len)
+{
+	unsigned char c = s[0];
+	size_t n;
+	uint32_t cp;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF) {
+		n = 2;
+		cp = c & 0x1F;
+	} else if (c >= 0xE0 && c <= 0xEF) {
+		n = 3;
+		cp = c & 0x0F;
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		n = 4;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (len < n)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3F);
+	}
+	/* overlong forms, surrogates, beyond U+10FFFF */
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+	    (cp >= 0xD800 && cp <= 0xDFFF))
+		return 0;
+	return n;
+}
+
+void json_add_string(struct buf *b, const char *str, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0, run = 0;
+
+	buf_addc(b, '"');
+	while (i < len) {
+		unsigned char c = s[i];
+		size_t n = utf8_seq(s + i, len - i);
+		bool plain = n > 1 || (n == 1 && c >= 0x20 && c != '"' && c != '\\');
+		/* U+2028 and U+2029: E2 80 A8 / E2 80 A9 */
+		if (n == 3 && c == 0xE2 && s[i + 1] == 0x80 && (s[i + 2] == 0xA8 || s[i + 2] == 0xA9))
+			plain = false;
+		if (plain) {
+			i += n;
+			run += n;
+			continue;
+		}
+		buf_add(b, s + i - run, run);
+		run = 0;
+		if (n == 0) {
+			buf_adds(b, "\\ufffd");
+			i++;
+			continue;
+		}
+		if (n == 3) {
+			buf_adds(b, s[i + 2] == 0xA8 ? "\\u2028" : "\\u2029");
+			i += 3;
+			continue;
+		}
+		switch (c) {
+		case '"': buf_adds(b, "\\\""); break;
+		case '\\': buf_adds(b, "\\\\"); break;
+		case '\n': buf_adds(b, "\\n"); break;
+		case '\r': buf_adds(b, "\\r"); break;
+		case '\t': buf_adds(b, "\\t"); break;
+		case '\b': buf_adds(b, "\\b"); break;
+		case '\f': buf_adds(b, "\\f"); break;
+		default: {
+			char u[7] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0};
+			buf_adds(b, u);
+		}
+		}
+		i++;
+	}
+	buf_add(b, s + i - run, run);
+	buf_addc(b, '"');
+}
