@@ -7,6 +7,7 @@
  * What a handshake showed (for test-connection and the logs), why a
  * certificate was refused in plain words, and key pinning.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +139,18 @@ static X509 *leaf_cert(SSL *ssl)
 	return chain && sk_X509_num(chain) > 0 ? sk_X509_value(chain, 0) : NULL;
 }
 
+/* vsnprintf: cutting a long explanation is fine, and says so by "..." */
+static void __attribute__((format(printf, 2, 3))) problem_set(struct net_tls_info *ti,
+							     const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(ti->problem, sizeof(ti->problem), fmt, ap);
+	va_end(ap);
+	if (n >= (int)sizeof(ti->problem))
+		memcpy(ti->problem + sizeof(ti->problem) - 4, "...", 4);
+}
+
 static void explain(struct net_tls_info *ti, X509 *cert, const char *name, long vr,
 		    const char *names)
 {
@@ -148,23 +161,23 @@ static void explain(struct net_tls_info *ti, X509 *cert, const char *name, long 
 		return;
 	case X509_V_ERR_HOSTNAME_MISMATCH:
 	case X509_V_ERR_IP_ADDRESS_MISMATCH:
-		snprintf(ti->problem, sizeof(ti->problem), "the certificate is for %s, not %s",
+		problem_set(ti, "the certificate is for %s, not %s",
 			 names[0] ? names : ti->subject, name);
 		return;
 	case X509_V_ERR_CERT_HAS_EXPIRED:
-		snprintf(ti->problem, sizeof(ti->problem), "the certificate expired on %s "
+		problem_set(ti, "the certificate expired on %s "
 			 "(%ld days ago)", ti->not_after, -ti->days_left);
 		return;
 	case X509_V_ERR_CERT_NOT_YET_VALID: {
 		char nb[32];
 		long d;
 		time_text(cert ? X509_get0_notBefore(cert) : NULL, nb, sizeof(nb), &d);
-		snprintf(ti->problem, sizeof(ti->problem), "the certificate is not valid "
+		problem_set(ti, "the certificate is not valid "
 			 "before %s (is this machine's clock right?)", nb);
 		return;
 	}
 	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-		snprintf(ti->problem, sizeof(ti->problem), "the certificate is self-signed (not "
+		problem_set(ti, "the certificate is self-signed (not "
 			 "issued by a certificate authority trusted here); trust it with "
 			 "tls.ca_file, or pin its key with tls.pin_sha256");
 		return;
@@ -173,12 +186,12 @@ static void explain(struct net_tls_info *ti, X509 *cert, const char *name, long 
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
 	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
 		name_cn(cert ? X509_get_issuer_name(cert) : NULL, who, sizeof(who));
-		snprintf(ti->problem, sizeof(ti->problem), "the certificate was issued by \"%s\", "
+		problem_set(ti, "the certificate was issued by \"%s\", "
 			 "a certificate authority not trusted here (unknown CA; see tls.ca_file "
 			 "and tls.ca_path)", who[0] ? who : ti->issuer);
 		return;
 	default:
-		snprintf(ti->problem, sizeof(ti->problem), "%s",
+		problem_set(ti, "%s",
 			 X509_verify_cert_error_string(vr));
 	}
 }

@@ -117,7 +117,7 @@ static void explain_protocol_error(struct net_conn *c, const struct net_tls *t,
 	snprintf(prev, sizeof(prev), "%s", err->msg);
 	if (reason == SSL_R_UNSUPPORTED_PROTOCOL || reason == SSL_R_TLSV1_ALERT_PROTOCOL_VERSION ||
 	    reason == SSL_R_NO_PROTOCOLS_AVAILABLE || reason == SSL_R_WRONG_SSL_VERSION) {
-		char lo[8] = "1.2", hi[8] = "1.3";
+		char lo[16] = "1.2", hi[16] = "1.3";
 		if (t->min_version)
 			snprintf(lo, sizeof(lo), "1.%d", t->min_version - 10);
 		if (t->max_version)
