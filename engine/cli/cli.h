@@ -16,6 +16,7 @@ int cli_check_config(const struct cli_opts *o, int argc, char **argv);
 int cli_migrate(const struct cli_opts *o, int argc, char **argv);
 int cli_run(const struct cli_opts *o, int argc, char **argv);
 int cli_tickets(const struct cli_opts *o, int argc, char **argv);
+int cli_test_connection(const struct cli_opts *o, int argc, char **argv);
 
 /* Maps an error class to an exit code: transient → EX_TEMPFAIL, source →
  * EX_UNAVAILABLE, message → EX_DATAERR, fatal → EX_SOFTWARE. */

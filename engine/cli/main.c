@@ -22,6 +22,9 @@ static void usage(FILE *out)
 	      "  migrate           create or update the database schema\n"
 	      "  run JOB           run a job once, now\n"
 	      "  tickets [-n N]    list the newest tickets (number, requester, subject, articles)\n"
+	      "  test-connection ACCOUNT\n"
+	      "                    connect and log in like a job; show TLS, certificate,\n"
+	      "                    login, folders and timings\n"
 	      "  version           print the version\n"
 	      "\n"
 	      "options:\n"
@@ -94,6 +97,8 @@ int main(int argc, char **argv)
 		return cli_run(&o, cargc, cargv);
 	if (strcmp(cmd, "tickets") == 0)
 		return cli_tickets(&o, cargc, cargv);
+	if (strcmp(cmd, "test-connection") == 0)
+		return cli_test_connection(&o, cargc, cargv);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("mail2ticket %s\n", CLI_VERSION);
 		return EX_OK;

@@ -108,6 +108,13 @@ static int ssl_want(struct net_conn *c, int r, const char *what, struct err *err
 		       ossl_reason(why, sizeof(why)));
 }
 
+/* The allowed version range, as an admin wrote it: "1.2" and "1.3". */
+static void versions_text(const struct net_tls *t, char lo[16], char hi[16])
+{
+	snprintf(lo, 16, "1.%d", t->min_version ? t->min_version - 10 : 2);
+	snprintf(hi, 16, "1.%d", t->max_version ? t->max_version - 10 : 3);
+}
+
 /* Words for the handshake failures admins meet most. */
 static void explain_protocol_error(struct net_conn *c, const struct net_tls *t,
 				   struct err *err)
@@ -117,11 +124,8 @@ static void explain_protocol_error(struct net_conn *c, const struct net_tls *t,
 	snprintf(prev, sizeof(prev), "%s", err->msg);
 	if (reason == SSL_R_UNSUPPORTED_PROTOCOL || reason == SSL_R_TLSV1_ALERT_PROTOCOL_VERSION ||
 	    reason == SSL_R_NO_PROTOCOLS_AVAILABLE || reason == SSL_R_WRONG_SSL_VERSION) {
-		char lo[16] = "1.2", hi[16] = "1.3";
-		if (t->min_version)
-			snprintf(lo, sizeof(lo), "1.%d", t->min_version - 10);
-		if (t->max_version)
-			snprintf(hi, sizeof(hi), "1.%d", t->max_version - 10);
+		char lo[16], hi[16];
+		versions_text(t, lo, hi);
 		err_set(err, ERR_SOURCE, "%s and this client have no TLS version in common "
 			"(allowed here: %s to %s; see tls.min_version/max_version)", c->host, lo,
 			hi);
@@ -129,6 +133,12 @@ static void explain_protocol_error(struct net_conn *c, const struct net_tls *t,
 		   reason == SSL_R_NO_CIPHERS_AVAILABLE) {
 		err_set(err, ERR_SOURCE, "%s refused the TLS handshake (no cipher in common? "
 			"see tls.ciphers/ciphersuites): %s", c->host, prev);
+	} else if (reason == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+		char lo[16], hi[16];
+		versions_text(t, lo, hi);
+		err_set(err, ERR_SOURCE, "%s closed the connection during the TLS handshake: it "
+			"may refuse the TLS versions (%s to %s) or the ciphers allowed here",
+			c->host, lo, hi);
 	} else if (reason == SSL_R_WRONG_VERSION_NUMBER || reason == SSL_R_PACKET_LENGTH_TOO_LONG ||
 		   reason == SSL_R_RECORD_LENGTH_MISMATCH) {
 		err_set(err, ERR_SOURCE, "%s does not speak TLS on this port (a plaintext port? "
