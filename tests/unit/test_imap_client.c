@@ -21,7 +21,7 @@
 #include "engine/util/log.h"
 #include "tests/unit/test.h"
 
-enum step_kind { S_END, S_SEND, S_EXPECT, S_SLEEP_MS };
+enum step_kind { S_END, S_SEND, S_EXPECT, S_EXPECT_PREFIX, S_SLEEP_MS, S_CLOSE };
 
 struct step {
 	enum step_kind kind;
@@ -31,6 +31,8 @@ struct step {
 
 #define SEND(s) {S_SEND, s, sizeof(s) - 1}
 #define EXPECT(s) {S_EXPECT, s, 0}
+#define EXPECT_PREFIX(s) {S_EXPECT_PREFIX, s, 0}
+#define CLOSE {S_CLOSE, NULL, 0}
 #define SLEEP(ms) {S_SLEEP_MS, NULL, ms}
 #define END {S_END, NULL, 0}
 
@@ -40,6 +42,8 @@ struct server {
 	const struct step *steps;
 	pthread_t thread;
 	char failure[512];
+	char after[4096];       /* what the client sent after the script ended */
+	size_t after_len;
 };
 
 static int read_line(int fd, char *out, size_t outlen)
@@ -74,7 +78,12 @@ static void *server_main(void *arg)
 	int fd = accept(s->lfd, NULL, NULL);
 	if (fd < 0)
 		return NULL;
+	bool closed = false;
 	for (const struct step *st = s->steps; st->kind != S_END; st++) {
+		if (st->kind == S_CLOSE) {
+			closed = true;
+			break;
+		}
 		if (st->kind == S_SEND) {
 			if (write(fd, st->data, st->len) != (ssize_t)st->len)
 				break;
@@ -89,21 +98,34 @@ static void *server_main(void *arg)
 					 st->data);
 				break;
 			}
-			if (strcmp(line, st->data) != 0) {
+			if (st->kind == S_EXPECT_PREFIX ? strncmp(line, st->data, strlen(st->data)) != 0
+							 : strcmp(line, st->data) != 0) {
 				snprintf(s->failure, sizeof(s->failure), "expected \"%.200s\", got \"%.200s\"",
 					 st->data, line);
 				break;
 			}
 		}
 	}
+	if (closed) {
+		close(fd);
+		return NULL;
+	}
 	shutdown(fd, SHUT_WR);
-	/* let the client finish reading, then close (bounded) */
+	/* let the client finish reading, then close (bounded); keep what it sent */
 	char b[256];
 	for (int i = 0; i < 100; i++) {
 		struct pollfd q = {.fd = fd, .events = POLLIN};
-		if (poll(&q, 1, 30) > 0 && read(fd, b, sizeof(b)) <= 0)
+		if (poll(&q, 1, 30) <= 0)
+			continue;
+		ssize_t n = read(fd, b, sizeof(b));
+		if (n <= 0)
 			break;
+		size_t room = sizeof(s->after) - 1 - s->after_len;
+		size_t k = (size_t)n < room ? (size_t)n : room;
+		memcpy(s->after + s->after_len, b, k);
+		s->after_len += k;
 	}
+	s->after[s->after_len] = '\0';
 	close(fd);
 	return NULL;
 }
@@ -123,14 +145,28 @@ static void server_start(struct server *s, const struct step *steps)
 	pthread_create(&s->thread, NULL, server_main, s);
 }
 
-/* Joins the server; its script must have run to the end without mismatch. */
+/*
+ * Joins the server; its script must have run to the end without mismatch,
+ * and nothing the client sent afterwards may carry credentials or touch
+ * mail (the hostile cases end with the client giving up, not going on).
+ */
 static void server_finish(struct server *s)
 {
+	static const char *const forbidden[] = {
+		"LOGIN", "AUTHENTICATE", "AGFsaWNlAHB3", "MOVE", "COPY", "STORE", "EXPUNGE", NULL,
+	};
 	pthread_join(s->thread, NULL);
 	close(s->lfd);
 	if (s->failure[0]) {
 		fprintf(stderr, "  server: %s\n", s->failure);
 		test_failed_now = 1;
+	}
+	for (size_t i = 0; forbidden[i]; i++) {
+		if (memmem(s->after, s->after_len, forbidden[i], strlen(forbidden[i]))) {
+			fprintf(stderr, "  server: the client sent \"%s\" after the script: %.200s\n",
+				forbidden[i], s->after);
+			test_failed_now = 1;
+		}
 	}
 }
 
@@ -213,6 +249,159 @@ TEST(starttls_missing_or_refused)
 	};
 	CHECK(connect_err(refused, SEC_STARTTLS, &err) < 0);
 	CHECK_INT(err.cls, ERR_SOURCE);
+	CHECK(strstr(err.msg, "refused STARTTLS (not now)") != NULL);
+	static const struct step bad[] = {
+		SEND("* OK [CAPABILITY IMAP4rev1 STARTTLS] hi\r\n"), EXPECT("A0001 STARTTLS"),
+		SEND("A0001 BAD what\r\n"), END,
+	};
+	CHECK(connect_err(bad, SEC_STARTTLS, &err) < 0);
+	CHECK_INT(err.cls, ERR_SOURCE);
+	CHECK(strstr(err.msg, "security: starttls requires") != NULL);
+}
+
+/*
+ * starttls-optional: a server without STARTTLS (or one that refuses it)
+ * is used in plaintext, but no login that shows the password is made;
+ * challenge-response logins still work.
+ */
+TEST(starttls_optional_falls_back_without_showing_the_password)
+{
+	static const struct step plain_only[] = {
+		SEND("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] hi\r\n"), END,
+	};
+	struct err err = {0};
+	CHECK(connect_err(plain_only, SEC_STARTTLS_OPTIONAL, &err) < 0);
+	CHECK_INT(err.cls, ERR_SOURCE);
+	CHECK(strstr(err.msg, "refusing to send it in the clear") != NULL);
+	static const struct step refused_login_cmd[] = {
+		SEND("* OK [CAPABILITY IMAP4rev1 STARTTLS] hi\r\n"), EXPECT("A0001 STARTTLS"),
+		SEND("A0001 NO [UNAVAILABLE] no certificate configured\r\n"), END,
+	};
+	CHECK(connect_err(refused_login_cmd, SEC_STARTTLS_OPTIONAL, &err) < 0);
+	CHECK_INT(err.cls, ERR_SOURCE);
+	CHECK(strstr(err.msg, "offers no login that keeps the password secret") != NULL);
+	/* an explicit plaintext mechanism is refused the same way */
+	static const struct step explicit_plain[] = {
+		SEND("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] hi\r\n"), END,
+	};
+	struct server s;
+	server_start(&s, explicit_plain);
+	struct config_account acc = account(s.port, SEC_STARTTLS_OPTIONAL);
+	acc.auth = AUTH_PLAIN;
+	struct imap_client *c = NULL;
+	CHECK(imap_connect(&acc, NULL, &c, &err) < 0);
+	CHECK(strstr(err.msg, "auth: plain would send the password unencrypted") != NULL);
+	imap_client_free(&c);
+	server_finish(&s);
+	static const struct step cram[] = {
+		SEND("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN AUTH=CRAM-MD5] hi\r\n"),
+		EXPECT("A0001 AUTHENTICATE CRAM-MD5"),
+		SEND("+ PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+\r\n"),
+		EXPECT("YWxpY2UgYjAzN2EwYThmZDhjZDI2MWRlNmE5Mzg3YTFlODI2NDg="),
+		SEND("A0001 OK [CAPABILITY IMAP4rev1] in\r\n"), LOGOUT_STEPS("A0002"), END,
+	};
+	CHECK(connect_err(cram, SEC_STARTTLS_OPTIONAL, &err) == 0);
+	static const struct step preauth[] = {
+		SEND("* PREAUTH [CAPABILITY IMAP4rev1] hi\r\n"), LOGOUT_STEPS("A0001"), END,
+	};
+	CHECK(connect_err(preauth, SEC_STARTTLS_OPTIONAL, &err) == 0);
+}
+
+/* SCRAM: "logged in" before the server proved it knows the password. */
+TEST(tagged_ok_before_scram_finished_refused)
+{
+	static const struct step early[] = {
+		SEND("* OK [CAPABILITY IMAP4rev1 AUTH=SCRAM-SHA-256 SASL-IR] hi\r\n"),
+		EXPECT_PREFIX("A0001 AUTHENTICATE SCRAM-SHA-256 biws"),
+		SEND("A0001 OK [CAPABILITY IMAP4rev1] welcome\r\n"), END,
+	};
+	struct err err = {0};
+	CHECK(connect_err(early, SEC_NONE, &err) < 0);
+	CHECK_INT(err.cls, ERR_SOURCE);
+	CHECK(strstr(err.msg, "never proved it knows the password") != NULL);
+	/* a server-first message that is not base64: cancelled with "*" at once */
+	static const struct step garbage[] = {
+		SEND("* OK [CAPABILITY IMAP4rev1 AUTH=SCRAM-SHA-1] hi\r\n"),
+		EXPECT("A0001 AUTHENTICATE SCRAM-SHA-1"), SEND("+ \r\n"), EXPECT_PREFIX("biws"),
+		SEND("+ %%%not-base64%%%\r\n"), EXPECT("*"),
+		SEND("A0001 BAD canceled\r\n"), END,
+	};
+	CHECK(connect_err(garbage, SEC_NONE, &err) < 0);
+	CHECK_INT(err.cls, ERR_SOURCE);
+	CHECK(strstr(err.msg, "not base64") != NULL);
+}
+
+/* A tagged OK while the client still waits for "+" to send the rest. */
+TEST(tagged_ok_before_the_command_ends)
+{
+	static const struct step steps[] = {
+		SEND("* OK [CAPABILITY IMAP4rev1] hi\r\n"), EXPECT("A0001 LOGIN {5}"),
+		SEND("A0001 OK [CAPABILITY IMAP4rev1] in already\r\n"), END,
+	};
+	struct server s;
+	server_start(&s, steps);
+	struct config_account acc = account(s.port, SEC_NONE);
+	static char user[] = "j\xc3\xb6rg";
+	acc.username = user;
+	acc.auth = AUTH_LOGIN;
+	struct imap_client *c = NULL;
+	struct err err = {0};
+	CHECK(imap_connect(&acc, NULL, &c, &err) < 0);
+	CHECK_INT(err.cls, ERR_SOURCE);
+	CHECK(strstr(err.msg, "tagged OK before the command was complete") != NULL);
+	imap_client_free(&c);
+	server_finish(&s);
+}
+
+TEST(xoauth2_token_and_error_challenge)
+{
+	static const struct step steps[] = {
+		SEND("* OK [CAPABILITY IMAP4rev1 AUTH=XOAUTH2 SASL-IR] hi\r\n"),
+		/* user=alice^Aauth=Bearer pw^A^A */
+		EXPECT("A0001 AUTHENTICATE XOAUTH2 dXNlcj1hbGljZQFhdXRoPUJlYXJlciBwdwEB"),
+		SEND("+ eyJzdGF0dXMiOiI0MDAiLCJzY2hlbWVzIjoiQmVhcmVyIn0=\r\n"), EXPECT(""),
+		SEND("A0001 NO [AUTHENTICATIONFAILED] Invalid credentials\r\n"), END,
+	};
+	struct server s;
+	server_start(&s, steps);
+	struct config_account acc = account(s.port, SEC_NONE);
+	acc.auth = AUTH_XOAUTH2;
+	struct imap_client *c = NULL;
+	struct err err = {0};
+	CHECK(imap_connect(&acc, NULL, &c, &err) < 0);
+	CHECK_INT(err.cls, ERR_SOURCE);
+	CHECK(strstr(err.msg, "Invalid credentials") != NULL);
+	CHECK(strstr(err.msg, "\\\"status\\\":\\\"400\\\"") != NULL);
+	imap_client_free(&c);
+	server_finish(&s);
+}
+
+/* NTLM (Exchange's "Secure Password Authentication"): the message types in order. */
+TEST(ntlm_exchange)
+{
+	static const struct step steps[] = {
+		SEND("* OK [CAPABILITY IMAP4rev1 AUTH=NTLM AUTH=GSSAPI] hi\r\n"),
+		EXPECT("A0001 AUTHENTICATE NTLM"), SEND("+ \r\n"),
+		EXPECT_PREFIX("TlRMTVNTUAAB"),  /* NTLMSSP, type 1 */
+		/* type 2: no target, flags 0x8201, challenge 0123456789abcdef */
+		SEND("+ TlRMTVNTUAACAAAAAAAAACgAAAABggAAASNFZ4mrze8AAAAAAAAAAAAAAAAAAAAA\r\n"),
+		EXPECT_PREFIX("TlRMTVNTUAAD"),  /* type 3 */
+		SEND("A0001 OK [CAPABILITY IMAP4rev1] in\r\n"), LOGOUT_STEPS("A0002"), END,
+	};
+	struct server s;
+	server_start(&s, steps);
+	struct config_account acc = account(s.port, SEC_TLS);
+	acc.security = SEC_NONE;
+	acc.auth = AUTH_NTLM;
+	static char user[] = "EXAMPLE\\alice";
+	acc.username = user;
+	struct imap_client *c = NULL;
+	struct err err = {0};
+	CHECK(imap_connect(&acc, NULL, &c, &err) == 0);
+	if (!c)
+		fprintf(stderr, "  %s\n", err.msg);
+	imap_client_free(&c);
+	server_finish(&s);
 }
 
 TEST(greeting_bye_and_garbage)
@@ -456,6 +645,119 @@ TEST(server_stops_mid_literal)
 	session(steps, NULL, 300, stalled);
 }
 
+/* What a hostile FETCH response must end in: this class, this text, nothing delivered. */
+static enum err_class want_cls;
+static const char *want_text;
+
+static void fetch_fails(struct imap_client *c)
+{
+	uint32_t uv, ex;
+	struct err err = {0};
+	char got[256] = "";
+	CHECK(imap_select(c, "INBOX", false, &uv, &ex, &err) == 0);
+	uint32_t uid = 1;
+	CHECK(imap_fetch_bodies(c, &uid, 1, collect_cb, got, &err) < 0);
+	CHECK_INT(err.cls, want_cls);
+	if (!strstr(err.msg, want_text)) {
+		fprintf(stderr, "  error \"%s\" lacks \"%s\"\n", err.msg, want_text);
+		test_failed_now = 1;
+	}
+	CHECK_STR(got, "");
+	/* the stream is out of step: nothing more is sent (server_finish checks) */
+	uint32_t v[] = {1};
+	CHECK(imap_move(c, v, 1, "Done", &err) < 0);
+}
+
+#define FETCH_PRELUDE                                                                  \
+	LOGIN_STEPS("MOVE"), SELECT_STEPS("A0002", 1),                                 \
+	EXPECT("A0003 UID FETCH 1 (UID BODY.PEEK[])")
+
+TEST(literal_sizes_from_hostile_servers)
+{
+	/* 4 GiB - 1: over any limit, refused before a byte of it is read */
+	static const struct step huge[] = {
+		FETCH_PRELUDE, SEND("* 1 FETCH (UID 1 BODY[] {4294967295}\r\nabc"), END,
+	};
+	want_cls = ERR_MESSAGE;
+	want_text = "larger than the limit";
+	session(huge, NULL, 0, fetch_fails);
+	static const struct step negative[] = {
+		FETCH_PRELUDE, SEND("* 1 FETCH (UID 1 BODY[] {-1}\r\nabc)\r\n"), END,
+	};
+	want_cls = ERR_SOURCE;
+	want_text = "protocol error";
+	session(negative, NULL, 0, fetch_fails);
+	/* past 64 bits: read as "too big", never wrapped around to a small size */
+	static const struct step overflow[] = {
+		FETCH_PRELUDE, SEND("* 1 FETCH (UID 1 BODY[] {99999999999999999999999}\r\n"), END,
+	};
+	want_cls = ERR_MESSAGE;
+	want_text = "larger than the limit";
+	session(overflow, NULL, 0, fetch_fails);
+}
+
+TEST(truncated_literal_and_garbage)
+{
+	static const struct step truncated[] = {
+		FETCH_PRELUDE, SEND("* 1 FETCH (UID 1 BODY[] {100}\r\nabc"), CLOSE, END,
+	};
+	want_cls = ERR_TRANSIENT;
+	want_text = "connection closed";
+	session(truncated, NULL, 0, fetch_fails);
+	static const struct step nul[] = {
+		FETCH_PRELUDE, {S_SEND, "* 1 FETCH (UID 1\0 BODY[] {3}\r\nabc)\r\n", 36}, END,
+	};
+	want_cls = ERR_SOURCE;
+	want_text = "protocol error";
+	session(nul, NULL, 0, fetch_fails);
+	static const struct step garbage[] = {
+		FETCH_PRELUDE, SEND("\x01\x02\xff\xfe garbage ((((\r\n"), END,
+	};
+	session(garbage, NULL, 0, fetch_fails);
+}
+
+TEST(ten_megabyte_line_refused_early)
+{
+	size_t n = 10 * 1024 * 1024;
+	char *line = malloc(n + 64);
+	int o = snprintf(line, 64, "* 1 FETCH (UID 1 BODY[] \"");
+	memset(line + o, 'a', n);
+	memcpy(line + o + n, "\")\r\n", 4);
+	struct step steps[] = {
+		FETCH_PRELUDE, {S_SEND, line, (size_t)o + n + 4}, END,
+	};
+	want_cls = ERR_SOURCE;
+	want_text = "protocol error";
+	session(steps, NULL, 0, fetch_fails);
+	free(line);
+}
+
+/* A server that trickles bytes: each read is quick, the whole session is not. */
+TEST(session_timeout_bounds_a_trickling_server)
+{
+	static const struct step steps[] = {
+		LOGIN_STEPS("MOVE"), SELECT_STEPS("A0002", 1),
+		EXPECT("A0003 UID FETCH 1 (UID BODY.PEEK[])"),
+		SEND("* 1 FETCH (UID 1 BODY[] {100}\r\na"), SLEEP(150), SEND("b"), SLEEP(150),
+		SEND("c"), SLEEP(150), SEND("d"), SLEEP(150), SEND("e"), SLEEP(150), END,
+	};
+	struct server s;
+	server_start(&s, steps);
+	struct config_account acc = account(s.port, SEC_NONE);
+	acc.io_timeout_ms = 1000;
+	acc.session_timeout_ms = 400;
+	struct imap_client *c = NULL;
+	struct err err = {0};
+	CHECK(imap_connect(&acc, NULL, &c, &err) == 0);
+	if (c) {
+		want_cls = ERR_TRANSIENT;
+		want_text = "session time limit of 400 ms reached";
+		fetch_fails(c);
+	}
+	imap_client_free(&c);
+	server_finish(&s);
+}
+
 static void closed(struct imap_client *c)
 {
 	uint32_t uv, ex;
@@ -667,6 +969,11 @@ int main(void)
 	RUN(starttls_injection_refused);
 	RUN(starttls_preauth_refused);
 	RUN(starttls_missing_or_refused);
+	RUN(starttls_optional_falls_back_without_showing_the_password);
+	RUN(tagged_ok_before_scram_finished_refused);
+	RUN(tagged_ok_before_the_command_ends);
+	RUN(xoauth2_token_and_error_challenge);
+	RUN(ntlm_exchange);
 	RUN(greeting_bye_and_garbage);
 	RUN(login_without_sasl_ir_and_logindisabled);
 	RUN(login_quoting_and_literals);
@@ -677,6 +984,10 @@ int main(void)
 	RUN(literal_over_limit_refused);
 	RUN(server_stops_mid_literal);
 	RUN(server_closes_mid_response);
+	RUN(literal_sizes_from_hostile_servers);
+	RUN(truncated_literal_and_garbage);
+	RUN(ten_megabyte_line_refused_early);
+	RUN(session_timeout_bounds_a_trickling_server);
 	RUN(move_with_move);
 	RUN(move_with_uidplus);
 	RUN(move_without_uidplus_never_expunges);
