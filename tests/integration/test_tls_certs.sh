@@ -71,6 +71,55 @@ refused old-tls "{ verify: true, $ca, min_version: \"1.0\", max_version: \"1.1\"
 	"closed the connection during the TLS handshake: it may refuse the TLS versions (1.0 to 1.1)"
 check "old-tls: lowering OpenSSL's security level is logged" \
 	grep -q "event=net.tls_legacy min_version=1.0" "$TEST_TMP/old-tls.out"
+# TLS 1.1 from a server that speaks nothing newer (openssl s_server, since
+# Dovecot here is set to 1.2 and up): refused by default, accepted when
+# min_version allows it (OpenSSL's security level lowered, and logged)
+free_port() {
+	local p i
+	for i in $(seq 1 50); do
+		p=$((40000 + RANDOM % 9000))
+		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
+	done
+	return 1
+}
+old_server() { # PORT: one TLS 1.1-only connection, greeting as IMAP
+	( printf '* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] old\r\n'; sleep 15 ) |
+		timeout 20 openssl s_server -accept "127.0.0.1:$1" -naccept 1 -quiet \
+			-cert "$M2T_TLS_DIR/server.pem" -key "$M2T_TLS_DIR/server.key" \
+			-tls1_1 -cipher 'DEFAULT:@SECLEVEL=0' >/dev/null 2>&1 &
+	on_exit kill "$!"
+	# listening? (without connecting: that would take its one accept)
+	local i hex
+	hex=$(printf ':%04X$' "$1")
+	for i in $(seq 1 50); do
+		awk -v p="$hex" '$2 ~ p && $4 == "0A" { f = 1 } END { exit !f }' /proc/net/tcp &&
+			return 0
+		sleep 0.1
+	done
+	return 1
+}
+for case in default allowed; do
+	port=$(free_port)
+	check "TLS 1.1 server ($case) listens" old_server "$port"
+	ver=""
+	[ "$case" = allowed ] && ver=", min_version: \"1.1\""
+	with_tls "$TEST_TMP/tls11-$case.yaml" "{ verify: true, $ca$ver }"
+	sed -i -e "s/^    port: .*/    port: $port/" -e "s/^    timeout: 10s/    timeout: 2s/" \
+		"$TEST_TMP/tls11-$case.yaml"
+	probe "tls11-$case" "$TEST_TMP/tls11-$case.yaml"
+	if [ "$case" = default ]; then
+		check "TLS 1.1 server, default settings: refused" test "$rc" -ne 0
+		check "TLS 1.1 server, default settings: no TLS 1.1 session" \
+			bash -c '! grep -q "TLS: *TLSv1.1" <<<"$1"' _ "$out"
+	else
+		check "TLS 1.1 server, min_version 1.1: handshake done" grep -q "TLS: *TLSv1.1, " <<<"$out"
+		check "TLS 1.1 server, min_version 1.1: the certificate verified" \
+			grep -q "valid: chain and name verified" <<<"$out"
+		check "TLS 1.1 server, min_version 1.1: the lowered level is logged" \
+			grep -q "event=net.tls_legacy min_version=1.1" <<<"$out"
+	fi
+done
+
 with_tls "$TEST_TMP/tls12.yaml" "{ verify: true, $ca, max_version: \"1.2\", ciphers: \"ECDHE-ECDSA-AES256-GCM-SHA384\" }"
 probe tls12 "$TEST_TMP/tls12.yaml"
 check_eq "TLS 1.2 with one cipher: accepted" "$rc" 0
