@@ -962,6 +962,44 @@ TEST(net_connect_refused)
 	CHECK(c == NULL);
 }
 
+/*
+ * A server whose accept queue is full: the kernel drops further SYNs, so
+ * connect() hangs. connect_timeout, not timeout, bounds the wait.
+ */
+TEST(connect_timeout_bounds_a_full_backlog)
+{
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t al = sizeof(a);
+	if (bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(lfd, 0) < 0 ||
+	    getsockname(lfd, (struct sockaddr *)&a, &al) < 0)
+		abort();
+	/* fill the queue (never accepted) */
+	int fill[4];
+	for (int i = 0; i < 4; i++) {
+		fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		(void)!connect(fill[i], (struct sockaddr *)&a, sizeof(a));
+	}
+	struct timespec pause = {0, 100 * 1000000};
+	nanosleep(&pause, NULL);
+	struct config_account acc = account(ntohs(a.sin_port), SEC_NONE);
+	acc.timeout_ms = 30000;
+	acc.connect_timeout_ms = 300;
+	struct imap_client *c = NULL;
+	struct err err = {0};
+	CHECK(imap_connect(&acc, NULL, &c, &err) < 0);
+	CHECK_INT(err.cls, ERR_TRANSIENT);
+	/* only connect_timeout is 300 ms here (the read timeout is 30 s) */
+	if (!strstr(err.msg, "cannot connect") || !strstr(err.msg, "timed out after 300 ms")) {
+		fprintf(stderr, "  error: %s\n", err.msg);
+		test_failed_now = 1;
+	}
+	for (int i = 0; i < 4; i++)
+		close(fill[i]);
+	close(lfd);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -996,6 +1034,7 @@ int main(void)
 	RUN(unknown_tag_is_protocol_error);
 	RUN(net_line_reader);
 	RUN(net_connect_refused);
+	RUN(connect_timeout_bounds_a_full_backlog);
 	log_clear_secrets();
 	return test_summary();
 }
