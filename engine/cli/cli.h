@@ -21,6 +21,7 @@ int cli_schedule(const struct cli_opts *o, int argc, char **argv);
 /* deliver JOB < message (cli_deliver.c): 0 recorded, 65 badmail, 75 retry. */
 int cli_deliver(const struct cli_opts *o, int argc, char **argv);
 int cli_preprocess(const struct cli_opts *o, int argc, char **argv);
+int cli_test_connection(const struct cli_opts *o, int argc, char **argv);
 
 /* Maps an error class to an exit code: transient → EX_TEMPFAIL, source →
  * EX_UNAVAILABLE, message → EX_DATAERR, fatal → EX_SOFTWARE. */

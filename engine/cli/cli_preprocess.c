@@ -22,7 +22,7 @@
 struct pp_cli {
 	struct preprocess *pp;
 	bool json, trace, text;
-	struct mime_limits lim;
+	struct mime_options mopt;
 };
 
 static void pp_usage(FILE *out)
@@ -140,12 +140,12 @@ static int preprocess_one(struct pp_cli *c, const char *path, bool many)
 	struct err err = {0};
 	size_t len = 0;
 	int rc = -1;
-	char *raw = read_input(path, c->lim.max_size, &len);
+	char *raw = read_input(path, c->mopt.limits.max_size, &len);
 	if (!raw)
 		goto out;
 	if (c->text)
 		msg = preprocess_text_message(a, raw, len);
-	else if (mime_parse(raw, len, &c->lim, a, &msg, &err) < 0)
+	else if (mime_parse(raw, len, &c->mopt, a, &msg, &err) < 0)
 		goto fail;
 	if (preprocess_run(c->pp, msg, a, &res, &err) < 0)
 		goto fail;
@@ -190,7 +190,7 @@ int cli_preprocess(const struct cli_opts *o, int argc, char **argv)
 	int ch, rc = EX_OK;
 
 	(void)o;
-	mime_limits_default(&c.lim);
+	mime_options_default(&c.mopt);
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (ch) {

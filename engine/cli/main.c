@@ -28,6 +28,9 @@ static void usage(FILE *out)
 	      "                    print the next times a schedule fires\n"
 	      "  preprocess [--rules FILE] [--json] [--trace] [--text] MAIL...\n"
 	      "                    strip quotes and signatures from mail files, print the text\n"
+	      "  test-connection ACCOUNT\n"
+	      "                    connect and log in like a job; show TLS, certificate,\n"
+	      "                    login, folders and timings\n"
 	      "  version           print the version\n"
 	      "\n"
 	      "options:\n"
@@ -106,6 +109,8 @@ int main(int argc, char **argv)
 		return cli_deliver(&o, cargc, cargv);
 	if (strcmp(cmd, "preprocess") == 0)
 		return cli_preprocess(&o, cargc, cargv);
+	if (strcmp(cmd, "test-connection") == 0)
+		return cli_test_connection(&o, cargc, cargv);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("mail2ticket %s\n", CLI_VERSION);
 		return EX_OK;

@@ -216,6 +216,8 @@ void config_free(struct config **cfgp)
 		free(a->tls.ca_file);
 		free(a->tls.ca_path);
 		free(a->tls.server_name);
+		free(a->tls.ciphers);
+		free(a->tls.ciphersuites);
 		free(a->username);
 		secret_free(a->password);
 		free(a->password_ref);

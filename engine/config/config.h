@@ -27,13 +27,27 @@ enum protocol {
 enum security {
 	SEC_TLS,        /* implicit TLS (RFC 8314) */
 	SEC_STARTTLS,   /* required STARTTLS */
+	SEC_STARTTLS_OPTIONAL,  /* STARTTLS when offered, else plaintext (logged) */
 	SEC_NONE,       /* plaintext */
 };
 
+/*
+ * How to log in. Every value but AUTH_AUTO and AUTH_LOGIN is a SASL
+ * mechanism (engine/auth); AUTH_LOGIN is the protocol's own plaintext
+ * login (IMAP LOGIN; the SASL mechanism LOGIN is in engine/auth for
+ * protocols that need it). XOAUTH2 and OAUTHBEARER take the account's
+ * secret as a bearer token.
+ */
 enum auth_method {
-	AUTH_AUTO,      /* PLAIN when offered, else LOGIN (POP3: see pop3_auth.c) */
+	AUTH_AUTO,      /* the strongest the server offers (engine/auth; POP3: pop3_auth.c) */
 	AUTH_PLAIN,
 	AUTH_LOGIN,
+	AUTH_CRAM_MD5,
+	AUTH_SCRAM_SHA_1,
+	AUTH_SCRAM_SHA_256,
+	AUTH_NTLM,
+	AUTH_XOAUTH2,
+	AUTH_OAUTHBEARER,
 	AUTH_APOP,      /* POP3 only: APOP (RFC 1939), the password never sent */
 	AUTH_USER,      /* POP3 only: USER/PASS (RFC 1939) */
 };
@@ -45,6 +59,8 @@ enum secret_source {
 	SECRET_INLINE,  /* password: in the config file (works, with a warning) */
 };
 
+#define TLS_MAX_PINS 4
+
 /* TLS versions as OpenSSL's numbers would be awkward here: 10, 11, 12, 13. */
 struct tls_settings {
 	bool verify;            /* default true */
@@ -53,6 +69,11 @@ struct tls_settings {
 	int min_version;        /* 10..13, 0 = library default (1.2) */
 	int max_version;        /* 0 = no maximum */
 	char *server_name;      /* SNI and name check; NULL = host */
+	char *ciphers;          /* OpenSSL cipher list for TLS <= 1.2; NULL = default */
+	char *ciphersuites;     /* TLS 1.3 suites; NULL = default */
+	/* SHA-256 of the server's SubjectPublicKeyInfo; any one must match */
+	unsigned char pins[TLS_MAX_PINS][32];
+	size_t npins;
 };
 
 struct config_account {
@@ -68,7 +89,10 @@ struct config_account {
 	enum secret_source password_source;
 	char *password_ref;     /* the file path or variable name; NULL when inline */
 	enum auth_method auth;
-	uint64_t timeout_ms;    /* connect and each read/write; default 30 s */
+	uint64_t timeout_ms;    /* `timeout:`, the default of the next two; 30 s */
+	uint64_t connect_timeout_ms;  /* each connect attempt (and the TLS handshake) */
+	uint64_t io_timeout_ms; /* each read or write */
+	uint64_t session_timeout_ms;  /* the whole session; 0 = unbounded */
 	char *charset_fallback; /* the "code page" for undeclared 8-bit text and raw 8-bit
 				   headers; NULL = windows-1252 */
 	unsigned line;          /* where the account starts in the file (1-based) */
@@ -121,6 +145,9 @@ struct config {
 int config_load(const char *path, struct config **cfg_r, struct err *err);
 void config_free(struct config **cfg);
 struct config_job *config_find_job(const struct config *cfg, const char *name);
+/* The config's words for the enums ("starttls-optional", "scram-sha-256"). */
+const char *config_security_name(enum security sec);
+const char *config_auth_name(enum auth_method m);
 /* Readable summary for `check-config` (no secrets). */
 void config_print_summary(const struct config *cfg, FILE *out);
 

@@ -16,30 +16,50 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/util/base64.h"
 #include "engine/util/log.h"
+#include "engine/util/str.h"
 #include "engine/util/xalloc.h"
 
 #define SECRET_FILE_MAX (64 * 1024)
 #define TIMEOUT_DEFAULT_MS 30000
 #define TIMEOUT_MIN_MS 100
 #define TIMEOUT_MAX_MS (3600 * 1000)
+#define SESSION_TIMEOUT_MAX_MS (24 * 3600 * 1000ULL)
 
 static const char *const account_keys[] = {
 	"protocol", "host", "port", "security", "tls", "username", "password_file",
-	"password_env", "password", "auth", "timeout", "charset_fallback", "path", NULL,
+	"password_env", "password", "auth", "timeout", "connect_timeout", "io_timeout",
+	"session_timeout", "charset_fallback", "path", NULL,
 };
 /* The keys of a server account that a Maildir account has no use for. */
 static const char *const server_only_keys[] = {
 	"host", "port", "security", "tls", "username", "password_file", "password_env",
-	"password", "auth", "timeout", NULL,
+	"password", "auth", "timeout", "connect_timeout", "io_timeout", "session_timeout", NULL,
 };
 static const char *const tls_keys[] = {
-	"verify", "ca_file", "ca_path", "min_version", "max_version", "server_name", NULL,
+	"verify", "ca_file", "ca_path", "min_version", "max_version", "server_name",
+	"ciphers", "ciphersuites", "pin_sha256", NULL,
 };
 /* Same order as the enums in config.h. */
 static const char *const protocols[] = {"imap", "pop3", "maildir", NULL};
-static const char *const securities[] = {"tls", "starttls", "none", NULL};
-static const char *const auths[] = {"auto", "plain", "login", "apop", "user", NULL};
+static const char *const securities[] = {"tls", "starttls", "starttls-optional", "none", NULL};
+/* in enum auth_method's order */
+static const char *const auths[] = {
+	"auto", "plain", "login", "cram-md5", "scram-sha-1", "scram-sha-256", "ntlm",
+	"xoauth2", "oauthbearer", "apop", "user", NULL,
+};
+
+const char *config_security_name(enum security sec)
+{
+	return (unsigned)sec < sizeof(securities) / sizeof(securities[0]) - 1 ? securities[sec]
+									       : "?";
+}
+
+const char *config_auth_name(enum auth_method m)
+{
+	return (unsigned)m < sizeof(auths) / sizeof(auths[0]) - 1 ? auths[m] : "?";
+}
 
 static unsigned port_default(enum protocol proto, enum security sec)
 {
@@ -64,6 +84,101 @@ static int tls_version_read(const struct yaml_tree_node *node, int *v_r, struct 
 	return yaml_tree_error(err, node,
 			       "expected a TLS version \"1.0\", \"1.1\", \"1.2\" or \"1.3\", got %s",
 			       yaml_tree_describe(node, got, sizeof(got)));
+}
+
+static int hex_val(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * One pin: the SHA-256 of the server's SubjectPublicKeyInfo, as base64
+ * (what `openssl ... | openssl dgst -sha256 -binary | base64` and HPKP
+ * print; curl's "sha256//" prefix allowed) or as 64 hex digits (colons
+ * allowed).
+ */
+static int pin_read(const struct yaml_tree_node *node, unsigned char out[32], struct err *err)
+{
+	const char *s;
+	if (yaml_tree_read_string(node, &s, err) < 0)
+		return -1;
+	if (str_has_prefix(s, "sha256//"))
+		s += strlen("sha256//");
+	size_t len = strlen(s), n = 0;
+	bool hex = true;
+	for (size_t i = 0; i < len && hex; i++) {
+		if (s[i] == ':')
+			continue;
+		if (hex_val(s[i]) < 0 || n == 64)
+			hex = false;
+		else
+			n++;
+	}
+	if (hex && n == 64) {
+		for (size_t i = 0, k = 0; i < len; i++) {
+			if (s[i] == ':')
+				continue;
+			if (k % 2 == 0)
+				out[k / 2] = (unsigned char)(hex_val(s[i]) << 4);
+			else
+				out[k / 2] |= (unsigned char)hex_val(s[i]);
+			k++;
+		}
+		return 0;
+	}
+	unsigned char tmp[48];
+	size_t dlen = 0;
+	if (len == 44 && base64_decode(s, len, tmp, &dlen) == 0 && dlen == 32) {
+		memcpy(out, tmp, 32);
+		return 0;
+	}
+	char got[96];
+	return yaml_tree_error(err, node, "expected the SHA-256 of the server's public key "
+			       "(44 characters of base64, or 64 hex digits), got %s",
+			       yaml_tree_describe(node, got, sizeof(got)));
+}
+
+static int pins_parse(struct tls_settings *tls, const struct yaml_tree_node *node,
+		      struct err *err)
+{
+	if (node->kind == YAML_TREE_SEQUENCE) {
+		if (node->nitems == 0)
+			return yaml_tree_error(err, node, "expected at least one pin");
+		if (node->nitems > TLS_MAX_PINS)
+			return yaml_tree_error(err, node, "at most %d pins (the current key and "
+					       "the next ones)", TLS_MAX_PINS);
+		for (size_t i = 0; i < node->nitems; i++)
+			if (pin_read(node->items[i], tls->pins[i], err) < 0)
+				return -1;
+		tls->npins = node->nitems;
+		return 0;
+	}
+	if (pin_read(node, tls->pins[0], err) < 0)
+		return -1;
+	tls->npins = 1;
+	return 0;
+}
+
+/* OpenSSL cipher strings: printable ASCII, checked by OpenSSL when used. */
+static int cipher_list_read(const struct yaml_tree_node *node, char **s_r, struct err *err)
+{
+	if (config_read_text(node, s_r, err) < 0)
+		return -1;
+	for (const char *p = *s_r; *p; p++) {
+		if ((unsigned char)*p >= 0x7f || *p == ' ' || *p == '"') {
+			free(*s_r);
+			*s_r = NULL;
+			return yaml_tree_error(err, node, "expected an OpenSSL cipher list such as "
+					       "\"ECDHE+AESGCM:ECDHE+CHACHA20\" (no spaces)");
+		}
+	}
+	return 0;
 }
 
 static int tls_parse(struct tls_settings *tls, const struct yaml_tree_node *map,
@@ -91,6 +206,58 @@ static int tls_parse(struct tls_settings *tls, const struct yaml_tree_node *map,
 		return yaml_tree_error(err, min_node,
 				       "min_version 1.%d is higher than max_version 1.%d",
 				       tls->min_version - 10, tls->max_version - 10);
+	if ((n = yaml_tree_get(map, "ciphers")) && cipher_list_read(n, &tls->ciphers, err) < 0)
+		return -1;
+	if ((n = yaml_tree_get(map, "ciphersuites")) &&
+	    cipher_list_read(n, &tls->ciphersuites, err) < 0)
+		return -1;
+	if ((n = yaml_tree_get(map, "pin_sha256")) && pins_parse(tls, n, err) < 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * A timeout: a bare number is milliseconds ("1500"), or a duration with a
+ * unit ("500ms", "30s", "2m").
+ */
+static int timeout_read(const struct yaml_tree_node *node, uint64_t min_ms, uint64_t max_ms,
+			uint64_t *ms_r, struct err *err)
+{
+	uint64_t v;
+	if (node->kind == YAML_TREE_SCALAR && node->len > 0 &&
+	    strspn(node->value, "0123456789") == node->len &&
+	    str_parse_u64(node->value, node->len, UINT64_MAX / 2, &v) == 0) {
+		if (v >= min_ms && v <= max_ms) {
+			*ms_r = v;
+			return 0;
+		}
+		char lo[32], hi[32];
+		return yaml_tree_error(err, node, "must be between %s and %s, got %llu ms",
+				       str_fmt_duration_ms(min_ms, lo, sizeof(lo)),
+				       str_fmt_duration_ms(max_ms, hi, sizeof(hi)),
+				       (unsigned long long)v);
+	}
+	return yaml_tree_read_duration_ms(node, min_ms, max_ms, ms_r, err);
+}
+
+static int timeouts_parse(struct config_account *a, const struct yaml_tree_node *map,
+			  struct err *err)
+{
+	const struct yaml_tree_node *n;
+	if ((n = yaml_tree_get(map, "timeout")) &&
+	    timeout_read(n, TIMEOUT_MIN_MS, TIMEOUT_MAX_MS, &a->timeout_ms, err) < 0)
+		return -1;
+	a->connect_timeout_ms = a->timeout_ms;
+	a->io_timeout_ms = a->timeout_ms;
+	if ((n = yaml_tree_get(map, "connect_timeout")) &&
+	    timeout_read(n, TIMEOUT_MIN_MS, TIMEOUT_MAX_MS, &a->connect_timeout_ms, err) < 0)
+		return -1;
+	if ((n = yaml_tree_get(map, "io_timeout")) &&
+	    timeout_read(n, TIMEOUT_MIN_MS, TIMEOUT_MAX_MS, &a->io_timeout_ms, err) < 0)
+		return -1;
+	if ((n = yaml_tree_get(map, "session_timeout")) &&
+	    timeout_read(n, 1000, SESSION_TIMEOUT_MAX_MS, &a->session_timeout_ms, err) < 0)
+		return -1;
 	return 0;
 }
 
@@ -313,10 +480,9 @@ static int account_parse(struct config_account *a, const struct yaml_tree_node *
 		a->auth = (enum auth_method)idx;
 		if ((a->auth == AUTH_APOP || a->auth == AUTH_USER) && a->protocol != PROTO_POP3)
 			return yaml_tree_error(err, n, "%s is a POP3 login; an IMAP account uses "
-					       "auto, plain or login", auths[idx]);
+					       "auto or a SASL mechanism", auths[idx]);
 	}
-	if ((n = yaml_tree_get(map, "timeout")) &&
-	    yaml_tree_read_duration_ms(n, TIMEOUT_MIN_MS, TIMEOUT_MAX_MS, &a->timeout_ms, err) < 0)
+	if (timeouts_parse(a, map, err) < 0)
 		return -1;
 	if (password_parse(a, map, err) < 0)
 		return -1;
@@ -328,7 +494,11 @@ static int account_parse(struct config_account *a, const struct yaml_tree_node *
 	else if (a->security == SEC_NONE)
 		log_warn("config.plaintext", "file=%s:%u account=%s msg=\"security: none sends "
 			 "the password unencrypted\"", key->file, key->line, a->name);
-	else if (!a->tls.verify)
+	else if (a->security == SEC_STARTTLS_OPTIONAL)
+		log_warn("config.starttls_optional", "file=%s:%u account=%s msg=\"security: "
+			 "starttls-optional goes on without encryption when the server does not "
+			 "offer STARTTLS\"", key->file, key->line, a->name);
+	if (a->security != SEC_NONE && !a->tls.verify)
 		log_warn("config.tls_verify_off", "file=%s:%u account=%s msg=\"certificate "
 			 "verification is off\"", key->file, key->line, a->name);
 	return 0;

@@ -122,16 +122,14 @@ void config_url_add_secrets(const char *url)
 static void account_print(const struct config_account *a, FILE *out)
 {
 	static const char *const protocols[] = {"imap", "pop3", "maildir"};
-	static const char *const securities[] = {"tls", "starttls", "none"};
-	static const char *const auths[] = {"auto", "plain", "login", "apop", "user"};
-	char t[32];
+	char t[32], t2[32], t3[32];
 	fprintf(out, "  %s (line %u)\n", a->name, a->line);
 	if (a->protocol == PROTO_MAILDIR) {
 		fprintf(out, "    maildir:  %s\n", a->path);
 		return;
 	}
 	fprintf(out, "    server:   %s %s:%u\n", protocols[a->protocol], a->host, a->port);
-	fprintf(out, "    security: %s", securities[a->security]);
+	fprintf(out, "    security: %s", config_security_name(a->security));
 	if (a->security != SEC_NONE)
 		fprintf(out, ", verify %s", a->tls.verify ? "yes" : "NO (certificates not checked)");
 	fputc('\n', out);
@@ -153,6 +151,12 @@ static void account_print(const struct config_account *a, FILE *out)
 			else
 				fprintf(out, " and up\n");
 		}
+		if (a->tls.ciphers)
+			fprintf(out, "    ciphers:  %s\n", a->tls.ciphers);
+		if (a->tls.ciphersuites)
+			fprintf(out, "    ciphersuites: %s\n", a->tls.ciphersuites);
+		if (a->tls.npins)
+			fprintf(out, "    pinned keys: %zu\n", a->tls.npins);
 	}
 	fprintf(out, "    username: %s\n", a->username);
 	switch (a->password_source) {
@@ -166,8 +170,12 @@ static void account_print(const struct config_account *a, FILE *out)
 		fprintf(out, "    password: written in the config file (not recommended)\n");
 		break;
 	}
-	fprintf(out, "    auth:     %s, timeout %s\n", auths[a->auth],
-		str_fmt_duration_ms(a->timeout_ms, t, sizeof(t)));
+	fprintf(out, "    auth:     %s\n", config_auth_name(a->auth));
+	fprintf(out, "    timeouts: connect %s, each read/write %s, session %s\n",
+		str_fmt_duration_ms(a->connect_timeout_ms, t, sizeof(t)),
+		str_fmt_duration_ms(a->io_timeout_ms, t2, sizeof(t2)),
+		a->session_timeout_ms ? str_fmt_duration_ms(a->session_timeout_ms, t3, sizeof(t3))
+				      : "unbounded");
 	fprintf(out, "    charset_fallback: %s\n",
 		a->charset_fallback ? a->charset_fallback : "windows-1252 (default)");
 }

@@ -4,11 +4,16 @@
  * a connection that must still start TLS is refused, capabilities are
  * forgotten and asked again after STARTTLS, and the password is
  * registered with the logger as a secret before anything is sent.
+ * `starttls-optional` is the one explicit downgrade: it goes on in
+ * plaintext with a warning on every connection, and then no login that
+ * shows the password is allowed (imap_auth.c).
  *
  * Connecting: greeting, STARTTLS, CAPABILITY, login. Freeing: LOGOUT.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "engine/fetch/imap_int.h"
 #include "engine/util/log.h"
@@ -17,6 +22,13 @@
 #define IMAP_DEFAULT_MAX_LINE (64 * 1024)
 #define IMAP_DEFAULT_MAX_LITERAL ((uint64_t)64 * 1024 * 1024)
 #define IMAP_LOGOUT_TIMEOUT_MS 5000
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
 
 static int read_greeting(struct imap_client *c, const struct config_account *acc,
 			 struct err *err)
@@ -44,25 +56,56 @@ static int read_greeting(struct imap_client *c, const struct config_account *acc
 			return err_set(err, ERR_SOURCE,
 				       "%s sent PREAUTH on a connection that must use STARTTLS; "
 				       "refusing to continue without TLS", c->host);
+		if (acc->security == SEC_STARTTLS_OPTIONAL)
+			log_warn("imap.starttls_skipped", "host=%s msg=\"pre-authenticated by the "
+				 "server before STARTTLS: the session goes on WITHOUT encryption "
+				 "(security: starttls-optional)\"", c->host);
 		c->logged_in = true;
+		snprintf(c->mech_used, sizeof(c->mech_used), "PREAUTH");
 		log_info("imap.connect", "host=%s msg=\"pre-authenticated by the server\"",
 			 c->host);
 	}
 	return 0;
 }
 
-static int start_tls(struct imap_client *c, struct err *err)
+/* Without STARTTLS under starttls-optional: on, in plaintext, logged. */
+static int no_tls(struct imap_client *c, bool optional, const char *why, struct err *err)
 {
+	if (!optional)
+		return err_set(err, ERR_SOURCE, "%s %s, which security: starttls requires", c->host,
+			       why);
+	log_warn("imap.starttls_skipped", "host=%s reason=\"%s\" msg=\"going on WITHOUT "
+		 "encryption (security: starttls-optional)\"", c->host, why);
+	return 0;
+}
+
+static int start_tls(struct imap_client *c, bool optional, struct imap_connect_report *rep,
+		     struct err *err)
+{
+	char text[256];
+	const struct imap_response *t;
+	if (c->logged_in)
+		return 0;  /* PREAUTH, allowed by read_greeting */
 	if (!c->caps && imap_caps_fetch(c, err) < 0)
 		return -1;
 	if (!imap_has_capability(c, "STARTTLS"))
-		return err_set(err, ERR_SOURCE,
-			       "%s does not offer STARTTLS, which security: starttls requires",
-			       c->host);
+		return no_tls(c, optional, "does not offer STARTTLS", err);
 	imap_cmd_begin(c, "STARTTLS");
-	if (imap_cmd_ok(c, NULL, NULL, ERR_SOURCE, err) < 0)
+	if (imap_cmd_run(c, NULL, NULL, &t, err) < 0)
 		return -1;
-	if (net_conn_start_tls(c->conn, c->tls, err) < 0) {
+	if (t->status != IMAP_STATUS_OK) {
+		char why[320];
+		snprintf(why, sizeof(why), "refused STARTTLS (%s)",
+			 imap_clean(&t->text, text, sizeof(text)));
+		return no_tls(c, optional, why, err);
+	}
+	double t0 = now_ms();
+	int r = net_conn_start_tls(c->conn, c->tls, err);
+	if (rep) {
+		rep->tls_ms = now_ms() - t0;
+		rep->starttls_used = true;
+	}
+	if (r < 0) {
 		c->broken = true;
 		return -1;
 	}
@@ -71,16 +114,35 @@ static int start_tls(struct imap_client *c, struct err *err)
 	return imap_caps_fetch(c, err);
 }
 
-int imap_connect(const struct config_account *acc, const struct imap_limits *lim,
-		 struct imap_client **client_r, struct err *err)
+static void caps_text(const struct imap_client *c, char *out, size_t outlen)
 {
-	*client_r = NULL;
-	if (!acc->host || !acc->username || !acc->password)
-		return err_set(err, ERR_FATAL, "account \"%s\": host, username and password "
-			       "are required", acc->name ? acc->name : "");
-	/* before anything could print it */
-	log_add_secret(acc->password);
+	size_t o = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < c->ncaps && o + 1 < outlen; i++) {
+		char clean[128];
+		log_clean(c->caps[i], strlen(c->caps[i]), clean, sizeof(clean));
+		int n = snprintf(out + o, outlen - o, "%s%s", i ? " " : "", clean);
+		if (n < 0 || (size_t)n >= outlen - o)
+			break;
+		o += (size_t)n;
+	}
+}
 
+static void report_tls(struct imap_client *c, struct imap_connect_report *rep)
+{
+	if (!rep || !c->conn)
+		return;
+	const struct net_tls_info *ti = net_conn_tls_info(c->conn);
+	if (ti) {
+		rep->tls_seen = true;
+		rep->tls_info = *ti;
+	}
+	rep->tls = net_conn_is_tls(c->conn);
+}
+
+static struct imap_client *client_new(const struct config_account *acc,
+				      const struct imap_limits *lim)
+{
 	struct imap_client *c = xcalloc(1, sizeof(*c));
 	c->host = xstrdup(acc->host);
 	if (lim)
@@ -95,30 +157,89 @@ int imap_connect(const struct config_account *acc, const struct imap_limits *lim
 	c->parser = imap_parser_new(&plim);
 	/* commands carry at most a UID set, a mailbox name and LOGIN strings */
 	buf_init(&c->cmd, 64 * 1024);
-	c->timeout_ms = acc->timeout_ms;
+	c->timeout_ms = acc->io_timeout_ms ? acc->io_timeout_ms : acc->timeout_ms;
+	return c;
+}
 
+static int session_open(struct imap_client *c, const struct config_account *acc,
+			struct imap_connect_report *rep, struct err *err)
+{
+	uint64_t cto = acc->connect_timeout_ms ? acc->connect_timeout_ms : acc->timeout_ms;
 	if (acc->security != SEC_NONE && net_tls_new(&acc->tls, &c->tls, err) < 0)
-		goto fail;
-	if (net_conn_open(acc->host, acc->port, acc->timeout_ms, &c->conn, err) < 0)
-		goto fail;
-	if (acc->security == SEC_TLS && net_conn_start_tls(c->conn, c->tls, err) < 0)
-		goto fail;
+		return -1;
+	double t0 = now_ms();
+	if (net_conn_open(acc->host, acc->port, cto, &c->conn, err) < 0)
+		return -1;
+	net_conn_set_timeout(c->conn, c->timeout_ms);
+	net_conn_set_session_limit(c->conn, acc->session_timeout_ms);
+	if (rep) {
+		rep->connect_ms = now_ms() - t0;
+		snprintf(rep->peer, sizeof(rep->peer), "%s", net_conn_peer(c->conn));
+	}
+	if (acc->security == SEC_TLS) {
+		t0 = now_ms();
+		int r = net_conn_start_tls(c->conn, c->tls, err);
+		if (rep)
+			rep->tls_ms = now_ms() - t0;
+		if (r < 0)
+			return -1;
+	}
 	if (read_greeting(c, acc, err) < 0)
-		goto fail;
-	if (acc->security == SEC_STARTTLS && start_tls(c, err) < 0)
-		goto fail;
+		return -1;
+	if ((acc->security == SEC_STARTTLS || acc->security == SEC_STARTTLS_OPTIONAL) &&
+	    start_tls(c, acc->security == SEC_STARTTLS_OPTIONAL, rep, err) < 0)
+		return -1;
 	if (!c->caps && imap_caps_fetch(c, err) < 0)
-		goto fail;
-	if (!c->logged_in && imap_login(c, acc, err) < 0)
-		goto fail;
-	log_info("imap.connect", "host=%s port=%u tls=%s user=%s", c->host, acc->port,
-		 net_conn_is_tls(c->conn) ? "yes" : "no", acc->username);
+		return -1;
+	if (rep)
+		caps_text(c, rep->caps_before, sizeof(rep->caps_before));
+	if (!c->logged_in) {
+		t0 = now_ms();
+		if (imap_login(c, acc, err) < 0)
+			return -1;
+		if (rep)
+			rep->login_ms = now_ms() - t0;
+	}
+	return 0;
+}
+
+int imap_connect_report(const struct config_account *acc, const struct imap_limits *lim,
+			struct imap_connect_report *rep, struct imap_client **client_r,
+			struct err *err)
+{
+	*client_r = NULL;
+	if (rep) {
+		memset(rep, 0, sizeof(*rep));
+		rep->connect_ms = rep->tls_ms = rep->login_ms = -1;
+	}
+	if (!acc->host || !acc->username || !acc->password)
+		return err_set(err, ERR_FATAL, "account \"%s\": host, username and password "
+			       "are required", acc->name ? acc->name : "");
+	/* before anything could print it */
+	log_add_secret(acc->password);
+
+	struct imap_client *c = client_new(acc, lim);
+	int r = session_open(c, acc, rep, err);
+	report_tls(c, rep);
+	if (rep) {
+		caps_text(c, rep->caps, sizeof(rep->caps));
+		snprintf(rep->mech, sizeof(rep->mech), "%s", c->mech_used);
+	}
+	if (r < 0) {
+		c->broken = true;  /* no LOGOUT on a half-open session */
+		imap_client_free(&c);
+		return -1;
+	}
+	log_info("imap.connect", "host=%s port=%u tls=%s user=%s login=%s", c->host, acc->port,
+		 net_conn_is_tls(c->conn) ? "yes" : "no", acc->username, c->mech_used);
 	*client_r = c;
 	return 0;
-fail:
-	c->broken = true;  /* no LOGOUT on a half-open session */
-	imap_client_free(&c);
-	return -1;
+}
+
+int imap_connect(const struct config_account *acc, const struct imap_limits *lim,
+		 struct imap_client **client_r, struct err *err)
+{
+	return imap_connect_report(acc, lim, NULL, client_r, err);
 }
 
 void imap_client_free(struct imap_client **cp)

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "engine/config/config.h"
+#include "engine/net/net.h"
 #include "engine/util/err.h"
 
 struct imap_client;
@@ -21,9 +22,33 @@ struct imap_limits {
 	uint64_t max_literal;   /* a literal we keep in memory; bigger ones are refused */
 };
 
-/* Connects, TLS (implicit or STARTTLS as configured), CAPABILITY, login. */
+/*
+ * Connects, TLS (implicit or STARTTLS as configured), CAPABILITY, login.
+ * The connection policy (README "Security"): `starttls` fails when the
+ * server does not offer STARTTLS, refuses it, or sends PREAUTH first;
+ * `starttls-optional` goes on in plaintext then, with a warning each time.
+ * A password or token is sent in the clear only with `security: none`.
+ */
 int imap_connect(const struct config_account *acc, const struct imap_limits *lim,
 		 struct imap_client **client_r, struct err *err);
+
+/* What a connection attempt showed, for `test-connection`. */
+struct imap_connect_report {
+	char peer[64];          /* the address connected to; "" when none */
+	bool tls;               /* the session is encrypted */
+	bool starttls_used;
+	bool tls_seen;          /* a handshake happened (maybe failed): tls_info set */
+	struct net_tls_info tls_info;
+	char caps_before[1024]; /* capabilities before login */
+	char caps[1024];        /* after login */
+	char mech[48];          /* how it logged in: "SCRAM-SHA-256", "LOGIN command" */
+	double connect_ms, tls_ms, login_ms;  /* -1 when the step did not happen */
+};
+
+/* imap_connect, filling *rep as far as it got (also on failure). */
+int imap_connect_report(const struct config_account *acc, const struct imap_limits *lim,
+			struct imap_connect_report *rep, struct imap_client **client_r,
+			struct err *err);
 /* LOGOUT when still connected, then frees; sets *client to NULL. */
 void imap_client_free(struct imap_client **client);
 
@@ -36,6 +61,13 @@ bool imap_has_capability(const struct imap_client *c, const char *cap);
  */
 int imap_resolve_mailbox(struct imap_client *c, const char *name, bool create,
 			 char **name_r, struct err *err);
+
+/*
+ * STATUS (MESSAGES): the number of messages in a mailbox without selecting
+ * it (server name, as from imap_resolve_mailbox).
+ */
+int imap_status_messages(struct imap_client *c, const char *mailbox, uint32_t *n_r,
+			 struct err *err);
 
 /* SELECT (or EXAMINE when readonly). */
 int imap_select(struct imap_client *c, const char *mailbox, bool readonly,

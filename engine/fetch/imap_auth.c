@@ -1,95 +1,149 @@
 /*
- * SECURITY: handles the password. It goes only into the command buffer
- * (wiped after sending, traced as "***") and into a base64 buffer wiped
- * after use; never into a log or an error message.
+ * SECURITY: handles the password (or bearer token). It goes only into the
+ * command buffer (wiped after sending, traced as "TAG VERB ***") and into
+ * the SASL session (engine/auth, wiped); never into a log or an error
+ * message. AUTHENTICATE lines are never logged, at any level.
  *
- * LOGIN (strings quoted, or literals when they cannot be quoted) and
- * AUTHENTICATE PLAIN (RFC 4616), with the initial response on the command
- * line when the server offers SASL-IR (RFC 4959), else after "+".
+ * Which login: `auth: auto` takes the strongest SASL mechanism the server
+ * offers (engine/auth: SCRAM-SHA-256, SCRAM-SHA-1, CRAM-MD5, PLAIN,
+ * LOGIN), else the LOGIN command. Mechanisms and commands that show the
+ * secret itself are refused on an unencrypted connection unless the admin
+ * chose `security: none`. A server that says "logged in" before the
+ * mechanism finished (for SCRAM: before it proved it knows the password)
+ * is refused.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/auth/sasl.h"
 #include "engine/fetch/imap_int.h"
 #include "engine/util/log.h"
 #include "engine/util/xalloc.h"
 
-static void base64_encode(const unsigned char *in, size_t len, char *out)
+#define MAX_OFFERED 64
+
+static const char *mech_of(enum auth_method m)
 {
-	static const char tab[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t o = 0, i = 0;
-	for (; i + 2 < len; i += 3) {
-		unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
-		out[o++] = tab[v >> 18 & 63];
-		out[o++] = tab[v >> 12 & 63];
-		out[o++] = tab[v >> 6 & 63];
-		out[o++] = tab[v & 63];
+	switch (m) {
+	case AUTH_PLAIN: return "PLAIN";
+	case AUTH_CRAM_MD5: return "CRAM-MD5";
+	case AUTH_SCRAM_SHA_1: return "SCRAM-SHA-1";
+	case AUTH_SCRAM_SHA_256: return "SCRAM-SHA-256";
+	case AUTH_NTLM: return "NTLM";
+	case AUTH_XOAUTH2: return "XOAUTH2";
+	case AUTH_OAUTHBEARER: return "OAUTHBEARER";
+	case AUTH_AUTO:
+	case AUTH_LOGIN:
+	case AUTH_APOP:     /* POP3 only: refused for IMAP by the config */
+	case AUTH_USER:
+		break;
 	}
-	if (i < len) {
-		unsigned v = (unsigned)in[i] << 16 | (i + 1 < len ? (unsigned)in[i + 1] << 8 : 0);
-		out[o++] = tab[v >> 18 & 63];
-		out[o++] = tab[v >> 12 & 63];
-		out[o++] = i + 1 < len ? tab[v >> 6 & 63] : '=';
-		out[o++] = '=';
-	}
-	out[o] = '\0';
+	return NULL;
 }
 
-struct plain_ctx {
-	const char *b64;
-	size_t len;
-	bool sent;
+/* The server's AUTH= capabilities, without the prefix. */
+static size_t offered_mechs(const struct imap_client *c, const char **v, size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < c->ncaps && n < max; i++)
+		if (str_has_iprefix(c->caps[i], "AUTH="))
+			v[n++] = c->caps[i] + 5;
+	return n;
+}
+
+static void offered_text(const struct imap_client *c, char *out, size_t outlen)
+{
+	const char *v[MAX_OFFERED];
+	size_t n = offered_mechs(c, v, MAX_OFFERED), o = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < n && o + 1 < outlen; i++) {
+		char clean[64];
+		int k = snprintf(out + o, outlen - o, "%s%s", i ? " " : "",
+				 log_clean(v[i], strlen(v[i]), clean, sizeof(clean)));
+		if (k < 0 || (size_t)k >= outlen - o)
+			break;
+		o += (size_t)k;
+	}
+	if (!out[0])
+		snprintf(out, outlen, "none");
+}
+
+struct auth_ctx {
+	struct sasl *sasl;
+	bool canceled;
 };
 
-/* Answers the server's "+" with the PLAIN response, once. */
-static int plain_cont(struct imap_client *c, void *ud, const struct imap_response *r,
-		      struct err *err)
+/* Answers each "+ challenge" with the mechanism's next response. */
+static int auth_cont(struct imap_client *c, void *ud, const struct imap_response *r,
+		     struct err *err)
 {
-	struct plain_ctx *pc = ud;
+	struct auth_ctx *ac = ud;
+	char *out = NULL;
 	if (r->kind != IMAP_RESP_CONTINUE)
 		return 0;
-	if (pc->sent)
-		return err_set(err, ERR_SOURCE, "%s asked for more than one PLAIN response",
-			       c->host);
-	pc->sent = true;
-	return imap_send_secret_line(c, pc->b64, pc->len, err);
+	if (sasl_step(ac->sasl, r->text.p, r->text.len, &out, err) < 0) {
+		ac->canceled = true;
+		return -1;  /* imap_cmd_run cancels the exchange with "*" */
+	}
+	int rc = imap_send_secret_line(c, out, strlen(out), err);
+	sasl_out_free(&out);
+	return rc;
 }
 
-static int login_plain(struct imap_client *c, const char *user, const char *pass,
-		       const struct imap_response **t_r, struct err *err)
+static int authenticate(struct imap_client *c, const struct config_account *acc,
+			const char *mech, const struct imap_response **t_r, struct err *err)
 {
-	size_t ulen = strlen(user), plen = strlen(pass);
-	if (ulen > 4096 || plen > 4096)
-		return err_set(err, ERR_FATAL, "user name or password too long");
-	/* authzid (empty) NUL authcid NUL passwd */
-	size_t rawlen = 2 + ulen + plen;
-	unsigned char *raw = xmalloc(rawlen);
-	raw[0] = '\0';
-	memcpy(raw + 1, user, ulen);
-	raw[1 + ulen] = '\0';
-	memcpy(raw + 2 + ulen, pass, plen);
-	size_t b64cap = (rawlen + 2) / 3 * 4 + 1;
-	char *b64 = xmalloc(b64cap);
-	base64_encode(raw, rawlen, b64);
-	explicit_bzero(raw, rawlen);
-	free(raw);
-
-	struct plain_ctx pc = {.b64 = b64, .len = strlen(b64)};
-	imap_cmd_begin(c, "AUTHENTICATE PLAIN");
+	struct sasl *sasl = NULL;
+	struct sasl_params p = {
+		.service = "imap",
+		.host = acc->tls.server_name ? acc->tls.server_name : acc->host,
+		.port = acc->port,
+		.username = acc->username,
+		.secret = acc->password,
+	};
+	int ret = -1;
+	char verb[64];
+	if (sasl_new(mech, &p, &sasl, err) < 0)
+		return -1;
+	struct auth_ctx ac = {.sasl = sasl};
+	snprintf(verb, sizeof(verb), "AUTHENTICATE %s", mech);
+	imap_cmd_begin(c, verb);
 	c->cmd_secret = true;
-	if (imap_has_capability(c, "SASL-IR")) {
-		imap_cmd_addf(c, " %s", b64);
-		pc.sent = true;
+	/* RFC 4959: the first response on the command line; "=" when empty */
+	if (imap_has_capability(c, "SASL-IR") && sasl_mech_client_first(mech)) {
+		char *out = NULL;
+		if (sasl_step(sasl, NULL, 0, &out, err) < 0)
+			goto out;
+		if (buf_addf(&c->cmd, " %s", out[0] ? out : "=") < 0)
+			c->cmd.failed = true;
+		sasl_out_free(&out);
 	}
-	int ret = imap_cmd_run(c, plain_cont, &pc, t_r, err);
-	explicit_bzero(b64, b64cap);
-	free(b64);
+	if (imap_cmd_run(c, auth_cont, &ac, t_r, err) < 0)
+		goto out;
+	if ((*t_r)->status == IMAP_STATUS_OK && !sasl_done(sasl)) {
+		c->broken = true;
+		err_set(err, ERR_SOURCE, "%s said the %s login succeeded before the exchange "
+			"was complete%s; refusing the session", c->host, mech,
+			str_has_iprefix(mech, "SCRAM") ? " (it never proved it knows the password)"
+						      : "");
+		goto out;
+	}
+	if ((*t_r)->status != IMAP_STATUS_OK && sasl_server_error(sasl)) {
+		char text[256];
+		err_set(err, ERR_SOURCE, "login as \"%s\" on %s failed (AUTHENTICATE %s): %s; "
+			"server said: %s", acc->username, c->host, mech,
+			imap_clean(&(*t_r)->text, text, sizeof(text)), sasl_server_error(sasl));
+		goto out;
+	}
+	ret = 0;
+out:
+	sasl_free(&sasl);
 	return ret;
 }
 
-static int login_login(struct imap_client *c, const char *user, const char *pass,
-		       const struct imap_response **t_r, struct err *err)
+static int login_cmd(struct imap_client *c, const char *user, const char *pass,
+		     const struct imap_response **t_r, struct err *err)
 {
 	imap_cmd_begin(c, "LOGIN");
 	c->cmd_secret = true;
@@ -101,31 +155,80 @@ static int login_login(struct imap_client *c, const char *user, const char *pass
 	return imap_cmd_run(c, NULL, NULL, t_r, err);
 }
 
+/* Decides between a SASL mechanism (*mech_r) and the LOGIN command (NULL). */
+static int choose(struct imap_client *c, const struct config_account *acc, bool plain_ok,
+		  const char **mech_r, struct err *err)
+{
+	char offered[256];
+	const char *v[MAX_OFFERED];
+	size_t n = offered_mechs(c, v, MAX_OFFERED);
+	*mech_r = NULL;
+	if (acc->auth == AUTH_AUTO) {
+		*mech_r = sasl_pick(v, n, plain_ok);
+		if (*mech_r || plain_ok)
+			return 0;
+		offered_text(c, offered, sizeof(offered));
+		return err_set(err, ERR_SOURCE, "%s offers no login that keeps the password secret "
+			       "on this unencrypted connection (offered: %s); refusing to send "
+			       "it in the clear (use security: tls or starttls)", c->host, offered);
+	}
+	if (acc->auth == AUTH_LOGIN)
+		return 0;
+	const char *mech = mech_of(acc->auth);
+	bool found = false;
+	for (size_t i = 0; i < n && !found; i++)
+		found = str_ieq(v[i], mech);
+	if (!found) {
+		offered_text(c, offered, sizeof(offered));
+		return err_set(err, ERR_SOURCE, "%s does not offer AUTH=%s (auth: %s); it offers: "
+			       "%s", c->host, mech, config_auth_name(acc->auth), offered);
+	}
+	*mech_r = mech;
+	return 0;
+}
+
 int imap_login(struct imap_client *c, const struct config_account *acc, struct err *err)
 {
 	char text[256];
 	const char *user = acc->username ? acc->username : "";
 	const char *pass = acc->password ? acc->password : "";
-	enum auth_method m = acc->auth;
-	if (m == AUTH_AUTO)
-		m = imap_has_capability(c, "AUTH=PLAIN") ? AUTH_PLAIN : AUTH_LOGIN;
-	if (m == AUTH_LOGIN && imap_has_capability(c, "LOGINDISABLED"))
-		return err_set(err, ERR_SOURCE,
-			       "%s refuses LOGIN (LOGINDISABLED)%s", c->host,
-			       net_conn_is_tls(c->conn) ? "" : "; use security: tls or starttls");
-	if (!net_conn_is_tls(c->conn))
+	bool tls = net_conn_is_tls(c->conn);
+	/* only an admin's explicit security: none lets a secret go unencrypted */
+	bool plain_ok = tls || acc->security == SEC_NONE;
+	const char *mech;
+	if (choose(c, acc, plain_ok, &mech, err) < 0)
+		return -1;
+	if (mech && !plain_ok && sasl_mech_is_plaintext(mech))
+		return err_set(err, ERR_SOURCE, "auth: %s would send the %s unencrypted: STARTTLS "
+			       "was not used; refusing (use security: tls or starttls, or a "
+			       "challenge-response mechanism such as scram-sha-256)",
+			       config_auth_name(acc->auth),
+			       acc->auth == AUTH_XOAUTH2 || acc->auth == AUTH_OAUTHBEARER ? "token"
+											   : "password");
+	if (!mech) {
+		if (!plain_ok)
+			return err_set(err, ERR_SOURCE, "the LOGIN command would send the password "
+				       "unencrypted: STARTTLS was not used; refusing");
+		if (imap_has_capability(c, "LOGINDISABLED"))
+			return err_set(err, ERR_SOURCE, "%s refuses LOGIN (LOGINDISABLED)%s", c->host,
+				       tls ? "" : "; use security: tls or starttls");
+	}
+	if (!tls && (!mech || sasl_mech_is_plaintext(mech)))
 		log_warn("imap.login", "host=%s msg=\"sending the password without TLS "
 			 "(security: none)\"", c->host);
 	const struct imap_response *t;
-	int r = m == AUTH_PLAIN ? login_plain(c, user, pass, &t, err)
-				: login_login(c, user, pass, &t, err);
+	int r = mech ? authenticate(c, acc, mech, &t, err) : login_cmd(c, user, pass, &t, err);
 	if (r < 0)
 		return -1;
-	if (t->status != IMAP_STATUS_OK)
+	if (t->status != IMAP_STATUS_OK) {
+		char how[64];
+		snprintf(how, sizeof(how), mech ? "AUTHENTICATE %s" : "LOGIN", mech ? mech : "");
 		return err_set(err, ERR_SOURCE, "login as \"%s\" on %s failed (%s): %s", user,
-			       c->host, m == AUTH_PLAIN ? "AUTHENTICATE PLAIN" : "LOGIN",
-			       imap_clean(&t->text, text, sizeof(text)));
+			       c->host, how, imap_clean(&t->text, text, sizeof(text)));
+	}
 	c->logged_in = true;
+	snprintf(c->mech_used, sizeof(c->mech_used), "%s", mech ? mech : "LOGIN command");
+	log_debug("imap.login", "host=%s mechanism=%s", c->host, c->mech_used);
 	/* capabilities change after login (RFC 3501 7.2.1): take the new ones */
 	if (slice_ieq(t->code, "CAPABILITY")) {
 		imap_caps_set_text(c, t->code_args.p, t->code_args.len);

@@ -37,6 +37,7 @@ struct imap_client {
 	bool broken;            /* stream out of sync or closed: no more commands */
 	bool bye;               /* server said BYE */
 	bool logged_in;
+	char mech_used[48];     /* how the login was done, for reports */
 	bool utf8_enabled;      /* ENABLE UTF8=ACCEPT done */
 	bool delim_known;
 	char delim;             /* hierarchy delimiter, 0 for a flat namespace */
@@ -93,7 +94,7 @@ int imap_caps_fetch(struct imap_client *c, struct err *err);
 /* Server text made safe for errors and logs (cleaned, cut). */
 const char *imap_clean(const struct slice *s, char *out, size_t outlen);
 
-/* LOGIN or AUTHENTICATE PLAIN as configured (imap_auth.c). */
+/* LOGIN or AUTHENTICATE <mechanism> as configured (imap_auth.c). */
 int imap_login(struct imap_client *c, const struct config_account *acc, struct err *err);
 
 #endif

@@ -39,11 +39,16 @@ static void trace_send(struct imap_client *c, const char *data, size_t len)
 	log_debug("imap.send", "line=\"%s\"", clean);
 }
 
-static void trace_recv(const struct imap_response *r)
+static void trace_recv(const struct imap_client *c, const struct imap_response *r)
 {
 	if (log_get_level() > LOG_DEBUG)
 		return;
 	char tag[64], name[64], text[256];
+	if (r->kind == IMAP_RESP_CONTINUE && c->cmd_secret) {
+		/* SASL challenges belong to the login exchange: never logged */
+		log_debug("imap.recv", "tag=+ text=\"***\"");
+		return;
+	}
 	log_clean(r->tag.p, r->tag.len, tag, sizeof(tag));
 	if (r->status != IMAP_STATUS_NONE || r->kind == IMAP_RESP_CONTINUE) {
 		char code[128];
@@ -151,7 +156,7 @@ int imap_read_response(struct imap_client *c, const struct imap_response **r_r,
 		enum imap_parse_result res = imap_parser_feed(c->parser, p, len, &used, &r);
 		net_conn_consume(c->conn, used);
 		if (res == IMAP_PARSE_DONE) {
-			trace_recv(r);
+			trace_recv(c, r);
 			*r_r = r;
 			return 0;
 		}
@@ -239,8 +244,13 @@ int imap_cmd_run(struct imap_client *c, imap_resp_cb cb, void *ud,
 				goto out;
 			if (r->kind == IMAP_RESP_CONTINUE)
 				break;
+			if (is_our_tag(c, r) && r->status == IMAP_STATUS_OK) {
+				/* the server cannot have done a command it has not seen whole */
+				ret = protocol_error(c, err, "tagged OK before the command was complete");
+				goto out;
+			}
 			if (is_our_tag(c, r)) {
-				*tagged_r = r;
+				*tagged_r = r;  /* NO/BAD: the command was refused */
 				ret = 0;
 				goto out;
 			}
@@ -283,6 +293,10 @@ int imap_cmd_run(struct imap_client *c, imap_resp_cb cb, void *ud,
 					*err = cb_err;
 				goto out;
 			}
+			/* the server waits for an answer to this "+": cancel (RFC 3501 6.2.2) */
+			if (cb_ret < 0 && r->kind == IMAP_RESP_CONTINUE &&
+			    write_cmd(c, "*\r\n", 3, err) < 0)
+				goto out;
 		}
 	}
 	if (cb_ret < 0) {

@@ -221,3 +221,50 @@ int imap_select(struct imap_client *c, const char *mailbox, bool readonly,
 	*exists_r = c->exists;
 	return 0;
 }
+
+struct status_ctx {
+	bool seen;
+	uint32_t messages;
+};
+
+/* "* STATUS name (MESSAGES n)" */
+static int status_cb(struct imap_client *c, void *ud, const struct imap_response *r,
+		     struct err *err)
+{
+	struct status_ctx *sc = ud;
+	(void)c;
+	(void)err;
+	uint64_t v;
+	if (r->kind != IMAP_RESP_UNTAGGED || !slice_ieq(r->name, "STATUS") || r->nargs < 2 ||
+	    r->args[1].type != IMAP_ARG_LIST)
+		return 0;
+	const struct imap_arg *l = &r->args[1];
+	for (size_t i = 0; i + 1 < l->count; i += 2) {
+		if (imap_arg_atom_is(&l->list[i], "MESSAGES") &&
+		    l->list[i + 1].type == IMAP_ARG_ATOM &&
+		    str_parse_u64(l->list[i + 1].str, l->list[i + 1].len, UINT32_MAX, &v) == 0) {
+			sc->messages = (uint32_t)v;
+			sc->seen = true;
+		}
+	}
+	return 0;
+}
+
+int imap_status_messages(struct imap_client *c, const char *mailbox, uint32_t *n_r,
+			 struct err *err)
+{
+	struct status_ctx sc = {0};
+	if (imap_mailbox_prepare(c, mailbox, err) < 0)
+		return -1;
+	imap_cmd_begin(c, "STATUS");
+	if (imap_cmd_add_mailbox(c, mailbox, err) < 0)
+		return -1;
+	imap_cmd_addf(c, " (MESSAGES)");
+	if (imap_cmd_ok(c, status_cb, &sc, ERR_SOURCE, err) < 0)
+		return -1;
+	if (!sc.seen)
+		return err_set(err, ERR_SOURCE, "%s sent no message count for \"%s\"", c->host,
+			       mailbox);
+	*n_r = sc.messages;
+	return 0;
+}

@@ -24,9 +24,17 @@ struct net_conn;
  * connections that use the same settings. */
 struct net_tls;
 
-/* Copies what it needs from *ts. */
+/*
+ * The TLS context for *ts: one SSL_CTX per distinct settings, shared (and
+ * counted) between every connection that uses the same settings, created
+ * under a lock so that threads may call this at once. Copies what it needs
+ * from *ts. Bad settings (a cipher list OpenSSL does not know, an
+ * unreadable CA file) are ERR_FATAL. Allowing TLS 1.0 or 1.1 lowers
+ * OpenSSL's security level for this context only, and says so in the log.
+ */
 int net_tls_new(const struct tls_settings *ts, struct net_tls **tls_r, struct err *err);
-/* Frees; sets *tls to NULL. Connections using it must be freed first. */
+/* Drops this reference; the last one frees the context. Sets *tls to NULL.
+ * Connections using it must be freed first. */
 void net_tls_free(struct net_tls **tls);
 
 /*
@@ -39,7 +47,36 @@ int net_conn_open(const char *host, unsigned port, uint64_t timeout_ms,
 /* Closes (TLS close_notify when possible) and frees; sets *conn to NULL. */
 void net_conn_free(struct net_conn **conn);
 
+/* The limit of each later wait (read, write, handshake); 0 = 30 s. */
 void net_conn_set_timeout(struct net_conn *c, uint64_t timeout_ms);
+/*
+ * Bounds the whole session: from now on no wait goes past now + ms, and
+ * one that would fails as "session time limit ... reached"
+ * (ERR_TRANSIENT). 0 removes the bound.
+ */
+void net_conn_set_session_limit(struct net_conn *c, uint64_t ms);
+/* The address connected to, numeric: "127.0.0.1" or "::1". Owned by c. */
+const char *net_conn_peer(const struct net_conn *c);
+
+/* What a TLS handshake showed of the server; text fields are cleaned. */
+struct net_tls_info {
+	bool have_cert;         /* the server sent a certificate */
+	bool verified;          /* chain and name verified */
+	bool handshake_done;
+	char version[16];       /* "TLSv1.3" */
+	char cipher[64];
+	char subject[256];      /* RFC 2253 */
+	char issuer[256];
+	char sans[512];         /* "DNS:localhost, IP:127.0.0.1" */
+	char not_after[32];     /* "2026-12-21 10:00:00 UTC" */
+	long days_left;         /* negative when expired */
+	char pin_sha256[48];    /* base64 SHA-256 of the SubjectPublicKeyInfo */
+	char problem[384];      /* why verification failed, in plain words; "" if not */
+};
+
+/* What the last handshake on c learned, also after a failed one (then
+ * with what could be seen); NULL before any handshake. Owned by c. */
+const struct net_tls_info *net_conn_tls_info(const struct net_conn *c);
 
 /*
  * TLS handshake on an open connection (implicit TLS right after open, or
@@ -48,6 +85,11 @@ void net_conn_set_timeout(struct net_conn *c, uint64_t timeout_ms);
  * plaintext an attacker injected (CVE-2011-0411 class). The name checked
  * (and sent as SNI) is the settings' server_name, else the host given to
  * net_conn_open. `tls` is borrowed and must outlive the connection.
+ * Certificate failures are ERR_SOURCE with the reason in plain words
+ * ("the certificate is for mail.example.org, not imap.example.com"). With
+ * pin_sha256 set, the server's key must match one pin, even when
+ * verify: false; with verify: false a bad certificate is accepted, with a
+ * warning that says what is wrong with it.
  */
 int net_conn_start_tls(struct net_conn *c, struct net_tls *tls, struct err *err);
 bool net_conn_is_tls(const struct net_conn *c);

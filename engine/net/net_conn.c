@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,9 @@ static int poll_timeout(uint64_t ms)
 int net_conn_wait(struct net_conn *c, short events, const char *what, struct err *err)
 {
 	uint64_t deadline = now_ms() + c->timeout_ms;
+	bool session_bound = c->deadline_ms && c->deadline_ms < deadline;
+	if (session_bound)
+		deadline = c->deadline_ms;
 	for (;;) {
 		uint64_t now = now_ms();
 		uint64_t left = now >= deadline ? 0 : deadline - now;
@@ -52,6 +56,10 @@ int net_conn_wait(struct net_conn *c, short events, const char *what, struct err
 		int r = poll(&pfd, 1, poll_timeout(left));
 		if (r > 0)
 			return 0;  /* errors and hangups show up in the I/O call */
+		if (r == 0 && session_bound)
+			return err_set(err, ERR_TRANSIENT, "session time limit of %llu ms reached "
+				       "%s %s (session_timeout)",
+				       (unsigned long long)c->session_ms, what, c->host);
 		if (r == 0)
 			return err_set(err, ERR_TRANSIENT, "timed out after %llu ms %s %s",
 				       (unsigned long long)c->timeout_ms, what, c->host);
@@ -123,10 +131,16 @@ int net_conn_open(const char *host, unsigned port, uint64_t timeout_ms,
 		return err_set(err, ERR_TRANSIENT, "cannot resolve \"%s\": %s", host,
 			       gai_strerror(gr));
 	char why[256] = "no address";
+	char peer[64] = "";
 	int fd = -1;
-	for (const struct addrinfo *ai = res; ai; ai = ai->ai_next)
-		if (connect_one(ai, timeout_ms, &fd, why, sizeof(why)) == 0)
+	for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		if (connect_one(ai, timeout_ms, &fd, why, sizeof(why)) == 0) {
+			if (getnameinfo(ai->ai_addr, ai->ai_addrlen, peer, sizeof(peer), NULL, 0,
+					NI_NUMERICHOST) != 0)
+				snprintf(peer, sizeof(peer), "?");
 			break;
+		}
+	}
 	freeaddrinfo(res);
 	if (fd < 0)
 		return err_set(err, ERR_TRANSIENT, "cannot connect to \"%s\" port %u: %s", host,
@@ -134,11 +148,12 @@ int net_conn_open(const char *host, unsigned port, uint64_t timeout_ms,
 	struct net_conn *c = xcalloc(1, sizeof(*c));
 	c->fd = fd;
 	c->host = xstrdup(host);
+	memcpy(c->peer, peer, sizeof(c->peer));
 	c->timeout_ms = timeout_ms;
 	c->rcap = NET_RBUF_SIZE;
 	c->rbuf = xmalloc(c->rcap + 1);
 	*conn_r = c;
-	log_debug("net.connect", "host=%s port=%u", host, port);
+	log_debug("net.connect", "host=%s address=%s port=%u", host, peer, port);
 	return 0;
 }
 
@@ -152,6 +167,7 @@ void net_conn_free(struct net_conn **cp)
 	if (c->fd >= 0)
 		close(c->fd);
 	free(c->host);
+	free(c->tinfo);
 	free(c->rbuf);
 	free(c);
 	*cp = NULL;
@@ -160,6 +176,22 @@ void net_conn_free(struct net_conn **cp)
 void net_conn_set_timeout(struct net_conn *c, uint64_t timeout_ms)
 {
 	c->timeout_ms = timeout_ms ? timeout_ms : NET_DEFAULT_TIMEOUT_MS;
+}
+
+void net_conn_set_session_limit(struct net_conn *c, uint64_t ms)
+{
+	c->session_ms = ms;
+	c->deadline_ms = ms ? now_ms() + ms : 0;
+}
+
+const char *net_conn_peer(const struct net_conn *c)
+{
+	return c->peer;
+}
+
+const struct net_tls_info *net_conn_tls_info(const struct net_conn *c)
+{
+	return c->tinfo;
 }
 
 bool net_conn_is_tls(const struct net_conn *c)

@@ -10,14 +10,34 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "engine/config/config.h"
 #include "engine/util/err.h"
 
-struct ssl_st;  /* OpenSSL's SSL, kept opaque outside net_tls.c */
+struct ssl_st;  /* OpenSSL's SSL, kept opaque outside the net_tls*.c files */
+struct ssl_ctx_st;
+
+/* One shared TLS context and the settings it was made from (its key). */
+struct net_tls {
+	struct ssl_ctx_st *ctx;
+	bool verify;
+	int min_version, max_version;   /* 10..13, 0 = default */
+	char *ca_file, *ca_path, *server_name, *ciphers, *ciphersuites;
+	unsigned char pins[TLS_MAX_PINS][32];
+	size_t npins;
+	unsigned refs;                  /* under the registry's lock */
+	struct net_tls *next;
+};
+
+struct net_tls_info;
 
 struct net_conn {
 	int fd;
 	char *host;             /* as given to open: TLS name check, messages */
+	char peer[64];          /* numeric address connected to */
 	uint64_t timeout_ms;
+	uint64_t session_ms;    /* the session bound, for messages; 0 = none */
+	uint64_t deadline_ms;   /* monotonic end of the session; 0 = none */
+	struct net_tls_info *tinfo;  /* from the last handshake; NULL before */
 	struct ssl_st *ssl;     /* NULL until TLS is started */
 	char *rbuf;             /* read buffer: [rstart, rend) not consumed */
 	size_t rstart, rend, rcap;
@@ -31,5 +51,12 @@ int net_conn_wait(struct net_conn *c, short events, const char *what, struct err
 ssize_t net_tls_read(struct net_conn *c, char *buf, size_t len, struct err *err);
 int net_tls_write(struct net_conn *c, const char *data, size_t len, struct err *err);
 void net_tls_close(struct net_conn *c);
+
+/* net_tls_cert.c: after a handshake (done or failed), fills c->tinfo from
+ * the server's certificate; vr is OpenSSL's verify result, name the name
+ * checked. */
+void net_tls_info_fill(struct net_conn *c, const struct net_tls *t, const char *name, long vr);
+/* The server's key against t's pins (none: 0). Mismatch: ERR_SOURCE. */
+int net_tls_pin_check(struct net_conn *c, const struct net_tls *t, struct err *err);
 
 #endif

@@ -1,74 +1,32 @@
 /*
- * SECURITY: TLS is where the server's identity is checked. Defaults are
- * strict: SSL_VERIFY_PEER with the host name check (SSL_set1_host, or the
- * IP address for IP literals), TLS 1.2 minimum. verify:false is possible
- * but logged as a warning on every handshake. Bytes buffered before the
- * handshake abort it (STARTTLS injection).
+ * SECURITY: TLS contexts decide what the client accepts. Defaults are
+ * strict: SSL_VERIFY_PEER, TLS 1.2 minimum, OpenSSL's default security
+ * level. Only an admin's explicit min_version 1.0/1.1 lowers the level
+ * (for that context alone, logged), because OpenSSL 3 otherwise refuses
+ * those versions whatever the version range says.
  *
- * OpenSSL writes to the socket with write(), which raises SIGPIPE when the
- * server has gone: every SSL_* call runs with SIGPIPE blocked for the
- * thread and a SIGPIPE it caused is discarded (as libpq does), so a closed
- * connection is an error, not the end of the process.
- *
- * OpenSSL's per-thread error queue is cleared before every SSL_* I/O call,
- * so SSL_get_error() never reports a stale error from another connection.
+ * One SSL_CTX per distinct settings, shared: loading a CA bundle costs
+ * milliseconds and memory per context, and many accounts use the same
+ * settings. The registry is a short list under one mutex (there are as
+ * many entries as distinct account settings); the SSL_CTX itself is
+ * thread-safe once built. The last reference frees it, so a changed CA file
+ * is read again by the next connection after all old ones closed.
  */
 #include "engine/net/net.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 #include "engine/net/net_int.h"
 #include "engine/util/log.h"
 #include "engine/util/xalloc.h"
 
-struct net_tls {
-	SSL_CTX *ctx;
-	bool verify;
-	char *server_name;
-};
-
-struct pipe_guard {
-	sigset_t old;
-	bool was_pending;
-};
-
-static void pipe_block(struct pipe_guard *g)
-{
-	sigset_t set, pending;
-	sigemptyset(&set);
-	sigaddset(&set, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &set, &g->old);
-	sigemptyset(&pending);
-	sigpending(&pending);
-	g->was_pending = sigismember(&pending, SIGPIPE) == 1;
-}
-
-static void pipe_restore(struct pipe_guard *g)
-{
-	sigset_t set, pending;
-	sigemptyset(&set);
-	sigaddset(&set, SIGPIPE);
-	sigemptyset(&pending);
-	sigpending(&pending);
-	if (!g->was_pending && sigismember(&pending, SIGPIPE) == 1) {
-		struct timespec zero = {0, 0};
-		int saved = errno;
-		sigtimedwait(&set, NULL, &zero);
-		errno = saved;
-	}
-	pthread_sigmask(SIG_SETMASK, &g->old, NULL);
-}
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct net_tls *registry;
 
 static const char *ossl_reason(char *out, size_t outlen)
 {
@@ -90,11 +48,40 @@ static int tls_version(int v, int *ossl_r)
 	return -1;
 }
 
-int net_tls_new(const struct tls_settings *ts, struct net_tls **tls_r, struct err *err)
+static bool str_same(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static bool same_settings(const struct net_tls *t, const struct tls_settings *ts)
+{
+	return t->verify == ts->verify && t->min_version == ts->min_version &&
+	       t->max_version == ts->max_version && str_same(t->ca_file, ts->ca_file) &&
+	       str_same(t->ca_path, ts->ca_path) && str_same(t->server_name, ts->server_name) &&
+	       str_same(t->ciphers, ts->ciphers) && str_same(t->ciphersuites, ts->ciphersuites) &&
+	       t->npins == ts->npins && memcmp(t->pins, ts->pins, sizeof(t->pins)) == 0;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+static void tls_destroy(struct net_tls *t)
+{
+	SSL_CTX_free(t->ctx);
+	free(t->ca_file);
+	free(t->ca_path);
+	free(t->server_name);
+	free(t->ciphers);
+	free(t->ciphersuites);
+	free(t);
+}
+
+static int ctx_versions(SSL_CTX *ctx, const struct tls_settings *ts, struct err *err)
 {
 	char why[256];
 	int minv = TLS1_2_VERSION, maxv = 0;
-	*tls_r = NULL;
 	if (ts->min_version && tls_version(ts->min_version, &minv) < 0)
 		return err_set(err, ERR_FATAL, "tls min_version %d: use 10, 11, 12 or 13",
 			       ts->min_version);
@@ -103,15 +90,43 @@ int net_tls_new(const struct tls_settings *ts, struct net_tls **tls_r, struct er
 			       ts->max_version);
 	if (maxv && maxv < minv)
 		return err_set(err, ERR_FATAL, "tls max_version is below min_version");
+	if (!SSL_CTX_set_min_proto_version(ctx, minv) ||
+	    !SSL_CTX_set_max_proto_version(ctx, maxv))
+		return err_set(err, ERR_FATAL, "tls versions: %s", ossl_reason(why, sizeof(why)));
+	if (minv < TLS1_2_VERSION) {
+		/* level 1 and up refuse TLS < 1.2 and SHA-1 signatures (OpenSSL 3) */
+		SSL_CTX_set_security_level(ctx, 0);
+		log_warn("net.tls_legacy", "min_version=1.%d msg=\"TLS 1.0/1.1 allowed: OpenSSL "
+			 "security level lowered to 0 for this account's connections\"",
+			 ts->min_version - 10);
+	}
+	return 0;
+}
+
+static int ctx_ciphers(SSL_CTX *ctx, const struct tls_settings *ts, struct err *err)
+{
+	char clean[200];
+	if (ts->ciphers && !SSL_CTX_set_cipher_list(ctx, ts->ciphers))
+		return err_set(err, ERR_FATAL, "tls ciphers \"%s\": OpenSSL knows no cipher "
+			       "in this list", log_clean(ts->ciphers, strlen(ts->ciphers), clean,
+							 sizeof(clean)));
+	if (ts->ciphersuites && !SSL_CTX_set_ciphersuites(ctx, ts->ciphersuites))
+		return err_set(err, ERR_FATAL, "tls ciphersuites \"%s\": not a list of TLS 1.3 "
+			       "suites such as TLS_AES_256_GCM_SHA384",
+			       log_clean(ts->ciphersuites, strlen(ts->ciphersuites), clean,
+					 sizeof(clean)));
+	return 0;
+}
+
+static int ctx_build(const struct tls_settings *ts, SSL_CTX **ctx_r, struct err *err)
+{
+	char why[256];
 	ERR_clear_error();
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 	if (!ctx)
 		return err_set(err, ERR_FATAL, "SSL_CTX_new: %s", ossl_reason(why, sizeof(why)));
-	if (!SSL_CTX_set_min_proto_version(ctx, minv) ||
-	    !SSL_CTX_set_max_proto_version(ctx, maxv)) {
-		err_set(err, ERR_FATAL, "tls versions: %s", ossl_reason(why, sizeof(why)));
+	if (ctx_versions(ctx, ts, err) < 0 || ctx_ciphers(ctx, ts, err) < 0)
 		goto fail;
-	}
 	if (ts->ca_file || ts->ca_path) {
 		if (!SSL_CTX_load_verify_locations(ctx, ts->ca_file, ts->ca_path)) {
 			err_set(err, ERR_FATAL, "cannot load CA \"%s\": %s",
@@ -124,19 +139,57 @@ int net_tls_new(const struct tls_settings *ts, struct net_tls **tls_r, struct er
 			ossl_reason(why, sizeof(why)));
 		goto fail;
 	}
+	/*
+	 * verify:false still lets OpenSSL check the chain and the name, so the
+	 * warning can say what is wrong; only the handshake goes on anyway.
+	 */
 	SSL_CTX_set_verify(ctx, ts->verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
 	/* a retried SSL_write may come from a moved buffer (we never do, but
 	 * partial retries after WANT_WRITE must not fail on it) */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	struct net_tls *t = xcalloc(1, sizeof(*t));
-	t->ctx = ctx;
-	t->verify = ts->verify;
-	t->server_name = ts->server_name ? xstrdup(ts->server_name) : NULL;
-	*tls_r = t;
+	*ctx_r = ctx;
 	return 0;
 fail:
 	SSL_CTX_free(ctx);
 	return -1;
+}
+
+int net_tls_new(const struct tls_settings *ts, struct net_tls **tls_r, struct err *err)
+{
+	int rc = -1;
+	*tls_r = NULL;
+	pthread_mutex_lock(&registry_lock);
+	for (struct net_tls *t = registry; t; t = t->next) {
+		if (same_settings(t, ts)) {
+			t->refs++;
+			*tls_r = t;
+			rc = 0;
+			goto out;
+		}
+	}
+	SSL_CTX *ctx = NULL;
+	if (ctx_build(ts, &ctx, err) < 0)
+		goto out;
+	struct net_tls *t = xcalloc(1, sizeof(*t));
+	t->ctx = ctx;
+	t->verify = ts->verify;
+	t->min_version = ts->min_version;
+	t->max_version = ts->max_version;
+	t->ca_file = dup_or_null(ts->ca_file);
+	t->ca_path = dup_or_null(ts->ca_path);
+	t->server_name = dup_or_null(ts->server_name);
+	t->ciphers = dup_or_null(ts->ciphers);
+	t->ciphersuites = dup_or_null(ts->ciphersuites);
+	memcpy(t->pins, ts->pins, sizeof(t->pins));
+	t->npins = ts->npins;
+	t->refs = 1;
+	t->next = registry;
+	registry = t;
+	*tls_r = t;
+	rc = 0;
+out:
+	pthread_mutex_unlock(&registry_lock);
+	return rc;
 }
 
 void net_tls_free(struct net_tls **tp)
@@ -144,167 +197,16 @@ void net_tls_free(struct net_tls **tp)
 	struct net_tls *t = *tp;
 	if (!t)
 		return;
-	SSL_CTX_free(t->ctx);
-	free(t->server_name);
-	free(t);
 	*tp = NULL;
-}
-
-static bool is_ip_literal(const char *name)
-{
-	unsigned char addr[16];
-	return inet_pton(AF_INET, name, addr) == 1 || inet_pton(AF_INET6, name, addr) == 1;
-}
-
-/* Turns a failed SSL_* call into an error; 1 when the caller should wait
- * and retry, -1 on error. */
-static int ssl_want(struct net_conn *c, int r, const char *what, struct err *err)
-{
-	char why[256];
-	int e = SSL_get_error(c->ssl, r);
-	switch (e) {
-	case SSL_ERROR_WANT_READ:
-		return net_conn_wait(c, POLLIN, what, err) < 0 ? -1 : 1;
-	case SSL_ERROR_WANT_WRITE:
-		return net_conn_wait(c, POLLOUT, what, err) < 0 ? -1 : 1;
-	case SSL_ERROR_ZERO_RETURN:
-		return err_set(err, ERR_TRANSIENT, "connection closed by %s", c->host);
-	case SSL_ERROR_SYSCALL:
-		if (ERR_peek_error())
-			break;
-		if (errno)
-			return err_set(err, ERR_TRANSIENT, "%s %s: %s", what, c->host,
-				       strerror(errno));
-		return err_set(err, ERR_TRANSIENT, "connection closed by %s (no TLS close_notify)",
-			       c->host);
-	default:
-		break;
-	}
-	return err_set(err, ERR_TRANSIENT, "TLS error %s %s: %s", what, c->host,
-		       ossl_reason(why, sizeof(why)));
-}
-
-int net_conn_start_tls(struct net_conn *c, struct net_tls *tls, struct err *err)
-{
-	char why[256];
-	if (c->ssl)
-		return err_set(err, ERR_FATAL, "TLS already started (bug)");
-	/* Anything the server sent before our ClientHello was sent in the clear
-	 * after STARTTLS and would be read as if it came through TLS. */
-	size_t pending = c->rend - c->rstart;
-	if (pending == 0) {
-		char b;
-		ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-		if (n > 0)
-			pending = 1;
-	}
-	if (pending)
-		return err_set(err, ERR_SOURCE,
-			       "%s sent data before the TLS handshake (possible STARTTLS "
-			       "injection); connection refused", c->host);
-	/* not const: SSL_set_tlsext_host_name is a macro that casts to void * */
-	char *name = tls->server_name ? tls->server_name : c->host;
-	ERR_clear_error();
-	SSL *ssl = SSL_new(tls->ctx);
-	if (!ssl)
-		return err_set(err, ERR_FATAL, "SSL_new: %s", ossl_reason(why, sizeof(why)));
-	c->ssl = ssl;
-	if (!SSL_set_fd(ssl, c->fd))
-		goto ossl_fail;
-	if (is_ip_literal(name)) {
-		/* RFC 6066: no SNI for addresses; check the certificate's IP SAN */
-		if (tls->verify && !X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name))
-			goto ossl_fail;
-	} else {
-		if (!SSL_set_tlsext_host_name(ssl, name))
-			goto ossl_fail;
-		SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-		if (tls->verify && !SSL_set1_host(ssl, name))
-			goto ossl_fail;
-	}
-	if (!tls->verify)
-		log_warn("net.tls", "host=%s msg=\"certificate verification is disabled "
-			 "(tls.verify: false)\"", c->host);
-	for (;;) {
-		ERR_clear_error();
-		errno = 0;
-		struct pipe_guard g;
-		pipe_block(&g);
-		int r = SSL_connect(ssl);
-		pipe_restore(&g);
-		if (r == 1)
-			break;
-		long vr = SSL_get_verify_result(ssl);
-		if (vr != X509_V_OK && tls->verify) {
-			err_set(err, ERR_SOURCE, "certificate of \"%s\" not accepted: %s", name,
-				X509_verify_cert_error_string(vr));
-			goto fail;
+	pthread_mutex_lock(&registry_lock);
+	if (--t->refs == 0) {
+		for (struct net_tls **pp = &registry; *pp; pp = &(*pp)->next) {
+			if (*pp == t) {
+				*pp = t->next;
+				break;
+			}
 		}
-		int w = ssl_want(c, r, "in the TLS handshake with", err);
-		if (w < 0) {
-			if (err && err->cls == ERR_TRANSIENT && ERR_peek_error())
-				err->cls = ERR_SOURCE;  /* protocol refusal, not the network */
-			goto fail;
-		}
+		tls_destroy(t);
 	}
-	log_debug("net.tls", "host=%s version=%s cipher=%s", c->host, SSL_get_version(ssl),
-		  SSL_get_cipher_name(ssl));
-	return 0;
-ossl_fail:
-	err_set(err, ERR_FATAL, "TLS setup for \"%s\": %s", name, ossl_reason(why, sizeof(why)));
-fail:
-	SSL_free(ssl);
-	c->ssl = NULL;
-	return -1;
-}
-
-ssize_t net_tls_read(struct net_conn *c, char *buf, size_t len, struct err *err)
-{
-	for (;;) {
-		size_t n = 0;
-		ERR_clear_error();
-		errno = 0;
-		struct pipe_guard g;
-		pipe_block(&g);
-		int r = SSL_read_ex(c->ssl, buf, len, &n);
-		pipe_restore(&g);
-		if (r == 1)
-			return (ssize_t)n;
-		if (ssl_want(c, r, "reading from", err) < 0)
-			return -1;
-	}
-}
-
-int net_tls_write(struct net_conn *c, const char *data, size_t len, struct err *err)
-{
-	while (len) {
-		size_t n = 0;
-		ERR_clear_error();
-		errno = 0;
-		struct pipe_guard g;
-		pipe_block(&g);
-		int r = SSL_write_ex(c->ssl, data, len, &n);
-		pipe_restore(&g);
-		if (r == 1) {
-			data += n;
-			len -= n;
-			continue;
-		}
-		if (ssl_want(c, r, "writing to", err) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-void net_tls_close(struct net_conn *c)
-{
-	/* one non-blocking close_notify; we do not wait for the peer's */
-	struct pipe_guard g;
-	ERR_clear_error();
-	pipe_block(&g);
-	SSL_shutdown(c->ssl);
-	pipe_restore(&g);
-	ERR_clear_error();
-	SSL_free(c->ssl);
-	c->ssl = NULL;
+	pthread_mutex_unlock(&registry_lock);
 }

@@ -53,13 +53,13 @@ static int cmp_double(const void *a, const void *b)
 
 static struct message *message_of(struct arena *a, const char *raw, size_t len, bool text)
 {
-	struct mime_limits lim;
+	struct mime_options mopt;
 	struct message *m = NULL;
 	struct err err = {0};
 	if (text)
 		return preprocess_text_message(a, raw, len);
-	mime_limits_default(&lim);
-	if (mime_parse(raw, len, &lim, a, &m, &err) < 0)
+	mime_options_default(&mopt);
+	if (mime_parse(raw, len, &mopt, a, &m, &err) < 0)
 		return NULL;
 	return m;
 }

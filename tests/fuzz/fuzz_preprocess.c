@@ -44,13 +44,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	bool text = data[0] & 1;
-	struct mime_limits lim = {
+	struct mime_options mopt = {.limits = {
 		.max_size = 1 << 20,
 		.max_parts = 40,
 		.max_depth = 6,
 		.max_header_bytes = 16 * 1024,
 		.max_text_bytes = 64 * 1024,
-	};
+	}};
 	struct arena *a = arena_new();
 	struct message *m = NULL;
 	struct preprocess_result res;
@@ -58,7 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *p = (const char *)data + 1;
 	if (text)
 		m = preprocess_text_message(a, p, size - 1);
-	else if (mime_parse(p, size - 1, &lim, a, &m, &err) < 0)
+	else if (mime_parse(p, size - 1, &mopt, a, &m, &err) < 0)
 		m = NULL;
 	if (m) {
 		if (preprocess_run(pp, m, a, &res, &err) == 0)

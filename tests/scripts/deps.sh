@@ -13,6 +13,7 @@ libpcre2-dev
 libpq-dev
 libyaml-dev
 libssl-dev
+libgsasl-dev
 libxml2-dev
 libytnef0-dev
 postgresql

@@ -14,6 +14,7 @@
 # DIR/env defines: M2T_SERVERS_DIR M2T_PG_URL M2T_PG_ADMIN_URL M2T_PG_PORT
 # M2T_PG_HOST M2T_IMAP_PORT M2T_IMAPS_PORT M2T_POP3_PORT M2T_POP3S_PORT
 # M2T_CA_FILE M2T_OTHER_CA_FILE M2T_IMAP_USER M2T_IMAP_PASSWORD_FILE
+# M2T_TLS_DIR M2T_EXPIRED_NAME M2T_SELFSIGNED_NAME
 # M2T_OTHER_USER M2T_OTHER_PASSWORD_FILE M2T_MAILDIR M2T_MAIL_ROOT
 # M2T_MAIL_UID M2T_MAIL_GID M2T_DOVECOT_CONF M2T_DOVECOT_LOG M2T_PG_LOG
 # M2T_PG_BINDIR
@@ -21,6 +22,9 @@ set -eu
 set -o pipefail
 
 WAIT_SECONDS=30
+# SNI names for which Dovecot serves a certificate a client must refuse
+EXPIRED_NAME=expired.mail2ticket.test
+SELFSIGNED_NAME=selfsigned.mail2ticket.test
 
 die() {
 	printf 'servers.sh: %s\n' "$*" >&2
@@ -162,6 +166,57 @@ make_tls() {
 	chmod 644 "$t/ca.pem" "$t/server.pem" "$t/other-ca.pem"
 	openssl verify -CAfile "$t/ca.pem" "$t/server.pem" >/dev/null ||
 		die "generated server certificate does not verify"
+	make_bad_certs "$t"
+}
+
+# Certificates a client must refuse, served by Dovecot for their own SNI
+# names (local_name blocks): one that expired, signed by the test CA, and a
+# self-signed one. `openssl x509 -days` cannot go back in time; `openssl ca`
+# takes explicit start and end dates.
+make_bad_certs() {
+	local t=$1 name
+	(
+		umask 077
+		mkdir -p "$t/ca-new"
+		: >"$t/ca-index.txt"
+		openssl rand -hex 8 >"$t/ca-serial"
+		cat >"$t/ca.cnf" <<-EOF
+			[ ca ]
+			default_ca = test_ca
+			[ test_ca ]
+			database = $t/ca-index.txt
+			new_certs_dir = $t/ca-new
+			serial = $t/ca-serial
+			default_md = sha256
+			policy = any_name
+			unique_subject = no
+			[ any_name ]
+			organizationName = optional
+			commonName = supplied
+		EOF
+		name=$EXPIRED_NAME
+		printf '%s\n' "basicConstraints = critical, CA:FALSE" \
+			"keyUsage = critical, digitalSignature, keyEncipherment" \
+			"extendedKeyUsage = serverAuth" "subjectAltName = DNS:$name" >"$t/expired.ext"
+		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+			-keyout "$t/expired.key" -out "$t/expired.csr" \
+			-subj "/O=mail2ticket tests/CN=$name" 2>/dev/null
+		openssl ca -batch -config "$t/ca.cnf" -cert "$t/ca.pem" -keyfile "$t/ca.key" \
+			-in "$t/expired.csr" -out "$t/expired.pem" -notext \
+			-startdate 20200101000000Z -enddate 20200201000000Z \
+			-extfile "$t/expired.ext" >/dev/null 2>&1
+		name=$SELFSIGNED_NAME
+		openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+			-keyout "$t/selfsigned.key" -out "$t/selfsigned.pem" -days 30 -sha256 \
+			-subj "/O=mail2ticket tests/CN=$name" \
+			-addext "basicConstraints=critical,CA:FALSE" \
+			-addext "subjectAltName=DNS:$name" 2>/dev/null
+	) || die "generating the expired and self-signed certificates failed"
+	chmod 644 "$t/expired.pem" "$t/selfsigned.pem"
+	case "$(openssl verify -CAfile "$t/ca.pem" "$t/expired.pem" 2>&1 || true)" in
+	*expired*) ;;
+	*) die "the expired test certificate is not expired" ;;
+	esac
 }
 
 # --- PostgreSQL ---------------------------------------------------------------
@@ -285,8 +340,21 @@ dovecot_config() {
 		ssl_key = <$DIR/tls/server.key
 		ssl_min_protocol = TLSv1.2
 		disable_plaintext_auth = no
-		auth_mechanisms = plain login apop
+		# the password mechanisms mail2ticket speaks and this Dovecot has
+		# ({PLAIN} passwords let it compute what CRAM-MD5 and SCRAM need;
+		# Debian's build has no NTLM); apop for POP3
+		auth_mechanisms = plain login cram-md5 scram-sha-1 scram-sha-256 apop
 		auth_failure_delay = 0
+
+		# certificates to refuse, chosen by the name the client asks for (SNI)
+		local_name $EXPIRED_NAME {
+		  ssl_cert = <$DIR/tls/expired.pem
+		  ssl_key = <$DIR/tls/expired.key
+		}
+		local_name $SELFSIGNED_NAME {
+		  ssl_cert = <$DIR/tls/selfsigned.pem
+		  ssl_key = <$DIR/tls/selfsigned.key
+		}
 
 		passdb {
 		  driver = passwd-file
@@ -468,6 +536,9 @@ write_env() {
 		export M2T_POP3S_PORT=$POP3S_PORT
 		export M2T_CA_FILE='$DIR/tls/ca.pem'
 		export M2T_OTHER_CA_FILE='$DIR/tls/other-ca.pem'
+		export M2T_TLS_DIR='$DIR/tls'
+		export M2T_EXPIRED_NAME='$EXPIRED_NAME'
+		export M2T_SELFSIGNED_NAME='$SELFSIGNED_NAME'
 		export M2T_IMAP_USER=support
 		export M2T_IMAP_PASSWORD_FILE='$DIR/support.password'
 		export M2T_OTHER_USER=other

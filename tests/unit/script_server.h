@@ -1,11 +1,13 @@
 /*
  * A scripted fake server on 127.0.0.1 for protocol tests (a thread that
  * plays a transcript): what it sends and the exact lines it expects from
- * the client (curl's habit: the server's script is the test data). After
- * the script it keeps what the client still sends, so a test can prove
- * that nothing (no password) went out after a refusal. Every wait is
- * bounded, generously: under valgrind a client's first TLS setup alone
- * takes seconds. Header-only: include it in one test file.
+ * the client (curl's habit: the server's script is the test data), so the
+ * hostile cases a real server will not produce can be tested. After the
+ * script it keeps what the client still sends, so a test can prove that
+ * nothing (no password, no change to mail) went out after a refusal. Every
+ * wait is bounded, generously: under valgrind a client's first TLS setup
+ * alone takes seconds. Header-only (static inline): protocol helpers live in
+ * imap_script.h and the POP3 tests.
  */
 #ifndef M2T_SCRIPT_SERVER_H
 #define M2T_SCRIPT_SERVER_H
@@ -21,19 +23,23 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/unit/test.h"
+
 #define SERVER_WAIT_MS 15000      /* for the connection, and for each expected line */
 
-enum step_kind { S_END, S_SEND, S_EXPECT, S_SLEEP_MS };
+enum step_kind { S_END, S_SEND, S_EXPECT, S_EXPECT_PREFIX, S_SLEEP_MS, S_CLOSE };
 
 struct step {
 	enum step_kind kind;
 	const char *data;       /* S_SEND bytes; S_EXPECT the line without CRLF */
-	size_t len;             /* S_SEND: bytes; S_SLEEP_MS: milliseconds */
+	size_t len;             /* S_SEND: bytes (0 = strlen); S_SLEEP_MS: milliseconds */
 };
 
 #define SEND(s) {S_SEND, s, sizeof(s) - 1}
 #define SEND_N(p, n) {S_SEND, p, n}
 #define EXPECT(s) {S_EXPECT, s, 0}
+#define EXPECT_PREFIX(s) {S_EXPECT_PREFIX, s, 0}
+#define CLOSE {S_CLOSE, NULL, 0}   /* hang up now */
 #define SLEEP(ms) {S_SLEEP_MS, NULL, ms}
 #define END {S_END, NULL, 0}
 
@@ -43,11 +49,11 @@ struct server {
 	const struct step *steps;
 	pthread_t thread;
 	char failure[512];
-	char trailing[4096];    /* what the client sent after the script, NUL-terminated */
-	size_t ntrailing;
+	char after[4096];       /* what the client sent after the script, NUL-terminated */
+	size_t after_len;
 };
 
-static int server_read_line(int fd, char *out, size_t outlen)
+static inline int server_read_line(int fd, char *out, size_t outlen)
 {
 	size_t n = 0;
 	while (n + 1 < outlen) {
@@ -68,7 +74,7 @@ static int server_read_line(int fd, char *out, size_t outlen)
 	return -1;
 }
 
-static void *server_main(void *arg)
+static inline void *server_main(void *arg)
 {
 	struct server *s = arg;
 	struct pollfd p = {.fd = s->lfd, .events = POLLIN};
@@ -80,16 +86,20 @@ static void *server_main(void *arg)
 	if (fd < 0)
 		return NULL;
 	for (const struct step *st = s->steps; st->kind != S_END; st++) {
+		if (st->kind == S_CLOSE) {
+			close(fd);
+			return NULL;
+		}
 		if (st->kind == S_SEND) {
 			/* a big send may meet a client that gave up: not a failure */
-			size_t off = 0;
-			while (off < st->len) {
-				ssize_t w = send(fd, st->data + off, st->len - off, MSG_NOSIGNAL);
+			size_t len = st->len ? st->len : strlen(st->data), off = 0;
+			while (off < len) {
+				ssize_t w = send(fd, st->data + off, len - off, MSG_NOSIGNAL);
 				if (w <= 0)
 					break;
 				off += (size_t)w;
 			}
-			if (off < st->len)
+			if (off < len)
 				break;
 		} else if (st->kind == S_SLEEP_MS) {
 			struct timespec ts = {(time_t)(st->len / 1000),
@@ -102,7 +112,8 @@ static void *server_main(void *arg)
 					 st->data);
 				break;
 			}
-			if (strcmp(line, st->data) != 0) {
+			if (st->kind == S_EXPECT_PREFIX ? strncmp(line, st->data, strlen(st->data)) != 0
+							 : strcmp(line, st->data) != 0) {
 				snprintf(s->failure, sizeof(s->failure),
 					 "expected \"%.200s\", got \"%.200s\"", st->data, line);
 				break;
@@ -119,17 +130,17 @@ static void *server_main(void *arg)
 		ssize_t r = read(fd, b, sizeof(b));
 		if (r <= 0)
 			break;
-		size_t room = sizeof(s->trailing) - 1 - s->ntrailing;
+		size_t room = sizeof(s->after) - 1 - s->after_len;
 		size_t k = (size_t)r < room ? (size_t)r : room;
-		memcpy(s->trailing + s->ntrailing, b, k);
-		s->ntrailing += k;
-		s->trailing[s->ntrailing] = '\0';
+		memcpy(s->after + s->after_len, b, k);
+		s->after_len += k;
+		s->after[s->after_len] = '\0';
 	}
 	close(fd);
 	return NULL;
 }
 
-static void server_start(struct server *s, const struct step *steps)
+static inline void server_start(struct server *s, const struct step *steps)
 {
 	memset(s, 0, sizeof(*s));
 	s->steps = steps;
@@ -144,14 +155,26 @@ static void server_start(struct server *s, const struct step *steps)
 	pthread_create(&s->thread, NULL, server_main, s);
 }
 
-/* Joins the server; *failed is set when its script did not run to the end. */
-static void server_finish(struct server *s, int *failed)
+/*
+ * Joins the server. The test fails when the script did not run to its end
+ * without a mismatch, or when what the client sent after it contains one of
+ * `forbidden` (NULL-terminated, may be NULL): credentials or changes to mail
+ * after a refusal (the hostile cases end with the client giving up).
+ */
+static inline void server_join(struct server *s, const char *const *forbidden)
 {
 	pthread_join(s->thread, NULL);
 	close(s->lfd);
 	if (s->failure[0]) {
 		fprintf(stderr, "  server: %s\n", s->failure);
-		*failed = 1;
+		test_failed_now = 1;
+	}
+	for (size_t i = 0; forbidden && forbidden[i]; i++) {
+		if (memmem(s->after, s->after_len, forbidden[i], strlen(forbidden[i]))) {
+			fprintf(stderr, "  server: the client sent \"%s\" after the script: %.200s\n",
+				forbidden[i], s->after);
+			test_failed_now = 1;
+		}
 	}
 }
 

@@ -153,7 +153,7 @@ static const char full_config[] =
 	"    security: starttls\n"
 	"    username: sales\n"
 	"    password_env: M2T_TEST_PW\n"
-	"    timeout: 45\n"
+	"    timeout: 45000\n"
 	"jobs:\n"
 	"  support-inbox:\n"
 	"    account: support\n"
@@ -363,6 +363,55 @@ TEST(unquoted_and_block_tls_settings)
 	config_free(&cfg);
 }
 
+TEST(security_auth_timeouts_and_pins)
+{
+	struct config *cfg = NULL;
+	struct err err;
+	/* hex with colons and base64 name the same key; a bare number is ms */
+	CHECK_INT(load_text(BASE_DB "accounts:\n  support:\n    protocol: imap\n"
+			    "    host: h\n    username: u\n    password_env: M2T_TEST_PW\n"
+			    "    security: starttls-optional\n    auth: scram-sha-256\n"
+			    "    timeout: 20s\n    io_timeout: 1500\n    session_timeout: 10m\n"
+			    "    tls:\n      ciphers: ECDHE+AESGCM:!aNULL\n"
+			    "      ciphersuites: TLS_AES_256_GCM_SHA384\n"
+			    "      pin_sha256:\n"
+			    "        - \"sha256//AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"\n"
+			    "        - 00:01:02:03:04:05:06:07:08:09:0a:0b:0c:0d:0e:0f:"
+			    "10:11:12:13:14:15:16:17:18:19:1A:1B:1C:1D:1E:1F\n"
+			    BASE_JOB, &cfg, &err), 0);
+	if (!cfg) {
+		fprintf(stderr, "  %s\n", err.msg);
+		return;
+	}
+	const struct config_account *a = &cfg->accounts[0];
+	CHECK_INT(a->security, SEC_STARTTLS_OPTIONAL);
+	CHECK_INT(a->port, 143);
+	CHECK_INT(a->auth, AUTH_SCRAM_SHA_256);
+	CHECK_STR(config_auth_name(a->auth), "scram-sha-256");
+	CHECK_STR(config_security_name(a->security), "starttls-optional");
+	CHECK_INT(a->timeout_ms, 20000);
+	CHECK_INT(a->connect_timeout_ms, 20000);
+	CHECK_INT(a->io_timeout_ms, 1500);
+	CHECK_INT(a->session_timeout_ms, 600000);
+	CHECK_STR(a->tls.ciphers, "ECDHE+AESGCM:!aNULL");
+	CHECK_STR(a->tls.ciphersuites, "TLS_AES_256_GCM_SHA384");
+	CHECK_INT(a->tls.npins, 2);
+	for (int i = 0; i < 32; i++) {
+		CHECK_INT(a->tls.pins[0][i], i);
+		CHECK_INT(a->tls.pins[1][i], i);
+	}
+	config_free(&cfg);
+	/* defaults: no session bound, connect and io from timeout */
+	CHECK_INT(load_text(MINIMAL, &cfg, &err), 0);
+	if (cfg) {
+		CHECK_INT(cfg->accounts[0].connect_timeout_ms, 30000);
+		CHECK_INT(cfg->accounts[0].io_timeout_ms, 30000);
+		CHECK_INT(cfg->accounts[0].session_timeout_ms, 0);
+		CHECK_INT(cfg->accounts[0].tls.npins, 0);
+	}
+	config_free(&cfg);
+}
+
 TEST(bad_configs_name_position_and_key)
 {
 	static const struct {
@@ -403,7 +452,33 @@ TEST(bad_configs_name_position_and_key)
 		 "    password_env: M2T_TEST_PW\n" BASE_JOB,
 		 ":5:15: accounts.support.protocol: expected imap, pop3 or maildir, got \"smtp\""},
 		{BASE_DB BASE_ACCOUNT "    security: ssl\n" BASE_JOB,
-		 ":9:15: accounts.support.security: expected tls, starttls or none, got \"ssl\""},
+		 ":9:15: accounts.support.security: expected tls, starttls, starttls-optional or "
+		 "none, got \"ssl\""},
+		{BASE_DB BASE_ACCOUNT "    auth: digest-md5\n" BASE_JOB,
+		 ":9:11: accounts.support.auth: expected auto, plain, login, cram-md5, scram-sha-1, "
+		 "scram-sha-256, ntlm, xoauth2, oauthbearer, apop or user, got \"digest-md5\""},
+		{BASE_DB BASE_ACCOUNT "    timeout: 45\n" BASE_JOB,
+		 ":9:14: accounts.support.timeout: must be between 100ms and 1h, got 45 ms"},
+		{BASE_DB BASE_ACCOUNT "    io_timeout: 5 days\n" BASE_JOB,
+		 ":9:17: accounts.support.io_timeout: expected a duration such as 30s, 500ms, 5m "
+		 "or 1h, got \"5 days\""},
+		{BASE_DB BASE_ACCOUNT "    session_timeout: 500ms\n" BASE_JOB,
+		 ":9:22: accounts.support.session_timeout: must be between 1s and 24h, got "
+		 "\"500ms\""},
+		{BASE_DB BASE_ACCOUNT "    tls: { pin_sha256: abcd }\n" BASE_JOB,
+		 ":9:24: accounts.support.tls.pin_sha256: expected the SHA-256 of the server's "
+		 "public key (44 characters of base64, or 64 hex digits), got \"abcd\""},
+		{BASE_DB BASE_ACCOUNT "    tls: { pin_sha256: [] }\n" BASE_JOB,
+		 ":9:24: accounts.support.tls.pin_sha256: expected at least one pin"},
+		/* one bit set past the 32 bytes: not a canonical encoding */
+		{BASE_DB BASE_ACCOUNT "    tls: { pin_sha256: "
+		 "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB=\" }\n" BASE_JOB,
+		 ":9:24: accounts.support.tls.pin_sha256: expected the SHA-256 of the server's "
+		 "public key (44 characters of base64, or 64 hex digits), got the string "
+		 "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB=\""},
+		{BASE_DB BASE_ACCOUNT "    tls: { ciphers: \"HIGH !aNULL\" }\n" BASE_JOB,
+		 ":9:21: accounts.support.tls.ciphers: expected an OpenSSL cipher list such as "
+		 "\"ECDHE+AESGCM:ECDHE+CHACHA20\" (no spaces)"},
 		{"log_level: verbose\n" MINIMAL,
 		 ":1:12: log_level: expected debug, info, warn or error, got \"verbose\""},
 		/* bad values */
@@ -653,7 +728,8 @@ TEST(summary_shows_sources_not_secrets)
 	CHECK(strstr(s, "when:     at minute 0 of every hour, time zone UTC (default)\n") != NULL);
 	CHECK(strstr(s, "when:     at 02:30 on Mon-Fri, time zone Europe/Berlin\n") != NULL);
 	CHECK(strstr(s, "limits:   message 10 MB, 50 parts, depth 5, headers 64 KB, text 2 MB\n"));
-	CHECK(strstr(s, "auth:     login, timeout 1m\n") != NULL);
+	CHECK(strstr(s, "auth:     login\n") != NULL);
+	CHECK(strstr(s, "timeouts: connect 1m, each read/write 1m, session unbounded\n") != NULL);
 	CHECK(strstr(s, "db-Secret-42") == NULL);
 	CHECK(strstr(s, FILE_PW) == NULL);
 	CHECK(strstr(s, ENV_PW) == NULL);
@@ -877,6 +953,7 @@ int main(void)
 	RUN(full_config_reads_every_key);
 	RUN(default_ports_follow_protocol_and_security);
 	RUN(unquoted_and_block_tls_settings);
+	RUN(security_auth_timeouts_and_pins);
 	RUN(bad_configs_name_position_and_key);
 	RUN(nesting_bomb_is_refused);
 	RUN(file_too_large_or_missing);

@@ -117,12 +117,12 @@ TEST(pop3_logins)
 	CHECK_STR(load_err(DB "accounts:\n  a:\n    protocol: imap\n    host: h\n"
 			   "    username: u\n    password_env: M2T_TEST_PW\n    auth: apop\n"
 			   "jobs:\n  j:\n    account: a\n    schedule: '@hourly'\n"),
-		  ":9:11: accounts.a.auth: apop is a POP3 login; an IMAP account uses auto, "
-		  "plain or login");
+		  ":9:11: accounts.a.auth: apop is a POP3 login; an IMAP account uses auto or "
+		  "a SASL mechanism");
 	CHECK_STR(load_err(DB POP3_ACCOUNT "    auth: cram\n"
 			   "jobs:\n  j:\n    account: pop\n    schedule: '@hourly'\n"),
-		  ":9:11: accounts.pop.auth: expected auto, plain, login, apop or user, got "
-		  "\"cram\"");
+		  ":9:11: accounts.pop.auth: expected auto, plain, login, cram-md5, scram-sha-1, "
+		  "scram-sha-256, ntlm, xoauth2, oauthbearer, apop or user, got \"cram\"");
 	struct config *cfg = NULL;
 	struct err err;
 	CHECK_INT(load_text(DB POP3_ACCOUNT "    security: starttls\n    auth: apop\n"

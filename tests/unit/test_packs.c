@@ -51,7 +51,7 @@ static void golden(const char *pack, const char *dir, const char *file)
 	char *raw = slurp(in, &ilen), *want = slurp(exp, &elen);
 	struct arena *a = arena_new();
 	struct message *m = NULL;
-	struct mime_limits lim;
+	struct mime_options mopt;
 	struct preprocess_result res;
 	struct err err = {0};
 
@@ -61,10 +61,10 @@ static void golden(const char *pack, const char *dir, const char *file)
 		test_failed_now = 1;
 		goto out;
 	}
-	mime_limits_default(&lim);
+	mime_options_default(&mopt);
 	if (text)
 		m = preprocess_text_message(a, raw, ilen);
-	else if (mime_parse(raw, ilen, &lim, a, &m, &err) < 0) {
+	else if (mime_parse(raw, ilen, &mopt, a, &m, &err) < 0) {
 		fprintf(stderr, "  %s: %s\n", in, err.msg);
 		test_failed_now = 1;
 		goto out;
