@@ -59,7 +59,7 @@ static void print_cert(const struct net_tls_info *ti)
 		printf("                valid: chain and name verified\n");
 }
 
-static void print_report(const struct config_account *a, const struct imap_connect_report *r)
+static void print_report(const struct config_account *a, const struct conn_report *r)
 {
 	printf("  address:      %s port %u\n", r->peer[0] ? r->peer : "(not connected)",
 	       a->port);
@@ -130,7 +130,7 @@ static const struct config_account *find_account(const struct config *cfg, const
 
 static int test_account(const struct config *cfg, const struct config_account *a)
 {
-	struct imap_connect_report rep;
+	struct conn_report rep;
 	struct imap_client *c = NULL;
 	struct err err = {0};
 	int rc = EX_OK, njobs = 0;
