@@ -59,6 +59,13 @@ struct pop3_msg {
 };
 
 /*
+ * STAT: the number of messages in the maildrop and their octets (0 when
+ * the server leaves them out). More than a run reads (1,000,000) is
+ * ERR_SOURCE; -ERR is ERR_TRANSIENT unless its code says otherwise.
+ */
+int pop3_stat(struct pop3_client *c, uint32_t *count_r, uint64_t *octets_r, struct err *err);
+
+/*
  * STAT, UIDL and LIST: every message of the maildrop with its UIDL and
  * size, in server order. A server without UIDL is refused (ERR_SOURCE):
  * without it no message could be recognised in a later session. Messages
