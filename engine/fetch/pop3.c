@@ -100,7 +100,7 @@ static int start_tls(struct pop3_client *c, bool optional, struct conn_report *r
 	return pop3_capa(c, err);
 }
 
-/* The CAPA list as one line for the report: "TOP UIDL SASL PLAIN ...". */
+/* The CAPA lines as one line for the report: "TOP, UIDL, SASL PLAIN LOGIN". */
 static void caps_text(const struct pop3_client *c, char *out, size_t outlen)
 {
 	size_t o = 0;
