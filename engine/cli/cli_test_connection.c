@@ -5,7 +5,9 @@
  * was refused, in plain words), capabilities, the login mechanism, each
  * job folder of the account with its message count, and round-trip
  * times. Nothing is changed on the server: folders are looked up, never
- * created, and the mailbox is opened read-only (EXAMINE).
+ * created, and the mailbox is opened read-only (EXAMINE). This file
+ * holds the command, the printing IMAP and POP3 share, and the IMAP
+ * checks; POP3 is in cli_test_pop3.c, Maildir in cli_test_maildir.c.
  *
  * SECURITY: prints the user name, never the password or token; server
  * text (capabilities, certificate names) arrives cleaned from engine/net
@@ -15,21 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
-#include <time.h>
 
 #include "engine/cli/cli.h"
+#include "engine/cli/cli_test_int.h"
 #include "engine/config/config.h"
 #include "engine/fetch/imap.h"
 #include "engine/util/log.h"
 
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
-static void print_ms(const char *what, double ms)
+void cli_test_print_ms(const char *what, double ms)
 {
 	if (ms >= 0)
 		printf("  %-13s %.1f ms\n", what, ms);
@@ -59,7 +54,8 @@ static void print_cert(const struct net_tls_info *ti)
 		printf("                valid: chain and name verified\n");
 }
 
-static void print_report(const struct config_account *a, const struct imap_connect_report *r)
+void cli_test_print_report(const struct config_account *a, const struct conn_report *r,
+			   const char *starttls)
 {
 	printf("  address:      %s port %u\n", r->peer[0] ? r->peer : "(not connected)",
 	       a->port);
@@ -68,13 +64,33 @@ static void print_report(const struct config_account *a, const struct imap_conne
 	else if (r->peer[0] && !r->tls)
 		printf("  TLS:          none: the session is NOT encrypted\n");
 	if (r->starttls_used)
-		printf("  STARTTLS:     used\n");
+		printf("  %s:%*s used\n", starttls, (int)(12 - strlen(starttls)), "");
 	if (r->caps_before[0])
 		printf("  capabilities: %s\n", r->caps_before);
 	if (r->mech[0])
 		printf("  login:        %s as %s\n", r->mech, a->username);
 	if (r->caps[0] && strcmp(r->caps, r->caps_before) != 0)
 		printf("  after login:  %s\n", r->caps);
+}
+
+int cli_test_round_trips(const struct conn_report *r, const struct err *err)
+{
+	printf("  round trips:\n");
+	cli_test_print_ms("  connect", r->connect_ms);
+	cli_test_print_ms("  TLS", r->tls_ms);
+	cli_test_print_ms("  login", r->login_ms);
+	if (!err)
+		return EX_OK;
+	printf("FAILED: %s\n", err->msg);
+	if (r->tls_seen && r->tls_info.problem[0] && !strstr(err->msg, r->tls_info.problem))
+		printf("  certificate: %s\n", r->tls_info.problem);
+	/* a fatal error here is a setting (a cipher list, a CA file) */
+	return err->cls == ERR_FATAL ? EX_CONFIG : cli_exit_code(err);
+}
+
+int cli_test_exit_code(const struct err *err)
+{
+	return err->cls == ERR_TRANSIENT ? EX_TEMPFAIL : EX_UNAVAILABLE;
 }
 
 /* One folder: exists (with its message count) or not; never created. */
@@ -111,12 +127,12 @@ static int check_job(struct imap_client *c, const struct config_job *j, struct e
 		return -1;
 	if (imap_resolve_mailbox(c, j->mailbox, false, &mbox, err) < 0)
 		return -1;
-	double t0 = now_ms();
+	double t0 = server_conn_clock_ms();
 	int r = imap_select(c, mbox, true, &uv, &exists, err);
 	free(mbox);
 	if (r < 0)
 		return -1;
-	printf("    select   %.1f ms (EXAMINE, uidvalidity %u)\n", now_ms() - t0, uv);
+	printf("    select   %.1f ms (EXAMINE, uidvalidity %u)\n", server_conn_clock_ms() - t0, uv);
 	return 0;
 }
 
@@ -128,32 +144,18 @@ static const struct config_account *find_account(const struct config *cfg, const
 	return NULL;
 }
 
-static int test_account(const struct config *cfg, const struct config_account *a)
+static int test_imap(const struct config *cfg, const struct config_account *a)
 {
-	struct imap_connect_report rep;
+	struct conn_report rep;
 	struct imap_client *c = NULL;
 	struct err err = {0};
 	int rc = EX_OK, njobs = 0;
 
-	printf("account %s: %s:%u, security %s, auth %s\n", a->name, a->host, a->port,
-	       config_security_name(a->security), config_auth_name(a->auth));
-	if (a->protocol != PROTO_IMAP) {
-		printf("  only IMAP accounts can be tested by this version\n");
-		return EX_UNAVAILABLE;
-	}
 	int r = imap_connect_report(a, NULL, &rep, &c, &err);
-	print_report(a, &rep);
-	printf("  round trips:\n");
-	print_ms("  connect", rep.connect_ms);
-	print_ms("  TLS", rep.tls_ms);
-	print_ms("  login", rep.login_ms);
-	if (r < 0) {
-		printf("FAILED: %s\n", err.msg);
-		if (rep.tls_seen && rep.tls_info.problem[0] && !strstr(err.msg, rep.tls_info.problem))
-			printf("  certificate: %s\n", rep.tls_info.problem);
-		/* a fatal error here is a setting (a cipher list, a CA file) */
-		return err.cls == ERR_FATAL ? EX_CONFIG : cli_exit_code(&err);
-	}
+	cli_test_print_report(a, &rep, "STARTTLS");
+	if (r < 0)
+		return cli_test_round_trips(&rep, &err);
+	cli_test_round_trips(&rep, NULL);
 	for (size_t i = 0; i < cfg->njobs; i++) {
 		const struct config_job *j = &cfg->jobs[i];
 		if (j->account != a)
@@ -161,7 +163,7 @@ static int test_account(const struct config *cfg, const struct config_account *a
 		njobs++;
 		if (check_job(c, j, &err) < 0) {
 			printf("FAILED: job %s: %s\n", j->name, err.msg);
-			rc = err.cls == ERR_TRANSIENT ? EX_TEMPFAIL : EX_UNAVAILABLE;
+			rc = cli_test_exit_code(&err);
 			break;
 		}
 	}
@@ -173,6 +175,20 @@ static int test_account(const struct config *cfg, const struct config_account *a
 			printf("OK: logged in (no job uses this account)\n");
 	}
 	return rc;
+}
+
+static int test_account(const struct config *cfg, const struct config_account *a)
+{
+	if (a->protocol == PROTO_MAILDIR) {
+		printf("account %s: maildir %s\n", a->name, a->path);
+		return cli_test_maildir(cfg, a);
+	}
+	printf("account %s: %s %s:%u, security %s, auth %s\n", a->name,
+	       a->protocol == PROTO_POP3 ? "pop3" : "imap", a->host, a->port,
+	       config_security_name(a->security), config_auth_name(a->auth));
+	if (a->protocol == PROTO_POP3)
+		return cli_test_pop3(cfg, a);
+	return test_imap(cfg, a);
 }
 
 int cli_test_connection(const struct cli_opts *o, int argc, char **argv)

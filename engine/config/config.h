@@ -32,14 +32,13 @@ enum security {
 };
 
 /*
- * How to log in. Every value but AUTH_AUTO and AUTH_LOGIN is a SASL
- * mechanism (engine/auth); AUTH_LOGIN is the protocol's own plaintext
- * login (IMAP LOGIN; the SASL mechanism LOGIN is in engine/auth for
- * protocols that need it). XOAUTH2 and OAUTHBEARER take the account's
- * secret as a bearer token.
+ * How to log in. Every value but AUTH_AUTO, AUTH_APOP and AUTH_USER is a
+ * SASL mechanism (engine/auth); for IMAP, AUTH_LOGIN is its own LOGIN
+ * command, for POP3 the SASL mechanism LOGIN. XOAUTH2 and OAUTHBEARER
+ * take the account's secret as a bearer token.
  */
 enum auth_method {
-	AUTH_AUTO,      /* the strongest the server offers (engine/auth; POP3: pop3_auth.c) */
+	AUTH_AUTO,      /* the strongest the server offers (imap_auth.c, pop3_auth.c) */
 	AUTH_PLAIN,
 	AUTH_LOGIN,
 	AUTH_CRAM_MD5,

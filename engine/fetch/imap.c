@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "engine/fetch/imap_int.h"
 #include "engine/util/log.h"
@@ -22,13 +21,6 @@
 #define IMAP_DEFAULT_MAX_LINE (64 * 1024)
 #define IMAP_DEFAULT_MAX_LITERAL ((uint64_t)64 * 1024 * 1024)
 #define IMAP_LOGOUT_TIMEOUT_MS 5000
-
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
 
 static int read_greeting(struct imap_client *c, const struct config_account *acc,
 			 struct err *err)
@@ -68,18 +60,13 @@ static int read_greeting(struct imap_client *c, const struct config_account *acc
 	return 0;
 }
 
-/* Without STARTTLS under starttls-optional: on, in plaintext, logged. */
+/* Without STARTTLS: refused, or under starttls-optional on in plaintext, logged. */
 static int no_tls(struct imap_client *c, bool optional, const char *why, struct err *err)
 {
-	if (!optional)
-		return err_set(err, ERR_SOURCE, "%s %s, which security: starttls requires", c->host,
-			       why);
-	log_warn("imap.starttls_skipped", "host=%s reason=\"%s\" msg=\"going on WITHOUT "
-		 "encryption (security: starttls-optional)\"", c->host, why);
-	return 0;
+	return server_conn_no_tls("imap.starttls_skipped", c->host, optional, why, err);
 }
 
-static int start_tls(struct imap_client *c, bool optional, struct imap_connect_report *rep,
+static int start_tls(struct imap_client *c, bool optional, struct conn_report *rep,
 		     struct err *err)
 {
 	char text[256];
@@ -99,13 +86,7 @@ static int start_tls(struct imap_client *c, bool optional, struct imap_connect_r
 			 imap_clean(&t->text, text, sizeof(text)));
 		return no_tls(c, optional, why, err);
 	}
-	double t0 = now_ms();
-	int r = net_conn_start_tls(c->conn, c->tls, err);
-	if (rep) {
-		rep->tls_ms = now_ms() - t0;
-		rep->starttls_used = true;
-	}
-	if (r < 0) {
+	if (server_conn_start_tls(c->conn, c->tls, rep, err) < 0) {
 		c->broken = true;
 		return -1;
 	}
@@ -128,18 +109,6 @@ static void caps_text(const struct imap_client *c, char *out, size_t outlen)
 	}
 }
 
-static void report_tls(struct imap_client *c, struct imap_connect_report *rep)
-{
-	if (!rep || !c->conn)
-		return;
-	const struct net_tls_info *ti = net_conn_tls_info(c->conn);
-	if (ti) {
-		rep->tls_seen = true;
-		rep->tls_info = *ti;
-	}
-	rep->tls = net_conn_is_tls(c->conn);
-}
-
 static struct imap_client *client_new(const struct config_account *acc,
 				      const struct imap_limits *lim)
 {
@@ -157,33 +126,16 @@ static struct imap_client *client_new(const struct config_account *acc,
 	c->parser = imap_parser_new(&plim);
 	/* commands carry at most a UID set, a mailbox name and LOGIN strings */
 	buf_init(&c->cmd, 64 * 1024);
+	/* the io timeout (server_conn_open sets it too): LOGOUT's bound is taken from it */
 	c->timeout_ms = acc->io_timeout_ms ? acc->io_timeout_ms : acc->timeout_ms;
 	return c;
 }
 
 static int session_open(struct imap_client *c, const struct config_account *acc,
-			struct imap_connect_report *rep, struct err *err)
+			struct conn_report *rep, struct err *err)
 {
-	uint64_t cto = acc->connect_timeout_ms ? acc->connect_timeout_ms : acc->timeout_ms;
-	if (acc->security != SEC_NONE && net_tls_new(&acc->tls, &c->tls, err) < 0)
+	if (server_conn_open(acc, rep, &c->tls, &c->conn, err) < 0)
 		return -1;
-	double t0 = now_ms();
-	if (net_conn_open(acc->host, acc->port, cto, &c->conn, err) < 0)
-		return -1;
-	net_conn_set_timeout(c->conn, c->timeout_ms);
-	net_conn_set_session_limit(c->conn, acc->session_timeout_ms);
-	if (rep) {
-		rep->connect_ms = now_ms() - t0;
-		snprintf(rep->peer, sizeof(rep->peer), "%s", net_conn_peer(c->conn));
-	}
-	if (acc->security == SEC_TLS) {
-		t0 = now_ms();
-		int r = net_conn_start_tls(c->conn, c->tls, err);
-		if (rep)
-			rep->tls_ms = now_ms() - t0;
-		if (r < 0)
-			return -1;
-	}
 	if (read_greeting(c, acc, err) < 0)
 		return -1;
 	if ((acc->security == SEC_STARTTLS || acc->security == SEC_STARTTLS_OPTIONAL) &&
@@ -194,24 +146,22 @@ static int session_open(struct imap_client *c, const struct config_account *acc,
 	if (rep)
 		caps_text(c, rep->caps_before, sizeof(rep->caps_before));
 	if (!c->logged_in) {
-		t0 = now_ms();
+		double t0 = server_conn_clock_ms();
 		if (imap_login(c, acc, err) < 0)
 			return -1;
 		if (rep)
-			rep->login_ms = now_ms() - t0;
+			rep->login_ms = server_conn_clock_ms() - t0;
 	}
 	return 0;
 }
 
 int imap_connect_report(const struct config_account *acc, const struct imap_limits *lim,
-			struct imap_connect_report *rep, struct imap_client **client_r,
+			struct conn_report *rep, struct imap_client **client_r,
 			struct err *err)
 {
 	*client_r = NULL;
-	if (rep) {
-		memset(rep, 0, sizeof(*rep));
-		rep->connect_ms = rep->tls_ms = rep->login_ms = -1;
-	}
+	if (rep)
+		conn_report_init(rep);
 	if (!acc->host || !acc->username || !acc->password)
 		return err_set(err, ERR_FATAL, "account \"%s\": host, username and password "
 			       "are required", acc->name ? acc->name : "");
@@ -220,7 +170,7 @@ int imap_connect_report(const struct config_account *acc, const struct imap_limi
 
 	struct imap_client *c = client_new(acc, lim);
 	int r = session_open(c, acc, rep, err);
-	report_tls(c, rep);
+	conn_report_tls(rep, c->conn);
 	if (rep) {
 		caps_text(c, rep->caps, sizeof(rep->caps));
 		snprintf(rep->mech, sizeof(rep->mech), "%s", c->mech_used);

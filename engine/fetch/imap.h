@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "engine/config/config.h"
+#include "engine/fetch/server_conn.h"
 #include "engine/net/net.h"
 #include "engine/util/err.h"
 
@@ -32,22 +33,9 @@ struct imap_limits {
 int imap_connect(const struct config_account *acc, const struct imap_limits *lim,
 		 struct imap_client **client_r, struct err *err);
 
-/* What a connection attempt showed, for `test-connection`. */
-struct imap_connect_report {
-	char peer[64];          /* the address connected to; "" when none */
-	bool tls;               /* the session is encrypted */
-	bool starttls_used;
-	bool tls_seen;          /* a handshake happened (maybe failed): tls_info set */
-	struct net_tls_info tls_info;
-	char caps_before[1024]; /* capabilities before login */
-	char caps[1024];        /* after login */
-	char mech[48];          /* how it logged in: "SCRAM-SHA-256", "LOGIN command" */
-	double connect_ms, tls_ms, login_ms;  /* -1 when the step did not happen */
-};
-
 /* imap_connect, filling *rep as far as it got (also on failure). */
 int imap_connect_report(const struct config_account *acc, const struct imap_limits *lim,
-			struct imap_connect_report *rep, struct imap_client **client_r,
+			struct conn_report *rep, struct imap_client **client_r,
 			struct err *err);
 /* LOGOUT when still connected, then frees; sets *client to NULL. */
 void imap_client_free(struct imap_client **client);

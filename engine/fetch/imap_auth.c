@@ -23,25 +23,6 @@
 
 #define MAX_OFFERED 64
 
-static const char *mech_of(enum auth_method m)
-{
-	switch (m) {
-	case AUTH_PLAIN: return "PLAIN";
-	case AUTH_CRAM_MD5: return "CRAM-MD5";
-	case AUTH_SCRAM_SHA_1: return "SCRAM-SHA-1";
-	case AUTH_SCRAM_SHA_256: return "SCRAM-SHA-256";
-	case AUTH_NTLM: return "NTLM";
-	case AUTH_XOAUTH2: return "XOAUTH2";
-	case AUTH_OAUTHBEARER: return "OAUTHBEARER";
-	case AUTH_AUTO:
-	case AUTH_LOGIN:
-	case AUTH_APOP:     /* POP3 only: refused for IMAP by the config */
-	case AUTH_USER:
-		break;
-	}
-	return NULL;
-}
-
 /* The server's AUTH= capabilities, without the prefix. */
 static size_t offered_mechs(const struct imap_client *c, const char **v, size_t max)
 {
@@ -95,16 +76,9 @@ static int authenticate(struct imap_client *c, const struct config_account *acc,
 			const char *mech, const struct imap_response **t_r, struct err *err)
 {
 	struct sasl *sasl = NULL;
-	struct sasl_params p = {
-		.service = "imap",
-		.host = acc->tls.server_name ? acc->tls.server_name : acc->host,
-		.port = acc->port,
-		.username = acc->username,
-		.secret = acc->password,
-	};
 	int ret = -1;
 	char verb[64];
-	if (sasl_new(mech, &p, &sasl, err) < 0)
+	if (server_auth_sasl_new(acc, "imap", mech, &sasl, err) < 0)
 		return -1;
 	struct auth_ctx ac = {.sasl = sasl};
 	snprintf(verb, sizeof(verb), "AUTHENTICATE %s", mech);
@@ -123,10 +97,7 @@ static int authenticate(struct imap_client *c, const struct config_account *acc,
 		goto out;
 	if ((*t_r)->status == IMAP_STATUS_OK && !sasl_done(sasl)) {
 		c->broken = true;
-		err_set(err, ERR_SOURCE, "%s said the %s login succeeded before the exchange "
-			"was complete%s; refusing the session", c->host, mech,
-			str_has_iprefix(mech, "SCRAM") ? " (it never proved it knows the password)"
-						      : "");
+		server_auth_early_success(c->host, mech, err);
 		goto out;
 	}
 	if ((*t_r)->status != IMAP_STATUS_OK && sasl_server_error(sasl)) {
@@ -174,7 +145,7 @@ static int choose(struct imap_client *c, const struct config_account *acc, bool 
 	}
 	if (acc->auth == AUTH_LOGIN)
 		return 0;
-	const char *mech = mech_of(acc->auth);
+	const char *mech = server_auth_sasl_name(acc->auth);
 	bool found = false;
 	for (size_t i = 0; i < n && !found; i++)
 		found = str_ieq(v[i], mech);
@@ -194,7 +165,7 @@ int imap_login(struct imap_client *c, const struct config_account *acc, struct e
 	const char *pass = acc->password ? acc->password : "";
 	bool tls = net_conn_is_tls(c->conn);
 	/* only an admin's explicit security: none lets a secret go unencrypted */
-	bool plain_ok = tls || acc->security == SEC_NONE;
+	bool plain_ok = server_conn_secret_may_show(acc, c->conn);
 	const char *mech;
 	if (choose(c, acc, plain_ok, &mech, err) < 0)
 		return -1;

@@ -21,8 +21,7 @@
 
 const char *const maildir_sub_name[2] = {"new", "cur"};
 
-/* "INBOX" → ".", "A/B" or "A.B" → ".A.B" (config_job.c checked the parts). */
-static char *maildir_folder_dir(const char *name)
+char *maildir_folder_dir(const char *name)
 {
 	if (strcmp(name, "INBOX") == 0)
 		return xstrdup(".");
@@ -31,6 +30,23 @@ static char *maildir_folder_dir(const char *name)
 		if (*p == '/')
 			*p = '.';
 	return d;
+}
+
+size_t maildir_key_len(const char *name)
+{
+	size_t n = strcspn(name, ":");
+	if (n == 0 || n > MAILDIR_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)name[i] < 0x21 || (unsigned char)name[i] > 0x7e)
+			return 0;
+	return n;
+}
+
+bool maildir_trashed(const char *name)
+{
+	const char *info = strchr(name, ':');
+	return info && strncmp(info, ":2,", 3) == 0 && strchr(info + 3, 'T');
 }
 
 int maildir_open_dir(int at, const char *path, int *fd_r)

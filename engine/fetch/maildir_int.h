@@ -47,6 +47,13 @@ struct maildir_source {
 };
 
 /* maildir_folder.c */
+/* "INBOX" → ".", "A/B" or "A.B" → ".A.B" (config_job.c checked the parts); malloc'd. */
+char *maildir_folder_dir(const char *name);
+/* The unique part of a file name (before ':'); its length, 0 when the name is
+ * not usable as a key (empty, too long, not printable ASCII). */
+size_t maildir_key_len(const char *name);
+/* A file in cur/ with the T (trashed) flag: ":2," then the flag letters. */
+bool maildir_trashed(const char *name);
 /* openat(at, path) as a directory, never through a symlink; -1 with errno. */
 int maildir_open_dir(int at, const char *path, int *fd_r);
 /* The directory fd has cur/ new/ tmp/; else ERR_SOURCE naming `what`. */

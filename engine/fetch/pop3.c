@@ -1,11 +1,14 @@
 /*
  * SECURITY: talks to an untrusted server. The connection policy lives
- * here, as in imap.c: implicit TLS or required STLS (no silent downgrade:
- * a server that does not offer or refuses STLS ends the session before any
- * credential is sent), bytes the server sent before the TLS handshake abort
- * it (engine/net), capabilities are forgotten and asked again after STLS,
- * and the password is registered with the logger as a secret before
- * anything is sent.
+ * here and in server_conn.c, as for IMAP: implicit TLS or required STLS
+ * (no silent downgrade: a server that does not offer or refuses STLS ends
+ * the session before any credential is sent), bytes the server sent
+ * before the TLS handshake abort it (engine/net), capabilities are
+ * forgotten and asked again after STLS, and the password is registered
+ * with the logger as a secret before anything is sent.
+ * `starttls-optional` is the one explicit downgrade: it goes on in
+ * plaintext with a warning on every connection, and then no login that
+ * shows the password is made (pop3_auth.c).
  *
  * Connecting: greeting (with the APOP timestamp), CAPA, STLS, login.
  * Ending: QUIT, whose +OK is what applies the deletions.
@@ -70,19 +73,24 @@ static int read_greeting(struct pop3_client *c, struct err *err)
 	return 0;
 }
 
-static int start_tls(struct pop3_client *c, struct err *err)
+/* STLS as security says: required, or optional (plaintext when refused, logged). */
+static int start_tls(struct pop3_client *c, bool optional, struct conn_report *rep,
+		     struct err *err)
 {
 	const struct pop3_response *r;
+	char text[256], why[320];
+	/* a server that did not answer CAPA is asked anyway (RFC 2595 predates CAPA) */
 	if (c->caps_known && !pop3_has_capability(c, "STLS"))
-		return err_set(err, ERR_SOURCE,
-			       "%s does not offer STLS, which security: starttls requires", c->host);
+		return server_conn_no_tls("pop3.starttls_skipped", c->host, optional,
+					  "does not offer STLS", err);
 	if (pop3_cmd(c, "STLS", false, POP3_EXPECT_SINGLE, 0, &r, err) < 0)
 		return -1;
 	if (r->status != POP3_OK) {
-		pop3_err_from(c, r, ERR_SOURCE, "STLS refused", err);
-		return err_prefix(err, "security: starttls requires it");
+		snprintf(why, sizeof(why), "refused STLS (%s)",
+			 pop3_clean(&r->text, text, sizeof(text)));
+		return server_conn_no_tls("pop3.starttls_skipped", c->host, optional, why, err);
 	}
-	if (net_conn_start_tls(c->conn, c->tls, err) < 0) {
+	if (server_conn_start_tls(c->conn, c->tls, rep, err) < 0) {
 		c->broken = true;
 		return -1;
 	}
@@ -92,16 +100,28 @@ static int start_tls(struct pop3_client *c, struct err *err)
 	return pop3_capa(c, err);
 }
 
-int pop3_connect(const struct config_account *acc, const struct pop3_limits *lim,
-		 struct pop3_client **client_r, struct err *err)
+/* The CAPA lines as one line for the report: "TOP, UIDL, SASL PLAIN LOGIN". */
+static void caps_text(const struct pop3_client *c, char *out, size_t outlen)
 {
-	*client_r = NULL;
-	if (!acc->host || !acc->username || !acc->password)
-		return err_set(err, ERR_FATAL, "account \"%s\": host, username and password "
-			       "are required", acc->name ? acc->name : "");
-	/* before anything could print it */
-	log_add_secret(acc->password);
+	size_t o = 0;
+	out[0] = '\0';
+	if (!c->caps_known) {
+		snprintf(out, outlen, "(CAPA not supported)");
+		return;
+	}
+	for (size_t i = 0; i < c->ncaps && o + 1 < outlen; i++) {
+		char clean[128];
+		log_clean(c->caps[i], strlen(c->caps[i]), clean, sizeof(clean));
+		int n = snprintf(out + o, outlen - o, "%s%s", i ? ", " : "", clean);
+		if (n < 0 || (size_t)n >= outlen - o)
+			break;
+		o += (size_t)n;
+	}
+}
 
+static struct pop3_client *client_new(const struct config_account *acc,
+				      const struct pop3_limits *lim)
+{
 	struct pop3_client *c = xcalloc(1, sizeof(*c));
 	c->host = xstrdup(acc->host);
 	if (lim)
@@ -117,32 +137,68 @@ int pop3_connect(const struct config_account *acc, const struct pop3_limits *lim
 		.max_discard = c->lim.max_message,
 	};
 	c->parser = pop3_parser_new(&plim);
-	c->timeout_ms = acc->timeout_ms;
+	/* the io timeout (server_conn_open sets it): QUIT's bound is taken from it */
+	c->timeout_ms = acc->io_timeout_ms ? acc->io_timeout_ms : acc->timeout_ms;
+	return c;
+}
 
-	if (acc->security != SEC_NONE && net_tls_new(&acc->tls, &c->tls, err) < 0)
-		goto fail;
-	if (net_conn_open(acc->host, acc->port, acc->timeout_ms, &c->conn, err) < 0)
-		goto fail;
-	if (acc->security == SEC_TLS && net_conn_start_tls(c->conn, c->tls, err) < 0)
-		goto fail;
+static int session_open(struct pop3_client *c, const struct config_account *acc,
+			struct conn_report *rep, struct err *err)
+{
+	if (server_conn_open(acc, rep, &c->tls, &c->conn, err) < 0)
+		return -1;
 	if (read_greeting(c, err) < 0)
-		goto fail;
+		return -1;
 	if (pop3_capa(c, err) < 0)
-		goto fail;
-	/* A "STLS when offered" mode (an explicit, logged downgrade, DESIGN.md
-	 * decision 4) would branch here on !pop3_has_capability(c, "STLS"). */
-	if (acc->security == SEC_STARTTLS && start_tls(c, err) < 0)
-		goto fail;
+		return -1;
+	if ((acc->security == SEC_STARTTLS || acc->security == SEC_STARTTLS_OPTIONAL) &&
+	    start_tls(c, acc->security == SEC_STARTTLS_OPTIONAL, rep, err) < 0)
+		return -1;
+	if (rep)
+		caps_text(c, rep->caps_before, sizeof(rep->caps_before));
+	double t0 = server_conn_clock_ms();
 	if (pop3_login(c, acc, err) < 0)
-		goto fail;
+		return -1;
+	if (rep)
+		rep->login_ms = server_conn_clock_ms() - t0;
+	return 0;
+}
+
+int pop3_connect_report(const struct config_account *acc, const struct pop3_limits *lim,
+			struct conn_report *rep, struct pop3_client **client_r,
+			struct err *err)
+{
+	*client_r = NULL;
+	if (rep)
+		conn_report_init(rep);
+	if (!acc->host || !acc->username || !acc->password)
+		return err_set(err, ERR_FATAL, "account \"%s\": host, username and password "
+			       "are required", acc->name ? acc->name : "");
+	/* before anything could print it */
+	log_add_secret(acc->password);
+
+	struct pop3_client *c = client_new(acc, lim);
+	int r = session_open(c, acc, rep, err);
+	conn_report_tls(rep, c->conn);
+	if (rep) {
+		snprintf(rep->mech, sizeof(rep->mech), "%s", c->login_used);
+		if (c->conn)
+			caps_text(c, rep->caps, sizeof(rep->caps));
+	}
+	if (r < 0) {
+		pop3_client_free(&c);
+		return -1;
+	}
 	log_info("pop3.connect", "host=%s port=%u tls=%s user=%s login=\"%s\"", c->host,
-		 acc->port, net_conn_is_tls(c->conn) ? "yes" : "no", acc->username,
-		 c->login_used ? c->login_used : "");
+		 acc->port, net_conn_is_tls(c->conn) ? "yes" : "no", acc->username, c->login_used);
 	*client_r = c;
 	return 0;
-fail:
-	pop3_client_free(&c);
-	return -1;
+}
+
+int pop3_connect(const struct config_account *acc, const struct pop3_limits *lim,
+		 struct pop3_client **client_r, struct err *err)
+{
+	return pop3_connect_report(acc, lim, NULL, client_r, err);
 }
 
 bool pop3_usable(const struct pop3_client *c)
@@ -175,7 +231,7 @@ int pop3_quit(struct pop3_client *c, struct err *err)
 
 const char *pop3_login_used(const struct pop3_client *c)
 {
-	return c->login_used ? c->login_used : "";
+	return c->login_used;
 }
 
 void pop3_client_free(struct pop3_client **cp)

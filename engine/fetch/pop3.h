@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "engine/config/config.h"
+#include "engine/fetch/server_conn.h"
 #include "engine/util/err.h"
 
 struct pop3_client;
@@ -29,15 +30,26 @@ struct pop3_limits {
 				   on (up to as much again), dropped and reported */
 };
 
-/* Connects, TLS (implicit or STLS as configured), CAPA, login. */
+/*
+ * Connects (server_conn.h: timeouts, implicit TLS), CAPA, STLS as
+ * security says, login. `starttls` fails when the server does not offer
+ * STLS or refuses it; `starttls-optional` goes on in plaintext then, with
+ * a warning each time. A password or token is shown to the connection
+ * (USER/PASS, PLAIN, LOGIN, XOAUTH2, OAUTHBEARER) only over TLS or with
+ * `security: none`.
+ */
 int pop3_connect(const struct config_account *acc, const struct pop3_limits *lim,
 		 struct pop3_client **client_r, struct err *err);
+/* pop3_connect, filling *rep as far as it got (also on failure). */
+int pop3_connect_report(const struct config_account *acc, const struct pop3_limits *lim,
+			struct conn_report *rep, struct pop3_client **client_r,
+			struct err *err);
 /* Closes without QUIT (so without applying deletions) and frees; sets *c to NULL. */
 void pop3_client_free(struct pop3_client **c);
 
 /* A CAPA tag ("UIDL", "STLS", "PIPELINING"), compared case-insensitively. */
 bool pop3_has_capability(const struct pop3_client *c, const char *cap);
-/* The login that was used ("AUTH PLAIN", "APOP", ...), for logs and tests. */
+/* The login that was used ("AUTH SCRAM-SHA-256", "APOP", "USER/PASS"), for logs and tests. */
 const char *pop3_login_used(const struct pop3_client *c);
 
 struct pop3_msg {
@@ -45,6 +57,13 @@ struct pop3_msg {
 	uint64_t size;          /* from LIST, in octets as the server counts them */
 	const char *uidl;       /* 1..70 bytes of 0x21-0x7E (RFC 1939) */
 };
+
+/*
+ * STAT: the number of messages in the maildrop and their octets (0 when
+ * the server leaves them out). More than a run reads (1,000,000) is
+ * ERR_SOURCE; -ERR is ERR_TRANSIENT unless its code says otherwise.
+ */
+int pop3_stat(struct pop3_client *c, uint32_t *count_r, uint64_t *octets_r, struct err *err);
 
 /*
  * STAT, UIDL and LIST: every message of the maildrop with its UIDL and

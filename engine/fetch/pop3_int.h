@@ -11,6 +11,7 @@
 
 #include "engine/fetch/pop3.h"
 #include "engine/fetch/pop3_parse.h"
+#include "engine/fetch/server_conn.h"
 #include "engine/net/net.h"
 
 #define POP3_TIMESTAMP_MAX 256  /* an APOP timestamp "<...>" from the greeting */
@@ -27,7 +28,7 @@ struct pop3_client {
 	size_t ncaps;
 	bool caps_known;        /* CAPA answered +OK (else: an RFC 1939-only server) */
 	char timestamp[POP3_TIMESTAMP_MAX + 1];  /* APOP challenge; "" when none */
-	const char *login_used;
+	char login_used[48];    /* "AUTH SCRAM-SHA-256", "APOP", "USER/PASS"; "" before */
 	bool broken;            /* stream out of sync or closed: no more commands */
 	bool quit;              /* QUIT sent */
 
@@ -61,8 +62,12 @@ const char *pop3_clean(const struct slice *s, char *out, size_t outlen);
 
 /* CAPA: replaces the capability list (none known when the server refuses). */
 int pop3_capa(struct pop3_client *c, struct err *err);
-/* The SASL mechanism is in the CAPA "SASL" line. */
-bool pop3_has_sasl(const struct pop3_client *c, const char *mech);
+/*
+ * The mechanisms of CAPA's "SASL" line(s), as the server wrote them: up to
+ * max words copied into buf (NUL-split), pointed to by v. 0 when none.
+ */
+size_t pop3_sasl_mechs(const struct pop3_client *c, char *buf, size_t buflen, const char **v,
+		       size_t max);
 
 /* The login the account asks for, or the best the server offers (pop3_auth.c). */
 int pop3_login(struct pop3_client *c, const struct config_account *acc, struct err *err);

@@ -1,7 +1,8 @@
 /*
  * SECURITY: reads untrusted server responses (through pop3_parse.c) and
  * logs server text only after log_clean(). Commands carrying a secret
- * (PASS, APOP, AUTH and the SASL lines) are traced as "VERB ***".
+ * (PASS, APOP, AUTH) are traced as "VERB ***", SASL responses as "***",
+ * and SASL challenges without their text.
  *
  * The command layer: one command, one response (no pipelining: the
  * commands we send are few per message, and a server without PIPELINING
@@ -23,18 +24,28 @@ const char *pop3_clean(const struct slice *s, char *out, size_t outlen)
 	return log_clean(s->p, s->len, out, outlen);
 }
 
-static void trace_send(const char *line, bool secret)
+/*
+ * A command line for the debug log. A secret one shows its verb only (for
+ * AUTH also the mechanism, which is not secret): "PASS ***",
+ * "AUTH SCRAM-SHA-256 ***". A SASL response has no verb: "***".
+ */
+static void trace_send(const char *line, bool secret, bool response)
 {
 	if (log_get_level() > LOG_DEBUG)
 		return;
 	char clean[256];
 	size_t len = strlen(line);
+	if (response) {
+		log_debug("pop3.send", "line=\"***\"");
+		return;
+	}
 	if (secret) {
-		/* the verb only, never the arguments */
 		const char *sp = strchr(line, ' ');
+		if (sp && strncasecmp(line, "AUTH ", 5) == 0)
+			sp = strchr(sp + 1, ' ');
 		len = sp ? (size_t)(sp - line) : len;
 		log_clean(line, len, clean, sizeof(clean));
-		log_debug("pop3.send", "line=\"%s%s***\"", clean, len ? " " : "");
+		log_debug("pop3.send", "line=\"%s ***\"", clean);
 		return;
 	}
 	log_clean(line, len, clean, sizeof(clean));
@@ -81,7 +92,7 @@ static int send_line(struct pop3_client *c, const char *line, struct err *err)
 
 int pop3_send_secret(struct pop3_client *c, const char *line, struct err *err)
 {
-	trace_send(line, true);
+	trace_send(line, true, true);
 	return send_line(c, line, err);
 }
 
@@ -117,7 +128,7 @@ int pop3_read(struct pop3_client *c, enum pop3_expect e, uint64_t max_body,
 int pop3_cmd(struct pop3_client *c, const char *line, bool secret, enum pop3_expect e,
 	     uint64_t max_body, const struct pop3_response **r_r, struct err *err)
 {
-	trace_send(line, secret);
+	trace_send(line, secret, false);
 	if (send_line(c, line, err) < 0)
 		return -1;
 	return pop3_read(c, e, max_body, r_r, err);
@@ -190,21 +201,27 @@ bool pop3_has_capability(const struct pop3_client *c, const char *cap)
 	return false;
 }
 
-bool pop3_has_sasl(const struct pop3_client *c, const char *mech)
+size_t pop3_sasl_mechs(const struct pop3_client *c, char *buf, size_t buflen, const char **v,
+		       size_t max)
 {
-	size_t n = strlen(mech);
-	for (size_t i = 0; i < c->ncaps; i++) {
+	size_t n = 0, o = 0;
+	for (size_t i = 0; i < c->ncaps && n < max; i++) {
 		if (!tag_is(c->caps[i], "SASL"))
 			continue;
-		for (const char *p = c->caps[i] + 4; *p;) {
+		for (const char *p = c->caps[i] + 4; *p && n < max;) {
 			while (*p == ' ')
 				p++;
 			const char *w = p;
 			while (*p && *p != ' ')
 				p++;
-			if ((size_t)(p - w) == n && strncasecmp(w, mech, n) == 0)
-				return true;
+			size_t len = (size_t)(p - w);
+			if (!len || len + 1 > buflen - o)
+				continue;
+			memcpy(buf + o, w, len);
+			buf[o + len] = '\0';
+			v[n++] = buf + o;
+			o += len + 1;
 		}
 	}
-	return false;
+	return n;
 }

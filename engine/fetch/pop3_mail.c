@@ -73,16 +73,18 @@ static int bad_listing(struct pop3_client *c, const char *what, const char *line
 		       what, clean);
 }
 
-static int stat_count(struct pop3_client *c, uint32_t *count_r, struct err *err)
+int pop3_stat(struct pop3_client *c, uint32_t *count_r, uint64_t *octets_r, struct err *err)
 {
 	const struct pop3_response *r;
+	*count_r = 0;
+	*octets_r = 0;
 	if (pop3_cmd(c, "STAT", false, POP3_EXPECT_SINGLE, 0, &r, err) < 0)
 		return -1;
 	if (r->status != POP3_OK)
 		return pop3_err_from(c, r, ERR_TRANSIENT, "STAT refused", err);
 	/* "+OK nn mm" */
-	uint64_t n;
-	size_t i = 0;
+	uint64_t n, octets;
+	size_t i = 0, j;
 	while (i < r->text.len && r->text.p[i] >= '0' && r->text.p[i] <= '9')
 		i++;
 	if (i == 0 || str_parse_u64(r->text.p, i, UINT32_MAX, &n) < 0)
@@ -90,6 +92,12 @@ static int stat_count(struct pop3_client *c, uint32_t *count_r, struct err *err)
 	if (n > POP3_LIST_MAX)
 		return err_set(err, ERR_SOURCE, "%s holds %" PRIu64 " messages, more than the %d "
 			       "one run reads", c->host, n, POP3_LIST_MAX);
+	/* the octets only inform (test-connection): a server that omits them is not refused */
+	for (j = i + 1; j < r->text.len && r->text.p[j] >= '0' && r->text.p[j] <= '9'; j++)
+		;
+	if (i < r->text.len && r->text.p[i] == ' ' && j > i + 1 &&
+	    str_parse_u64(r->text.p + i + 1, j - i - 1, POP3_SIZE_MAX, &octets) == 0)
+		*octets_r = octets;
 	*count_r = (uint32_t)n;
 	return 0;
 }
@@ -209,13 +217,14 @@ int pop3_list_messages(struct pop3_client *c, const struct pop3_msg **v_r, size_
 		       struct err *err)
 {
 	uint32_t count = 0;
+	uint64_t octets;
 	int rc = -1;
 	*v_r = NULL;
 	*n_r = 0;
 	free(c->msgs);
 	c->msgs = NULL;
 	c->nmsgs = 0;
-	if (stat_count(c, &count, err) < 0)
+	if (pop3_stat(c, &count, &octets, err) < 0)
 		return -1;
 	if (count == 0 && c->caps_known && !pop3_has_capability(c, "UIDL"))
 		return read_uidls(c, 0, NULL, err);  /* refused now, not at the first mail */

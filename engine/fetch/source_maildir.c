@@ -47,25 +47,6 @@
 #include "engine/util/log.h"
 #include "engine/util/xalloc.h"
 
-/* The unique part of a name; its length, 0 when the name is not usable as a key. */
-static size_t key_len(const char *name)
-{
-	size_t n = strcspn(name, ":");
-	if (n == 0 || n > MAILDIR_NAME_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)name[i] < 0x21 || (unsigned char)name[i] > 0x7e)
-			return 0;
-	return n;
-}
-
-/* A file in cur/ with the T (trashed) flag: ":2," then the flag letters. */
-static bool trashed(const char *name)
-{
-	const char *info = strchr(name, ':');
-	return info && strncmp(info, ":2,", 3) == 0 && strchr(info + 3, 'T');
-}
-
 static void files_free(struct maildir_source *s)
 {
 	for (size_t i = 0; i < s->nfiles; i++) {
@@ -107,12 +88,12 @@ static int read_sub(struct maildir_source *s, enum maildir_sub sub, size_t *cap,
 			(*skipped)++;
 			continue;
 		}
-		size_t kl = key_len(e->d_name);
+		size_t kl = maildir_key_len(e->d_name);
 		if (!kl) {
 			(*skipped)++;
 			continue;
 		}
-		if (sub == SUB_CUR && trashed(e->d_name))
+		if (sub == SUB_CUR && maildir_trashed(e->d_name))
 			continue;
 		if (s->nfiles == MAILDIR_LIST_MAX) {
 			rc = err_set(err, ERR_SOURCE, "\"%s\" holds more than %d messages",

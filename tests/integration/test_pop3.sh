@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # POP3 against the real Dovecot: the whole way over implicit TLS (995-style),
-# STLS and plaintext, each login (AUTH PLAIN, AUTH LOGIN, APOP, USER/PASS);
+# STLS and plaintext, logins (auth: auto, AUTH LOGIN, APOP, USER/PASS; every
+# SASL mechanism is in test_pop3_logins.sh);
 # identity by UIDL; DELE only after COMMIT; badmail left on the server and
 # remembered with its reason; keep_on_server; a kill between COMMIT and
 # DELE, and between DELE and QUIT, neither losing nor duplicating a mail.
@@ -32,7 +33,7 @@ deliver "$MAIL/plain.eml" "$MAIL/html_attachment.eml" "$MAIL/reply_to.eml"
 run_job "$TEST_TMP/pop3s.yaml"
 check_eq "pop3s: run exits 0" "$rc" 0 || tail -n 20 "$TEST_TMP/run.log"
 check "pop3s: three tickets" grep -q "fetched 3, tickets 3, appended 0, ignored 0, badmail 0, already done 0" <<<"$out"
-check "pop3s: implicit TLS and AUTH PLAIN" grep -q 'event=pop3.connect.*tls=yes.*login="AUTH PLAIN"' "$TEST_TMP/run.log"
+check "pop3s: implicit TLS and AUTH SCRAM-SHA-256" grep -q 'event=pop3.connect.*tls=yes.*login="AUTH SCRAM-SHA-256"' "$TEST_TMP/run.log"
 check "pop3s: DELE only after COMMIT" \
 	bash -c 'awk "/event=message.stored/ { s = NR } /line=\"DELE / && !d { d = NR } END { exit !(s && d > s) }" "$1"' _ "$TEST_TMP/run.log"
 check_eq "pop3s: the maildrop is empty (QUIT applied the DELEs)" "$(count_inbox)" 0
@@ -84,9 +85,10 @@ one_run() { # NAME CONFIG LOGIN: one new mail, one ticket, deleted
 	check_eq "$name: deleted" "$(count_inbox)" 0
 }
 CFG_PROTOCOL=pop3 CFG_SECURITY=starttls make_config "$TEST_TMP/stls.yaml"
-one_run stls "$TEST_TMP/stls.yaml" "AUTH PLAIN"
+one_run stls "$TEST_TMP/stls.yaml" "AUTH SCRAM-SHA-256"
 check "stls: the session was upgraded" grep -q 'line="STLS"' "$TEST_TMP/run.log"
 CFG_PROTOCOL=pop3 CFG_SECURITY=none make_config "$TEST_TMP/apop.yaml"
+sed -i 's/^    timeout: 10s/    auth: apop\n    timeout: 10s/' "$TEST_TMP/apop.yaml"
 one_run apop "$TEST_TMP/apop.yaml" "APOP"
 check "apop: the digest is not in the log either" bash -c '! grep -q "line=\"APOP [^*]" "$1"' _ "$TEST_TMP/run.log"
 CFG_PROTOCOL=pop3 make_config "$TEST_TMP/user.yaml"

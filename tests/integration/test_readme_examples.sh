@@ -38,6 +38,9 @@ out=$("$M2T_BIN" -c "$TEST_TMP/pop3.yaml" run helpdesk-pop 2>"$TEST_TMP/pop3.err
 check_eq "pop3 example: the job runs" "$rc" 0 || tail -n 5 "$TEST_TMP/pop3.err"
 check "pop3 example: one ticket" grep -q "tickets 1" <<<"$out"
 check_eq "pop3 example: the mail is deleted" "$(count_inbox)" 0
+check "pop3 example: test-connection as the README shows it" \
+	bash -c '"$1" -c "$2" test-connection helpdesk-pop | grep -q "^OK: logged in, and the maildrop can be listed by UIDL"' \
+	_ "$M2T_BIN" "$TEST_TMP/pop3.yaml"
 
 # --- Maildir --------------------------------------------------------------------
 md=$TEST_TMP/Maildir
@@ -51,6 +54,9 @@ out=$("$M2T_BIN" -c "$TEST_TMP/maildir.yaml" run local-inbox 2>"$TEST_TMP/md.err
 check_eq "maildir example: the job runs" "$rc" 0 || tail -n 5 "$TEST_TMP/md.err"
 check "maildir example: one ticket" grep -q "tickets 1" <<<"$out"
 check_eq "maildir example: archived in .Processed" "$(ls "$md/.Processed/new" | wc -l)" 1
+check "maildir example: test-connection as the README shows it" \
+	bash -c '"$1" -c "$2" test-connection local | grep -q "^OK: every job.s folders can be used"' \
+	_ "$M2T_BIN" "$TEST_TMP/maildir.yaml"
 
 # --- deliver ----------------------------------------------------------------------
 sed -i "s|path: /var/mail/helpdesk/Maildir|path: $md|" "$TEST_TMP/deliver.yaml"

@@ -1,112 +1,16 @@
 /*
- * POP3 client and source driver against a scripted hostile server: STLS
- * injection and downgrades, garbage and NUL, a 10 MB line, no UIDL,
- * duplicate UIDLs, a server that stops mid-RETR or stalls, a message
- * bigger than announced, -ERR on DELE and on QUIT; and each login the way
- * RFC 1939 / 5034 spell it (APOP with the RFC's own example). After every
- * refusal the test checks that no credential was sent.
+ * POP3 client and source driver against a scripted hostile server: garbage
+ * and NUL, a 10 MB line, no UIDL, duplicate UIDLs, a server that stops
+ * mid-RETR or stalls, a message bigger than announced, -ERR on DELE and on
+ * QUIT. Connecting and logging in are in test_pop3_login.c.
  */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/fetch/pop3.h"
 #include "engine/fetch/source.h"
 #include "engine/util/log.h"
-#include "tests/unit/script_server.h"
-#include "tests/unit/test.h"
-
-static struct config_account account(unsigned port, enum security sec)
-{
-	static char host[] = "127.0.0.1", user[] = "alice", pass[] = "pw", name[] = "t";
-	struct config_account acc;
-	memset(&acc, 0, sizeof(acc));
-	acc.name = name;
-	acc.protocol = PROTO_POP3;
-	acc.host = host;
-	acc.port = port;
-	acc.security = sec;
-	acc.tls.verify = true;
-	acc.username = user;
-	acc.password = pass;
-	acc.timeout_ms = 2000;
-	return acc;
-}
-
-#define CAPA(lines) EXPECT("CAPA"), SEND("+OK\r\n" lines ".\r\n")
-#define GREET_LOGIN(caps)                                                              \
-	SEND("+OK POP3 ready\r\n"), CAPA(caps),                                        \
-	EXPECT("AUTH PLAIN AGFsaWNlAHB3"), SEND("+OK logged in\r\n")
-#define FULL_CAPS "UIDL\r\nSASL PLAIN LOGIN\r\nUSER\r\n"
-
-static void finish(struct server *s)
-{
-	server_join(s, NULL);
-}
-
-/* Nothing that looks like a login went out after the script ended. */
-static void no_credentials_after(const struct server *s)
-{
-	if (strstr(s->after, "PASS") || strstr(s->after, "AUTH") ||
-	    strstr(s->after, "USER") || strstr(s->after, "APOP") ||
-	    strstr(s->after, "AGFsaWNl")) {
-		fprintf(stderr, "  client sent after a refusal: \"%.200s\"\n", s->after);
-		test_failed_now = 1;
-	}
-}
-
-static int connect_err(const struct step *steps, struct config_account *acc,
-		       struct server *s, struct err *err)
-{
-	server_start(s, steps);
-	acc->port = s->port;
-	struct pop3_client *c = NULL;
-	int r = pop3_connect(acc, NULL, &c, err);
-	pop3_client_free(&c);
-	finish(s);
-	return r;
-}
-
-TEST(stls_injection_refused)
-{
-	static const struct step steps[] = {
-		SEND("+OK hi\r\n"), CAPA("STLS\r\nUIDL\r\nSASL PLAIN\r\n"), EXPECT("STLS"),
-		SEND("+OK Begin TLS\r\n+OK injected, welcome\r\n"), END,
-	};
-	struct server s;
-	struct config_account acc = account(0, SEC_STARTTLS);
-	struct err err = {0};
-	CHECK(connect_err(steps, &acc, &s, &err) < 0);
-	CHECK_INT(err.cls, ERR_SOURCE);
-	CHECK(strstr(err.msg, "injection") != NULL);
-	no_credentials_after(&s);
-}
-
-TEST(stls_missing_or_refused)
-{
-	static const struct step missing[] = {
-		SEND("+OK hi\r\n"), CAPA("UIDL\r\nSASL PLAIN\r\nUSER\r\n"), END,
-	};
-	static const struct step refused[] = {
-		SEND("+OK hi\r\n"), CAPA("STLS\r\nUIDL\r\n"), EXPECT("STLS"),
-		SEND("-ERR not now\r\n"), END,
-	};
-	/* an RFC 1939 server without CAPA is still asked, and refuses */
-	static const struct step no_capa[] = {
-		SEND("+OK hi\r\n"), EXPECT("CAPA"), SEND("-ERR what?\r\n"), EXPECT("STLS"),
-		SEND("-ERR what?\r\n"), END,
-	};
-	const struct step *cases[] = {missing, refused, no_capa};
-	for (size_t i = 0; i < 3; i++) {
-		struct server s;
-		struct config_account acc = account(0, SEC_STARTTLS);
-		struct err err = {0};
-		CHECK(connect_err(cases[i], &acc, &s, &err) < 0);
-		CHECK_INT(err.cls, ERR_SOURCE);
-		CHECK(strstr(err.msg, "STLS") != NULL);
-		no_credentials_after(&s);
-	}
-}
+#include "tests/unit/pop3_script.h"
 
 TEST(greeting_garbage_nul_and_refusal)
 {
@@ -148,97 +52,6 @@ TEST(ten_megabyte_line_refused_early)
 	free(big);
 }
 
-struct login_case {
-	const char *name;
-	enum auth_method auth;
-	const char *greeting;
-	const char *user, *pass;
-	struct step steps[9];
-	const char *used;
-};
-
-TEST(each_login_as_specified)
-{
-	static const struct login_case cases[] = {
-		{"plain, initial response", AUTH_AUTO, NULL, "alice", "pw",
-		 {CAPA(FULL_CAPS), EXPECT("AUTH PLAIN AGFsaWNlAHB3"), SEND("+OK in\r\n"), END},
-		 "AUTH PLAIN"},
-		{"login, two prompts", AUTH_LOGIN, NULL, "alice", "pw",
-		 {CAPA(FULL_CAPS), EXPECT("AUTH LOGIN"), SEND("+ VXNlcm5hbWU6\r\n"),
-		  EXPECT("YWxpY2U="), SEND("+ UGFzc3dvcmQ6\r\n"), EXPECT("cHc="), SEND("+OK in\r\n"),
-		  END},
-		 "AUTH LOGIN"},
-		/* RFC 1939 section 7's own example */
-		{"apop", AUTH_AUTO, "+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>\r\n",
-		 "mrose", "tanstaaf",
-		 {CAPA(FULL_CAPS), EXPECT("APOP mrose c4c9334bac560ecc979e58001b3e22fb"),
-		  SEND("+OK maildrop has 1 message\r\n"), END},
-		 "APOP"},
-		{"user/pass, no CAPA", AUTH_AUTO, NULL, "alice", "pw",
-		 {EXPECT("CAPA"), SEND("-ERR unknown\r\n"), EXPECT("USER alice"), SEND("+OK\r\n"),
-		  EXPECT("PASS pw"), SEND("+OK in\r\n"), END},
-		 "USER/PASS"},
-	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		const struct login_case *lc = &cases[i];
-		struct step steps[10];
-		static const struct step hello = SEND("+OK POP3 ready\r\n");
-		steps[0] = hello;
-		if (lc->greeting) {
-			steps[0].data = lc->greeting;
-			steps[0].len = strlen(lc->greeting);
-		}
-		memcpy(steps + 1, lc->steps, sizeof(lc->steps));
-		struct server s;
-		server_start(&s, steps);
-		struct config_account acc = account(s.port, SEC_NONE);
-		char user[32], pass[32];
-		snprintf(user, sizeof(user), "%s", lc->user);
-		snprintf(pass, sizeof(pass), "%s", lc->pass);
-		acc.username = user;
-		acc.password = pass;
-		acc.auth = lc->auth;
-		struct pop3_client *c = NULL;
-		struct err err = {0};
-		if (pop3_connect(&acc, NULL, &c, &err) < 0) {
-			fprintf(stderr, "  %s: %s\n", lc->name, err.msg);
-			test_failed_now = 1;
-		} else {
-			CHECK_STR(pop3_login_used(c), lc->used);
-		}
-		pop3_client_free(&c);
-		finish(&s);
-	}
-}
-
-TEST(login_refusals_by_code)
-{
-	static const struct step auth[] = {
-		SEND("+OK hi\r\n"), CAPA(FULL_CAPS), EXPECT("AUTH PLAIN AGFsaWNlAHB3"),
-		SEND("-ERR [AUTH] Authentication failed.\r\n"), END,
-	};
-	static const struct step in_use[] = {
-		SEND("+OK hi\r\n"), CAPA(FULL_CAPS), EXPECT("AUTH PLAIN AGFsaWNlAHB3"),
-		SEND("-ERR [IN-USE] Mailbox locked by another session\r\n"), END,
-	};
-	static const struct step apop_missing[] = {SEND("+OK hi\r\n"), CAPA(FULL_CAPS), END};
-	struct server s;
-	struct config_account acc = account(0, SEC_NONE);
-	struct err err = {0};
-	CHECK(connect_err(auth, &acc, &s, &err) < 0);
-	CHECK_INT(err.cls, ERR_SOURCE);
-	CHECK(strstr(err.msg, "Authentication failed") && strstr(err.msg, "\"alice\""));
-	CHECK(strstr(err.msg, "pw\"") == NULL);
-	CHECK(connect_err(in_use, &acc, &s, &err) < 0);
-	CHECK_INT(err.cls, ERR_TRANSIENT);
-	acc.auth = AUTH_APOP;
-	CHECK(connect_err(apop_missing, &acc, &s, &err) < 0);
-	CHECK_INT(err.cls, ERR_SOURCE);
-	CHECK(strstr(err.msg, "APOP") != NULL);
-	no_credentials_after(&s);
-}
-
-/* Runs a logged-in session: connect, then fn(c), then free (no QUIT). */
 static void session(const struct step *steps, const struct pop3_limits *lim,
 		    void (*fn)(struct pop3_client *c))
 {
@@ -610,12 +423,8 @@ int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	log_set_level(LOG_ERROR);
-	RUN(stls_injection_refused);
-	RUN(stls_missing_or_refused);
 	RUN(greeting_garbage_nul_and_refusal);
 	RUN(ten_megabyte_line_refused_early);
-	RUN(each_login_as_specified);
-	RUN(login_refusals_by_code);
 	RUN(server_without_uidl_refused);
 	RUN(listing_uidl_and_sizes);
 	RUN(bad_listings_refused);

@@ -5,6 +5,8 @@
  * races a live Maildir has: a file moved from new/ to cur/ or renamed for
  * a flag between listing and dispose, a file gone, a name already taken in
  * the target, a link + unlink interrupted halfway, a FIFO planted in new/.
+ * And maildir_probe (test-connection): the same count as a listing, and
+ * nothing touched.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/fetch/maildir.h"
 #include "engine/fetch/source.h"
 #include "engine/util/log.h"
 #include "engine/util/xalloc.h"
@@ -344,6 +347,66 @@ TEST(broken_maildirs_are_source_errors)
 	CHECK(src == NULL);
 }
 
+/* test-connection's look: the count a run would list, nothing created or moved. */
+TEST(probe_counts_what_a_run_lists)
+{
+	fresh_maildir();
+	put("new/5000.M1P1.host", "a");
+	put("new/.hidden", "x");
+	put("new/bad name", "x");
+	put("cur/5001.M2P2.host:2,S", "b");
+	put("cur/5002.M3P3.host:2,ST", "trashed");
+	put("tmp/5003.M4P4.host", "being delivered");
+	char *fifo = xasprintf("%s/new/5004.M5P5.fifo", g_root);
+	CHECK(mkfifo(fifo, 0600) == 0);
+	free(fifo);
+	mkdirs(".Processed");
+	put(".Processed/cur/5005.M6P6.host:2,S", "done");
+	struct maildir_probe p;
+	maildir_probe(g_root, "INBOX", &p);
+	CHECK(p.exists && p.is_maildir && p.readable && p.renamable && p.can_create);
+	CHECK_INT(p.in_new, 1);
+	CHECK_INT(p.in_cur, 1);
+	CHECK_INT(p.mode, 0750);
+	CHECK_STR(p.problem, "");
+	job_init(true);
+	struct source *src = NULL;
+	struct err err = {0};
+	CHECK_INT(source_open(&g_job, SOURCE_READ_ONLY, NULL, &src, &err), 0);
+	const struct source_msg *v;
+	size_t n = 0;
+	if (src)
+		CHECK_INT(source_list(src, &v, &n, &err), 0);
+	CHECK_INT(n, p.in_new + p.in_cur);
+	source_close(&src, NULL);
+	maildir_probe(g_root, "Processed", &p);
+	CHECK(p.is_maildir);
+	CHECK_INT(p.in_cur, 1);
+	/* a missing folder, a folder that is no Maildir, a path that is none */
+	maildir_probe(g_root, "Junk/Bad", &p);
+	CHECK(!p.exists);
+	CHECK_STR(p.problem, "missing");
+	CHECK(!exists(".Junk.Bad"));
+	char *half = xasprintf("%s/.Half", g_root);
+	CHECK(mkdir(half, 0700) == 0);
+	free(half);
+	maildir_probe(g_root, "Half", &p);
+	CHECK(p.exists && !p.is_maildir);
+	CHECK(strstr(p.problem, "not a Maildir: no cur/") != NULL);
+	maildir_probe("/nonexistent/m2t-maildir", "INBOX", &p);
+	CHECK(!p.exists);
+	CHECK(strstr(p.problem, "cannot open the Maildir") != NULL);
+	/* a symlinked Maildir is not followed, as the driver does not follow it */
+	char *link = xasprintf("%s-link", g_root);
+	CHECK(symlink(g_root, link) == 0);
+	maildir_probe(link, "INBOX", &p);
+	CHECK(!p.exists);
+	CHECK(strstr(p.problem, "symbolic link") != NULL);
+	unlink(link);
+	free(link);
+	CHECK(exists("new/5000.M1P1.host") && exists("cur/5002.M3P3.host:2,ST"));
+}
+
 int main(void)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -355,6 +418,7 @@ int main(void)
 	RUN(fifo_and_symlink_never_followed);
 	RUN(read_only_and_keep_touch_nothing);
 	RUN(broken_maildirs_are_source_errors);
+	RUN(probe_counts_what_a_run_lists);
 	rm_rf(g_root);
 	return test_summary();
 }

@@ -1,0 +1,95 @@
+/*
+ * What every mail server client (IMAP, POP3) does the same way before it
+ * speaks its protocol: the account's TLS context, the TCP connection
+ * (engine/net's net_conn_open, where proxies apply), the three timeouts
+ * (connect_timeout for each attempt, io_timeout for each read and write,
+ * session_timeout for the whole session), implicit TLS, the STARTTLS
+ * handshake and the policy when STARTTLS cannot be had; and the report of
+ * it all for `test-connection`.
+ *
+ * Errors are engine/net's: the network and timeouts ERR_TRANSIENT,
+ * certificates ERR_SOURCE, TLS settings OpenSSL refuses ERR_FATAL.
+ */
+#ifndef M2T_SERVER_CONN_H
+#define M2T_SERVER_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "engine/config/config.h"
+#include "engine/net/net.h"
+#include "engine/util/err.h"
+
+/* What a connection attempt showed, for `test-connection`. Text is cleaned. */
+struct conn_report {
+	char peer[64];          /* the address connected to; "" when none */
+	bool tls;               /* the session is encrypted */
+	bool starttls_used;     /* STARTTLS (IMAP) or STLS (POP3) upgraded it */
+	bool tls_seen;          /* a handshake happened (maybe failed): tls_info set */
+	struct net_tls_info tls_info;
+	char caps_before[1024]; /* capabilities before login */
+	char caps[1024];        /* after login (IMAP); as before for POP3 */
+	char mech[48];          /* how it logged in: "SCRAM-SHA-256", "LOGIN command" */
+	double connect_ms, tls_ms, login_ms;  /* -1 when the step did not happen */
+};
+
+/* A monotonic clock in milliseconds, for the report's round-trip times. */
+double server_conn_clock_ms(void);
+/* Empties *rep; the times become -1 (not happened). */
+void conn_report_init(struct conn_report *rep);
+/* Copies what the connection's last handshake showed into *rep (rep may be NULL). */
+void conn_report_tls(struct conn_report *rep, const struct net_conn *conn);
+
+/*
+ * Opens the account's connection: its TLS context (unless security: none;
+ * *tls_r NULL then), the TCP connection within connect_timeout (or
+ * timeout), then io_timeout for every later wait and session_timeout from
+ * now on, and with security: tls the handshake. rep (may be NULL) gets
+ * the address and the connect and TLS times. On failure *conn_r and
+ * *tls_r are set as far as they got: the caller frees both
+ * (net_conn_free before net_tls_free) either way.
+ */
+int server_conn_open(const struct config_account *acc, struct conn_report *rep,
+		     struct net_tls **tls_r, struct net_conn **conn_r, struct err *err);
+
+/* The TLS handshake after the server accepted STARTTLS/STLS, timed into rep. */
+int server_conn_start_tls(struct net_conn *conn, struct net_tls *tls, struct conn_report *rep,
+			  struct err *err);
+
+/*
+ * The server does not offer STARTTLS, or refused it (`why`, e.g. "does not
+ * offer STLS"). Required (security: starttls): ERR_SOURCE, nothing more
+ * may be sent. Optional (starttls-optional): a warning naming the host,
+ * logged as event `event` on every connection, and 0: the session goes on
+ * in plaintext.
+ */
+int server_conn_no_tls(const char *event, const char *host, bool optional, const char *why,
+		       struct err *err);
+
+/*
+ * Whether a login may show the secret itself (PLAIN, LOGIN, USER/PASS,
+ * bearer tokens): only on an encrypted connection, or when the admin chose
+ * security: none.
+ */
+bool server_conn_secret_may_show(const struct config_account *acc, const struct net_conn *conn);
+
+/*
+ * The SASL mechanism name of an `auth:` value ("SCRAM-SHA-256"; AUTH_LOGIN
+ * is "LOGIN", which IMAP takes as its LOGIN command instead); NULL for
+ * auto and POP3's own logins (APOP, USER).
+ */
+const char *server_auth_sasl_name(enum auth_method m);
+
+struct sasl;
+/* A SASL client session (engine/auth) for the account's user and secret;
+ * service is the GSS-API name ("imap", "pop"). */
+int server_auth_sasl_new(const struct config_account *acc, const char *service,
+			 const char *mech, struct sasl **sasl_r, struct err *err);
+/*
+ * The server said "logged in" while the mechanism had not finished (for
+ * SCRAM: before the server proved it knows the password): ERR_SOURCE,
+ * the session must not be used.
+ */
+int server_auth_early_success(const char *host, const char *mech, struct err *err);
+
+#endif
