@@ -75,12 +75,7 @@ check "old-tls: lowering OpenSSL's security level is logged" \
 # Dovecot here is set to 1.2 and up): refused by default, accepted when
 # min_version allows it (OpenSSL's security level lowered, and logged)
 free_port() {
-	local p i
-	for i in $(seq 1 50); do
-		p=$((40000 + RANDOM % 9000))
-		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
-	done
-	return 1
+	bash "$M2T_SCRIPTS/servers.sh" ports 1
 }
 old_server() { # PORT: one TLS 1.1-only connection, greeting as IMAP
 	( printf '* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] old\r\n'; sleep 15 ) |

@@ -32,7 +32,7 @@ die() {
 }
 
 usage() {
-	die "usage: servers.sh start|stop|pg-start|pg-stop DIR"
+	die "usage: servers.sh start|stop|pg-start|pg-stop DIR | servers.sh ports COUNT"
 }
 
 is_root() {
@@ -694,6 +694,12 @@ cmd_pg_start() {
 		die "PostgreSQL did not start"
 	fi
 }
+
+# free ports for a test's own listener, chosen as the servers' are
+if [ "${1:-}" = ports ] && [ "$#" -eq 2 ]; then
+	pick_ports "$2"
+	exit 0
+fi
 
 [ "$#" -ge 2 ] || usage
 CMD=$1
