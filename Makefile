@@ -9,7 +9,8 @@
 #   make asan       sanitizer build used by the tests
 
 CC      ?= cc
-PKGS    := gmime-3.0 libpq libpcre2-8 yaml-0.1 openssl libxml-2.0 libytnef libgsasl
+PKGS    := gmime-3.0 libpq libpcre2-8 yaml-0.1 openssl libxml-2.0 libytnef libgsasl \
+           libcurl jansson
 PKG_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags $(PKGS) 2>/dev/null))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -168,6 +168,7 @@ static int session_open(struct imap_client *c, const struct config_account *acc,
 	if (acc->security != SEC_NONE && net_tls_new(&acc->tls, &c->tls, err) < 0)
 		return -1;
 	double t0 = now_ms();
+	net_route_account(acc);
 	if (net_conn_open(acc->host, acc->port, cto, &c->conn, err) < 0)
 		return -1;
 	net_conn_set_timeout(c->conn, c->timeout_ms);
@@ -175,6 +176,7 @@ static int session_open(struct imap_client *c, const struct config_account *acc,
 	if (rep) {
 		rep->connect_ms = now_ms() - t0;
 		snprintf(rep->peer, sizeof(rep->peer), "%s", net_conn_peer(c->conn));
+		snprintf(rep->proxy, sizeof(rep->proxy), "%s", net_conn_proxy(c->conn));
 	}
 	if (acc->security == SEC_TLS) {
 		t0 = now_ms();

@@ -35,6 +35,7 @@ int imap_connect(const struct config_account *acc, const struct imap_limits *lim
 /* What a connection attempt showed, for `test-connection`. */
 struct imap_connect_report {
 	char peer[64];          /* the address connected to; "" when none */
+	char proxy[192];        /* net_conn_proxy(): how, when through a proxy; else "" */
 	bool tls;               /* the session is encrypted */
 	bool starttls_used;
 	bool tls_seen;          /* a handshake happened (maybe failed): tls_info set */
