@@ -156,6 +156,12 @@ static int test_account(const struct config *cfg, const struct config_account *a
 	}
 	int r = imap_connect_report(a, NULL, &rep, &c, &err);
 	print_report(a, &rep);
+	if (a->oauth2.enabled) {
+		printf("  oauth2:       %s, flow %s, client %s\n",
+		       config_oauth_provider_name(a->oauth2.provider),
+		       config_oauth_flow_name(a->oauth2.flow), a->oauth2.client_id);
+		cli_oauth_print_status(a, "                ");
+	}
 	printf("  round trips:\n");
 	print_ms("  connect", rep.connect_ms);
 	print_ms("  TLS", rep.tls_ms);
