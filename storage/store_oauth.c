@@ -132,15 +132,16 @@ int store_oauth_update(struct store *store, const char *account, int64_t generat
 	};
 	if (store_exec(store,
 		       "UPDATE oauth_tokens SET"
-		       " client_id = coalesce($3, client_id),"
-		       " refresh_token = coalesce($4, refresh_token),"
-		       " access_token = CASE WHEN $8::boolean THEN access_token ELSE $5 END,"
+		       " client_id = coalesce($3::text, client_id),"
+		       " refresh_token = coalesce($4::text, refresh_token),"
+		       " access_token = CASE WHEN $8::boolean THEN access_token ELSE $5::text END,"
 		       " access_expires_at = CASE WHEN $8::boolean THEN access_expires_at"
-		       "   WHEN $5 IS NULL THEN NULL"
+		       "   WHEN $5::text IS NULL THEN NULL"
 		       "   ELSE now() + make_interval(secs => $6::bigint) END,"
-		       " last_refresh_at = CASE WHEN $7 IS NULL THEN now() ELSE last_refresh_at END,"
-		       " last_error = $7,"
-		       " last_error_at = CASE WHEN $7 IS NULL THEN NULL ELSE now() END,"
+		       " last_refresh_at = CASE WHEN $7::text IS NULL THEN now()"
+		       "   ELSE last_refresh_at END,"
+		       " last_error = $7::text,"
+		       " last_error_at = CASE WHEN $7::text IS NULL THEN NULL ELSE now() END,"
 		       " generation = generation + 1, updated_at = now()"
 		       " WHERE account = $1 AND generation = $2::bigint",
 		       8, p, PGRES_COMMAND_OK, &res, "save the OAuth2 tokens", err) < 0)
