@@ -109,6 +109,7 @@ static int socks_feed(struct proxy_parser *p, const char *data, size_t len, size
 	size_t used = 0;
 	for (;;) {
 		size_t need = socks_need(p);
+		*used_r = used;
 		if (need == 0)
 			return fail(p, err, "SOCKS5 reply with an unknown address type");
 		if (p->sn == need)
@@ -118,6 +119,9 @@ static int socks_feed(struct proxy_parser *p, const char *data, size_t len, size
 			return 0;
 		}
 		size_t take = need - p->sn < len - used ? need - p->sn : len - used;
+		/* the version byte alone first: it is judged the moment it arrives */
+		if (p->sn == 0)
+			take = 1;
 		memcpy(p->sb + p->sn, data + used, take);
 		p->sn += take;
 		used += take;
