@@ -9,7 +9,8 @@
 #   make asan       sanitizer build used by the tests
 
 CC      ?= cc
-PKGS    := gmime-3.0 libpq libpcre2-8 yaml-0.1 openssl libxml-2.0 libytnef libgsasl
+PKGS    := gmime-3.0 libpq libpcre2-8 yaml-0.1 openssl libxml-2.0 libytnef libgsasl \
+           libcurl jansson
 PKG_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags $(PKGS) 2>/dev/null))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -35,7 +36,8 @@ PACKS := $(sort $(wildcard rules/packs/*.yaml))
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
-TOOL_SRCS := $(wildcard tests/bench/*.c)
+# bench tools, and test servers the integration tests start (tests/tools)
+TOOL_SRCS := $(wildcard tests/bench/*.c tests/tools/*.c)
 
 obj = $(patsubst %.c,build/$(1)/%.o,$(2))
 REL_LIB_OBJS  := $(call obj,rel,$(LIB_SRCS))
@@ -43,7 +45,7 @@ ASAN_LIB_OBJS := $(call obj,asan,$(LIB_SRCS))
 UNIT_BINS := $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRCS))
 VG_BINS   := $(patsubst tests/unit/%.c,build/rel/tests/%,$(UNIT_SRCS))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
-TOOL_BINS := $(patsubst tests/bench/%.c,build/rel/tools/%,$(TOOL_SRCS))
+TOOL_BINS := $(patsubst %.c,build/rel/tools/%,$(notdir $(TOOL_SRCS)))
 
 .PHONY: all asan unit-tests tools deps test demo bench bench-quotes fuzz clean check-clang valgrind
 # keep the objects of test and tool binaries between runs
@@ -101,6 +103,11 @@ build/rel/tests/%: build/rel/tests/unit/%.o build/rel/libm2t.a
 	$(Q)$(CC) -o $@ $^ $(LDLIBS)
 
 build/rel/tools/%: build/rel/tests/bench/%.o build/rel/libm2t.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) -o $@ $^ $(LDLIBS)
+
+build/rel/tools/%: build/rel/tests/tools/%.o build/rel/libm2t.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) -o $@ $^ $(LDLIBS)

@@ -197,4 +197,56 @@ int store_print_tickets(struct store *store, FILE *out, unsigned limit, struct e
  * outcome, ticket number, Message-ID, reason. */
 int store_print_run(struct store *store, int64_t job_run_id, FILE *out, struct err *err);
 
+/*
+ * OAuth2 tokens of an account (oauth_tokens, migration 0006). Times are
+ * Unix seconds, 0 for NULL; `now` is the database's clock when the row was
+ * read, so expiry is judged by one clock across daemons. Strings are
+ * malloc'd (tokens wiped by store_oauth_row_release).
+ */
+struct store_oauth_row {
+	bool found;
+	char *client_id;
+	char *refresh_token;
+	char *access_token;
+	char *last_error;
+	int64_t access_expires_at;
+	int64_t last_refresh_at;
+	int64_t last_error_at;
+	int64_t updated_at;
+	int64_t generation;
+	int64_t now;
+};
+void store_oauth_row_release(struct store_oauth_row *row);
+
+/*
+ * Opens a transaction, creates the account's row when missing and locks it
+ * until store_commit() or store_rollback(): the row lock that keeps two
+ * daemons from refreshing (and rotating) at once. Waits at most
+ * lock_timeout_ms for another holder, then ERR_TRANSIENT.
+ */
+int store_oauth_lock(struct store *store, const char *account, uint64_t lock_timeout_ms,
+		     struct store_oauth_row *row, struct err *err);
+/* Reads the row without locking it (status); row->found false when none. */
+int store_oauth_read(struct store *store, const char *account, struct store_oauth_row *row,
+		     struct err *err);
+
+/* What a token request changed. NULL strings leave a column as it is,
+ * except access_token: NULL clears the cached access token. */
+struct store_oauth_update {
+	const char *client_id;
+	const char *refresh_token;
+	const char *access_token;
+	int64_t expires_in;     /* seconds from now, with access_token */
+	const char *error;      /* NULL: a success (last_refresh_at = now, last_error
+				   cleared); else recorded as last_error */
+	bool keep_access;       /* leave the cached access token as it is */
+};
+/*
+ * UPDATE of the row read as `generation` (compare-and-swap): fails with
+ * ERR_TRANSIENT when another writer changed it since. Inside the
+ * transaction of store_oauth_lock, or on its own (autocommit).
+ */
+int store_oauth_update(struct store *store, const char *account, int64_t generation,
+		       const struct store_oauth_update *u, struct err *err);
+
 #endif

@@ -22,6 +22,12 @@ int cli_schedule(const struct cli_opts *o, int argc, char **argv);
 int cli_deliver(const struct cli_opts *o, int argc, char **argv);
 int cli_preprocess(const struct cli_opts *o, int argc, char **argv);
 int cli_test_connection(const struct cli_opts *o, int argc, char **argv);
+/* oauth login|status|import ACCOUNT (cli_oauth.c). */
+int cli_oauth(const struct cli_opts *o, int argc, char **argv);
+
+struct config_account;
+/* The token lines of `oauth status`, also shown by test-connection. */
+void cli_oauth_print_status(const struct config_account *a, const char *indent);
 
 /* Maps an error class to an exit code: transient → EX_TEMPFAIL, source →
  * EX_UNAVAILABLE, message → EX_DATAERR, fatal → EX_SOFTWARE. */

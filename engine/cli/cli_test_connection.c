@@ -1,7 +1,7 @@
 /*
  * `mail2ticket -c FILE test-connection ACCOUNT`: connects the way a job
  * does and prints what an admin needs to see to fix a connection: the
- * address, TLS version and cipher, the server's certificate (and why it
+ * proxy, the address, TLS version and cipher, the server's certificate (and why it
  * was refused, in plain words), capabilities, the login mechanism, each
  * job folder of the account with its message count, and round-trip
  * times. Nothing is changed on the server: folders are looked up, never
@@ -22,6 +22,7 @@
 #include "engine/cli/cli_test_int.h"
 #include "engine/config/config.h"
 #include "engine/fetch/imap.h"
+#include "engine/net/net.h"
 #include "engine/util/log.h"
 
 void cli_test_print_ms(const char *what, double ms)
@@ -57,8 +58,11 @@ static void print_cert(const struct net_tls_info *ti)
 void cli_test_print_report(const struct config_account *a, const struct conn_report *r,
 			   const char *starttls)
 {
-	printf("  address:      %s port %u\n", r->peer[0] ? r->peer : "(not connected)",
-	       a->port);
+	if (r->proxy[0])
+		printf("  address:      %s port %u, through the %s\n", a->host, a->port, r->proxy);
+	else
+		printf("  address:      %s port %u\n", r->peer[0] ? r->peer : "(not connected)",
+		       a->port);
 	if (r->tls_seen)
 		print_cert(&r->tls_info);
 	else if (r->peer[0] && !r->tls)
@@ -136,12 +140,18 @@ static int check_job(struct imap_client *c, const struct config_job *j, struct e
 	return 0;
 }
 
-static const struct config_account *find_account(const struct config *cfg, const char *name)
+/* Which proxy the account is configured for, before connecting: shown also
+ * when the proxy cannot be reached. */
+static void print_proxy(const struct config_account *a)
 {
-	for (size_t i = 0; i < cfg->naccounts; i++)
-		if (strcmp(cfg->accounts[i].name, name) == 0)
-			return &cfg->accounts[i];
-	return NULL;
+	const struct proxy_settings *p = &a->proxy;
+	if (p->kind == PROXY_NONE) {
+		printf("  proxy:        none (direct connection)\n");
+		return;
+	}
+	printf("  proxy:        %s://%s%s%s:%u%s\n", config_proxy_kind_name(p->kind),
+	       p->username ? p->username : "", p->username ? "@" : "", p->host, p->port,
+	       p->kind == PROXY_SOCKS5 ? " (the proxy resolves the mail server's name)" : "");
 }
 
 static int test_imap(const struct config *cfg, const struct config_account *a)
@@ -153,6 +163,12 @@ static int test_imap(const struct config *cfg, const struct config_account *a)
 
 	int r = imap_connect_report(a, NULL, &rep, &c, &err);
 	cli_test_print_report(a, &rep, "STARTTLS");
+	if (a->oauth2.enabled) {
+		printf("  oauth2:       %s, flow %s, client %s\n",
+		       config_oauth_provider_name(a->oauth2.provider),
+		       config_oauth_flow_name(a->oauth2.flow), a->oauth2.client_id);
+		cli_oauth_print_status(a, "                ");
+	}
 	if (r < 0)
 		return cli_test_round_trips(&rep, &err);
 	cli_test_round_trips(&rep, NULL);
@@ -186,6 +202,7 @@ static int test_account(const struct config *cfg, const struct config_account *a
 	printf("account %s: %s %s:%u, security %s, auth %s\n", a->name,
 	       a->protocol == PROTO_POP3 ? "pop3" : "imap", a->host, a->port,
 	       config_security_name(a->security), config_auth_name(a->auth));
+	print_proxy(a);
 	if (a->protocol == PROTO_POP3)
 		return cli_test_pop3(cfg, a);
 	return test_imap(cfg, a);
@@ -208,7 +225,7 @@ int cli_test_connection(const struct cli_opts *o, int argc, char **argv)
 		if (lv >= 0)
 			log_set_level((enum log_level)lv);
 	}
-	const struct config_account *a = find_account(cfg, argv[1]);
+	const struct config_account *a = config_find_account(cfg, argv[1]);
 	int rc;
 	if (!a) {
 		fprintf(stderr, "mail2ticket: test-connection: no account \"%s\" in %s\n", argv[1],

@@ -31,6 +31,10 @@ static void usage(FILE *out)
 	      "  test-connection ACCOUNT\n"
 	      "                    connect and log in like a job; show TLS, certificate,\n"
 	      "                    login, folders and timings\n"
+	      "  oauth login ACCOUNT   sign an OAuth2 account in (device code: prints a URL\n"
+	      "                    and a code, waits), stores its refresh token\n"
+	      "  oauth status ACCOUNT  the account's tokens: expiry, last refresh and error\n"
+	      "  oauth import ACCOUNT  store a refresh token read from stdin, and check it\n"
 	      "  version           print the version\n"
 	      "\n"
 	      "options:\n"
@@ -111,6 +115,8 @@ int main(int argc, char **argv)
 		return cli_preprocess(&o, cargc, cargv);
 	if (strcmp(cmd, "test-connection") == 0)
 		return cli_test_connection(&o, cargc, cargv);
+	if (strcmp(cmd, "oauth") == 0)
+		return cli_oauth(&o, cargc, cargv);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("mail2ticket %s\n", CLI_VERSION);
 		return EX_OK;

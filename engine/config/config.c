@@ -166,10 +166,13 @@ static void err_redact_secrets(struct err *err, const struct config *cfg,
 			       const struct yaml_tree *tree)
 {
 	err_redact_tree(err, yaml_tree_root(tree));
-	for (size_t i = 0; i < cfg->naccounts; i++)
-		if (cfg->accounts[i].password)
-			err_redact(err, cfg->accounts[i].password,
-				   strlen(cfg->accounts[i].password));
+	for (size_t i = 0; i < cfg->naccounts; i++) {
+		const struct config_account *a = &cfg->accounts[i];
+		const char *secrets[] = {a->password, a->proxy.password, a->oauth2.client_secret};
+		for (size_t k = 0; k < sizeof(secrets) / sizeof(secrets[0]); k++)
+			if (secrets[k])
+				err_redact(err, secrets[k], strlen(secrets[k]));
+	}
 }
 
 int config_load(const char *path, struct config **cfg_r, struct err *err)
@@ -222,6 +225,8 @@ void config_free(struct config **cfgp)
 		secret_free(a->password);
 		free(a->password_ref);
 		free(a->charset_fallback);
+		config_proxy_free(&a->proxy);
+		config_oauth_free(&a->oauth2);
 	}
 	free(cfg->accounts);
 	for (size_t i = 0; i < cfg->njobs; i++) {

@@ -56,6 +56,7 @@ enum secret_source {
 	SECRET_FILE,    /* password_file: (preferred) */
 	SECRET_ENV,     /* password_env: */
 	SECRET_INLINE,  /* password: in the config file (works, with a warning) */
+	SECRET_NONE,    /* not given (an oauth2 account has no password) */
 };
 
 #define TLS_MAX_PINS 4
@@ -75,6 +76,60 @@ struct tls_settings {
 	size_t npins;
 };
 
+/*
+ * proxy: the account's connections (mail and OAuth2 token requests) go
+ * through a SOCKS5 proxy (RFC 1928, user/password RFC 1929; the mail
+ * server's name is resolved by the proxy) or an HTTP proxy (CONNECT, with
+ * Basic credentials).
+ */
+enum proxy_kind {
+	PROXY_NONE,
+	PROXY_SOCKS5,
+	PROXY_HTTP,
+};
+
+struct proxy_settings {
+	enum proxy_kind kind;
+	char *host;             /* the proxy's name or address */
+	unsigned port;
+	char *username;         /* NULL: no authentication */
+	char *password;         /* resolved secret, set exactly when username is */
+	enum secret_source password_source;
+	char *password_ref;     /* the file path or variable name */
+};
+
+enum oauth_provider {
+	OAUTH_MICROSOFT,
+	OAUTH_GOOGLE,
+	OAUTH_GENERIC,
+};
+
+enum oauth_flow {
+	OAUTH_FLOW_REFRESH_TOKEN,       /* delegated: a refresh token from `oauth login` */
+	OAUTH_FLOW_CLIENT_CREDENTIALS,  /* app-only (Microsoft): client id + secret */
+};
+
+/*
+ * oauth2: the account logs in with an OAuth2 access token (XOAUTH2 or
+ * OAUTHBEARER) that engine/auth gets from the token endpoint and keeps in
+ * the database (oauth_tokens). URLs and scope are resolved from the
+ * provider's defaults at load.
+ */
+struct oauth_settings {
+	bool enabled;
+	enum oauth_provider provider;
+	enum oauth_flow flow;
+	char *tenant;           /* microsoft: directory (tenant) id or domain */
+	char *client_id;
+	char *client_secret;    /* resolved secret; NULL for a public client */
+	enum secret_source client_secret_source;
+	char *client_secret_ref;
+	char *token_url;
+	char *device_code_url;  /* NULL when the provider has none configured */
+	char *scope;
+	const char *database_url;  /* borrowed from struct config: where tokens live */
+};
+
 struct config_account {
 	char *name;
 	enum protocol protocol;
@@ -84,10 +139,12 @@ struct config_account {
 	enum security security;
 	struct tls_settings tls;
 	char *username;
-	char *password;         /* resolved secret; never log it */
+	char *password;         /* resolved secret; never log it; NULL with oauth2 */
 	enum secret_source password_source;
 	char *password_ref;     /* the file path or variable name; NULL when inline */
 	enum auth_method auth;
+	struct proxy_settings proxy;
+	struct oauth_settings oauth2;
 	uint64_t timeout_ms;    /* `timeout:`, the default of the next two; 30 s */
 	uint64_t connect_timeout_ms;  /* each connect attempt (and the TLS handshake) */
 	uint64_t io_timeout_ms; /* each read or write */
@@ -95,6 +152,7 @@ struct config_account {
 	char *charset_fallback; /* the "code page" for undeclared 8-bit text and raw 8-bit
 				   headers; NULL = windows-1252 */
 	unsigned line;          /* where the account starts in the file (1-based) */
+	unsigned column;
 };
 
 struct config_job {
@@ -147,6 +205,11 @@ struct config_job *config_find_job(const struct config *cfg, const char *name);
 /* The config's words for the enums ("starttls-optional", "scram-sha-256"). */
 const char *config_security_name(enum security sec);
 const char *config_auth_name(enum auth_method m);
+const char *config_proxy_kind_name(enum proxy_kind k);      /* "socks5", "http" */
+const char *config_oauth_provider_name(enum oauth_provider p);
+const char *config_oauth_flow_name(enum oauth_flow f);
+/* The account by name; NULL when there is none. */
+const struct config_account *config_find_account(const struct config *cfg, const char *name);
 /* Readable summary for `check-config` (no secrets). */
 void config_print_summary(const struct config *cfg, FILE *out);
 

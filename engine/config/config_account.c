@@ -3,25 +3,20 @@
  * or for a Maildir account (protocol: maildir) just its path.
  *
  * SECURITY: the password is read from a file, the environment, or (with a
- * warning) the config itself. It is registered with log_add_secret() at
- * once and never put into an error message: errors about it name the key,
- * the file or the variable only.
+ * warning) the config itself (config_secret.c). It is registered with
+ * log_add_secret() at once and never put into an error message: errors
+ * about it name the key, the file or the variable only.
  */
 #include "engine/config/config_internal.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "engine/util/base64.h"
 #include "engine/util/log.h"
 #include "engine/util/str.h"
 #include "engine/util/xalloc.h"
 
-#define SECRET_FILE_MAX (64 * 1024)
 #define TIMEOUT_DEFAULT_MS 30000
 #define TIMEOUT_MIN_MS 100
 #define TIMEOUT_MAX_MS (3600 * 1000)
@@ -30,12 +25,14 @@
 static const char *const account_keys[] = {
 	"protocol", "host", "port", "security", "tls", "username", "password_file",
 	"password_env", "password", "auth", "timeout", "connect_timeout", "io_timeout",
-	"session_timeout", "charset_fallback", "path", NULL,
+	"session_timeout", "charset_fallback", "path", "proxy", "proxy_password_file",
+	"proxy_password_env", "oauth2", NULL,
 };
 /* The keys of a server account that a Maildir account has no use for. */
 static const char *const server_only_keys[] = {
 	"host", "port", "security", "tls", "username", "password_file", "password_env",
-	"password", "auth", "timeout", "connect_timeout", "io_timeout", "session_timeout", NULL,
+	"password", "auth", "timeout", "connect_timeout", "io_timeout", "session_timeout",
+	"proxy", "proxy_password_file", "proxy_password_env", "oauth2", NULL,
 };
 static const char *const tls_keys[] = {
 	"verify", "ca_file", "ca_path", "min_version", "max_version", "server_name",
@@ -59,6 +56,14 @@ const char *config_security_name(enum security sec)
 const char *config_auth_name(enum auth_method m)
 {
 	return (unsigned)m < sizeof(auths) / sizeof(auths[0]) - 1 ? auths[m] : "?";
+}
+
+const struct config_account *config_find_account(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->naccounts; i++)
+		if (strcmp(cfg->accounts[i].name, name) == 0)
+			return &cfg->accounts[i];
+	return NULL;
 }
 
 static unsigned port_default(enum protocol proto, enum security sec)
@@ -261,135 +266,30 @@ static int timeouts_parse(struct config_account *a, const struct yaml_tree_node 
 	return 0;
 }
 
-/* The password must fit in a protocol line and a C string. */
-static bool secret_ok(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if (s[i] == '\0' || s[i] == '\r' || s[i] == '\n')
-			return false;
-	return true;
-}
-
-static int secret_file_read(struct config_account *a, const struct yaml_tree_node *node,
-			    struct err *err)
-{
-	const char *path = a->password_ref;
-	int rc = -1;
-	size_t len = 0;
-	char *data = NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return yaml_tree_error(err, node, "cannot read \"%s\": %s", path, strerror(errno));
-	struct stat st;
-	if (fstat(fd, &st) < 0) {
-		yaml_tree_error(err, node, "cannot read \"%s\": %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		yaml_tree_error(err, node, "cannot read \"%s\": not a regular file", path);
-		goto out;
-	}
-	if (st.st_size > SECRET_FILE_MAX) {
-		yaml_tree_error(err, node, "\"%s\" is larger than %d bytes", path, SECRET_FILE_MAX);
-		goto out;
-	}
-	data = xmalloc(SECRET_FILE_MAX + 2);
-	for (;;) {
-		ssize_t n = read(fd, data + len, SECRET_FILE_MAX + 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			yaml_tree_error(err, node, "cannot read \"%s\": %s", path, strerror(errno));
-			goto out;
-		}
-		if (n == 0 || (len += (size_t)n) > SECRET_FILE_MAX)
-			break;
-	}
-	if (len > SECRET_FILE_MAX) {
-		yaml_tree_error(err, node, "\"%s\" is larger than %d bytes", path, SECRET_FILE_MAX);
-		goto out;
-	}
-	/* editors and `echo` add one newline; strip exactly one */
-	if (len && data[len - 1] == '\n')
-		len--;
-	if (len && data[len - 1] == '\r')
-		len--;
-	if (len == 0) {
-		yaml_tree_error(err, node, "\"%s\" is empty", path);
-		goto out;
-	}
-	if (!secret_ok(data, len)) {
-		yaml_tree_error(err, node, "\"%s\" must hold one line without NUL bytes", path);
-		goto out;
-	}
-	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-		char clean[256];
-		log_warn("config.password_file", "file=%s:%u account=%s path=\"%s\" mode=%03o "
-			 "msg=\"password file is readable by group or others\"",
-			 node->file, node->line, a->name,
-			 log_clean(path, strlen(path), clean, sizeof(clean)),
-			 (unsigned)(st.st_mode & 0777));
-	}
-	a->password = xmemdup0(data, len);
-	rc = 0;
-out:
-	if (data) {
-		explicit_bzero(data, SECRET_FILE_MAX + 2);
-		free(data);
-	}
-	close(fd);
-	return rc;
-}
-
+/* password_file / password_env / password; none with oauth2 (the token
+ * endpoint gives the secret). */
 static int password_parse(struct config_account *a, const struct yaml_tree_node *map,
 			  struct err *err)
 {
-	const struct yaml_tree_node *file = yaml_tree_get(map, "password_file");
-	const struct yaml_tree_node *env = yaml_tree_get(map, "password_env");
-	const struct yaml_tree_node *inl = yaml_tree_get(map, "password");
-	int given = (file != NULL) + (env != NULL) + (inl != NULL);
-	if (given == 0)
-		return yaml_tree_error(err, map, "missing required key \"password_file\" "
-				       "(or \"password_env\", \"password\")");
-	if (given > 1)
-		return yaml_tree_error(err, map, "give only one of password_file, password_env "
-				       "and password");
-	if (file) {
-		a->password_source = SECRET_FILE;
-		if (config_read_text(file, &a->password_ref, err) < 0 ||
-		    secret_file_read(a, file, err) < 0)
-			return -1;
-	} else if (env) {
-		a->password_source = SECRET_ENV;
-		if (config_read_env_name(env, &a->password_ref, err) < 0)
-			return -1;
-		const char *v = getenv(a->password_ref);
-		if (!v)
-			return yaml_tree_error(err, env, "environment variable \"%s\" is not set",
-					       a->password_ref);
-		if (!v[0])
-			return yaml_tree_error(err, env, "environment variable \"%s\" is empty",
-					       a->password_ref);
-		if (!secret_ok(v, strlen(v)))
-			return yaml_tree_error(err, env, "environment variable \"%s\" must hold "
-					       "one line", a->password_ref);
-		a->password = xstrdup(v);
-	} else {
-		/* never describe the value: that would print the password */
-		a->password_source = SECRET_INLINE;
-		if (inl->kind != YAML_TREE_SCALAR)
-			return yaml_tree_error(err, inl, "expected a string");
-		if (yaml_tree_is_null(inl))
-			return yaml_tree_error(err, inl, "must not be empty");
-		if (!secret_ok(inl->value, inl->len))
-			return yaml_tree_error(err, inl, "must be one line without NUL bytes");
-		a->password = xmemdup0(inl->value, inl->len);
-		log_warn("config.password_inline", "file=%s:%u account=%s msg=\"password written "
-			 "in the config file; prefer password_file or password_env\"",
-			 inl->file, inl->line, a->name);
+	static const struct config_secret_keys keys = {
+		"password_file", "password_env", "password",
+	};
+	struct config_secret s;
+	if (a->oauth2.enabled) {
+		const struct yaml_tree_node *n;
+		for (const char *const *k = &keys.file; k <= &keys.inline_; k++)
+			if ((n = yaml_tree_get(map, *k)))
+				return yaml_tree_error(err, yaml_tree_key_node(n),
+						       "an oauth2 account logs in with tokens from "
+						       "its token endpoint, not a password");
+		a->password_source = SECRET_NONE;
+		return 0;
 	}
-	log_add_secret(a->password);
-	return 0;
+	int rc = config_secret_parse(map, a->name, &keys, true, &s, err);
+	a->password = s.value;
+	a->password_ref = s.ref;
+	a->password_source = s.source;
+	return rc;
 }
 
 /* The account's "code page": a charset name the converter knows. */
@@ -436,6 +336,7 @@ static int account_parse(struct config_account *a, const struct yaml_tree_node *
 	int idx;
 	a->name = xstrdup(key->value);
 	a->line = key->line;
+	a->column = key->column;
 	a->tls.verify = true;
 	a->security = SEC_TLS;
 	a->auth = AUTH_AUTO;
@@ -484,6 +385,10 @@ static int account_parse(struct config_account *a, const struct yaml_tree_node *
 	}
 	if (timeouts_parse(a, map, err) < 0)
 		return -1;
+	if (config_proxy_parse(a, map, err) < 0)
+		return -1;
+	if ((n = yaml_tree_get(map, "oauth2")) && config_oauth_parse(a, n, err) < 0)
+		return -1;
 	if (password_parse(a, map, err) < 0)
 		return -1;
 	/* works, but an admin should see it every time the daemon starts */
@@ -520,6 +425,8 @@ int config_accounts_parse(struct config *cfg, const struct yaml_tree_node *accou
 		cfg->naccounts = i + 1;
 		if (account_parse(&cfg->accounts[i], p->key, p->value, err) < 0)
 			return -1;
+		/* the token table lives in the help desk's database */
+		cfg->accounts[i].oauth2.database_url = cfg->database_url;
 	}
 	return 0;
 }

@@ -5,6 +5,7 @@
 #ifndef M2T_CONFIG_INTERNAL_H
 #define M2T_CONFIG_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "engine/config/config.h"
@@ -17,6 +18,43 @@ int config_check_name(const struct yaml_tree_node *key, const char *what, struct
 int config_read_text(const struct yaml_tree_node *node, char **s_r, struct err *err);
 /* A variable name ([A-Za-z_][A-Za-z0-9_]*) for url_env / password_env. */
 int config_read_env_name(const struct yaml_tree_node *node, char **s_r, struct err *err);
+
+/* Where a secret may be given: a file key, an environment key, and an
+ * inline key (NULL: not allowed). */
+struct config_secret_keys {
+	const char *file;
+	const char *env;
+	const char *inline_;
+};
+
+struct config_secret {
+	char *value;            /* malloc'd; NULL when none was given */
+	enum secret_source source;
+	char *ref;              /* the path or variable name; NULL when inline */
+};
+
+/*
+ * Reads the secret given by one of keys in map (exactly one; none is an
+ * error when required, else s->source is SECRET_NONE). The value is
+ * registered with log_add_secret(). On failure s may hold allocations the
+ * caller still frees (value with config_secret_free()).
+ */
+int config_secret_parse(const struct yaml_tree_node *map, const char *account,
+			const struct config_secret_keys *keys, bool required,
+			struct config_secret *s, struct err *err);
+/* Wipes and frees a secret string (NULL is fine). */
+void config_secret_free(char *s);
+
+/* proxy: / proxy_password_file / proxy_password_env of an account map. */
+int config_proxy_parse(struct config_account *a, const struct yaml_tree_node *map,
+		       struct err *err);
+/* Two accounts reaching the same server through different proxies cannot
+ * be told apart by engine/net's routes: refused at load. */
+void config_proxy_free(struct proxy_settings *p);
+/* oauth2: of an account map (the account's auth: already read). */
+int config_oauth_parse(struct config_account *a, const struct yaml_tree_node *node,
+		       struct err *err);
+void config_oauth_free(struct oauth_settings *o);
 
 /* accounts: fills cfg->accounts / naccounts. */
 int config_accounts_parse(struct config *cfg, const struct yaml_tree_node *accounts,

@@ -169,6 +169,29 @@ static void account_print(const struct config_account *a, FILE *out)
 	case SECRET_INLINE:
 		fprintf(out, "    password: written in the config file (not recommended)\n");
 		break;
+	case SECRET_NONE:
+		break;
+	}
+	if (a->proxy.kind != PROXY_NONE) {
+		fprintf(out, "    proxy:    %s://%s%s%s:%u", config_proxy_kind_name(a->proxy.kind),
+			a->proxy.username ? a->proxy.username : "", a->proxy.username ? "@" : "",
+			a->proxy.host, a->proxy.port);
+		if (a->proxy.password_source == SECRET_FILE)
+			fprintf(out, ", password from file %s", a->proxy.password_ref);
+		else if (a->proxy.password_source == SECRET_ENV)
+			fprintf(out, ", password from env %s", a->proxy.password_ref);
+		fputc('\n', out);
+	}
+	if (a->oauth2.enabled) {
+		const struct oauth_settings *o = &a->oauth2;
+		fprintf(out, "    oauth2:   %s, flow %s, client %s%s%s\n",
+			config_oauth_provider_name(o->provider), config_oauth_flow_name(o->flow),
+			o->client_id, o->client_secret_source == SECRET_FILE ? ", secret from file "
+				: o->client_secret_source == SECRET_ENV ? ", secret from env " : "",
+			o->client_secret_ref ? o->client_secret_ref : "");
+		fprintf(out, "              token endpoint %s\n", o->token_url);
+		if (o->scope)
+			fprintf(out, "              scope %s\n", o->scope);
 	}
 	fprintf(out, "    auth:     %s\n", config_auth_name(a->auth));
 	fprintf(out, "    timeouts: connect %s, each read/write %s, session %s\n",

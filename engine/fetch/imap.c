@@ -162,14 +162,17 @@ int imap_connect_report(const struct config_account *acc, const struct imap_limi
 	*client_r = NULL;
 	if (rep)
 		conn_report_init(rep);
-	if (!acc->host || !acc->username || !acc->password)
+	if (!acc->host || !acc->username || (!acc->password && !acc->oauth2.enabled))
 		return err_set(err, ERR_FATAL, "account \"%s\": host, username and password "
 			       "are required", acc->name ? acc->name : "");
 	/* before anything could print it */
 	log_add_secret(acc->password);
 
 	struct imap_client *c = client_new(acc, lim);
-	int r = session_open(c, acc, rep, err);
+	/* the token first: a refused refresh never costs the mail server a login */
+	int r = acc->oauth2.enabled ? oauth_token_get(acc, &c->token, err) : 0;
+	if (r == 0)
+		r = session_open(c, acc, rep, err);
 	conn_report_tls(rep, c->conn);
 	if (rep) {
 		caps_text(c, rep->caps, sizeof(rep->caps));
@@ -214,6 +217,7 @@ void imap_client_free(struct imap_client **cp)
 	if (c->cmd.data)
 		explicit_bzero(c->cmd.data, c->cmd.cap);
 	buf_release(&c->cmd);
+	oauth_token_release(&c->token);
 	free(c->host);
 	free(c);
 	*cp = NULL;

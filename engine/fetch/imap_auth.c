@@ -1,5 +1,5 @@
 /*
- * SECURITY: handles the password (or bearer token). It goes only into the
+ * SECURITY: handles the password (or OAuth2 access token). It goes only into the
  * command buffer (wiped after sending, traced as "TAG VERB ***") and into
  * the SASL session (engine/auth, wiped); never into a log or an error
  * message. AUTHENTICATE lines are never logged, at any level.
@@ -10,7 +10,8 @@
  * secret itself are refused on an unencrypted connection unless the admin
  * chose `security: none`. A server that says "logged in" before the
  * mechanism finished (for SCRAM: before it proved it knows the password)
- * is refused.
+ * is refused. An oauth2 account takes its access token from engine/auth
+ * (OAUTHBEARER when offered, else XOAUTH2, with `auth: auto`).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,13 +73,21 @@ static int auth_cont(struct imap_client *c, void *ud, const struct imap_response
 	return rc;
 }
 
+/* The password, or for an oauth2 account its access token. */
+static const char *secret_of(const struct imap_client *c, const struct config_account *acc)
+{
+	if (acc->oauth2.enabled)
+		return c->token.value ? c->token.value : "";
+	return acc->password ? acc->password : "";
+}
+
 static int authenticate(struct imap_client *c, const struct config_account *acc,
 			const char *mech, const struct imap_response **t_r, struct err *err)
 {
 	struct sasl *sasl = NULL;
 	int ret = -1;
 	char verb[64];
-	if (server_auth_sasl_new(acc, "imap", mech, &sasl, err) < 0)
+	if (server_auth_sasl_new(acc, "imap", mech, secret_of(c, acc), &sasl, err) < 0)
 		return -1;
 	struct auth_ctx ac = {.sasl = sasl};
 	snprintf(verb, sizeof(verb), "AUTHENTICATE %s", mech);
@@ -134,6 +143,20 @@ static int choose(struct imap_client *c, const struct config_account *acc, bool 
 	const char *v[MAX_OFFERED];
 	size_t n = offered_mechs(c, v, MAX_OFFERED);
 	*mech_r = NULL;
+	if (acc->auth == AUTH_AUTO && acc->oauth2.enabled) {
+		/* the standard one when offered (Gmail, Dovecot), else Microsoft's */
+		for (size_t i = 0; i < n && !*mech_r; i++)
+			if (str_ieq(v[i], "OAUTHBEARER"))
+				*mech_r = "OAUTHBEARER";
+		for (size_t i = 0; i < n && !*mech_r; i++)
+			if (str_ieq(v[i], "XOAUTH2"))
+				*mech_r = "XOAUTH2";
+		if (*mech_r)
+			return 0;
+		offered_text(c, offered, sizeof(offered));
+		return err_set(err, ERR_SOURCE, "%s offers neither OAUTHBEARER nor XOAUTH2 for the "
+			       "OAuth2 token (offered: %s)", c->host, offered);
+	}
 	if (acc->auth == AUTH_AUTO) {
 		*mech_r = sasl_pick(v, n, plain_ok);
 		if (*mech_r || plain_ok)
@@ -158,11 +181,32 @@ static int choose(struct imap_client *c, const struct config_account *acc, bool 
 	return 0;
 }
 
+/*
+ * An OAuth2 access token the server refused although it had not expired
+ * (revoked, or its grant changed): once, a fresh one from the token
+ * endpoint. A token that was just fetched is not asked for again.
+ */
+static bool retry_with_new_token(struct imap_client *c, const struct config_account *acc,
+				 struct err *err)
+{
+	struct err e2 = {0};
+	if (!acc->oauth2.enabled || c->token.refreshed || c->broken || err->cls != ERR_SOURCE)
+		return false;
+	oauth_token_rejected(acc, &c->token);
+	oauth_token_release(&c->token);
+	if (oauth_token_get(acc, &c->token, &e2) < 0) {
+		err_prefix(err, "%s; and no new token: %s", e2.msg, err->msg);
+		return false;
+	}
+	log_info("imap.login", "host=%s msg=\"trying again with a new OAuth2 token\"", c->host);
+	return true;
+}
+
 int imap_login(struct imap_client *c, const struct config_account *acc, struct err *err)
 {
 	char text[256];
 	const char *user = acc->username ? acc->username : "";
-	const char *pass = acc->password ? acc->password : "";
+	const char *pass = secret_of(c, acc);
 	bool tls = net_conn_is_tls(c->conn);
 	/* only an admin's explicit security: none lets a secret go unencrypted */
 	bool plain_ok = server_conn_secret_may_show(acc, c->conn);
@@ -188,14 +232,21 @@ int imap_login(struct imap_client *c, const struct config_account *acc, struct e
 		log_warn("imap.login", "host=%s msg=\"sending the password without TLS "
 			 "(security: none)\"", c->host);
 	const struct imap_response *t;
-	int r = mech ? authenticate(c, acc, mech, &t, err) : login_cmd(c, user, pass, &t, err);
-	if (r < 0)
-		return -1;
-	if (t->status != IMAP_STATUS_OK) {
-		char how[64];
-		snprintf(how, sizeof(how), mech ? "AUTHENTICATE %s" : "LOGIN", mech ? mech : "");
-		return err_set(err, ERR_SOURCE, "login as \"%s\" on %s failed (%s): %s", user,
-			       c->host, how, imap_clean(&t->text, text, sizeof(text)));
+	for (int attempt = 0;; attempt++) {
+		int r = mech ? authenticate(c, acc, mech, &t, err)
+			     : login_cmd(c, user, pass, &t, err);
+		if (r == 0 && t->status != IMAP_STATUS_OK) {
+			char how[64];
+			snprintf(how, sizeof(how), mech ? "AUTHENTICATE %s" : "LOGIN",
+				 mech ? mech : "");
+			err_set(err, ERR_SOURCE, "login as \"%s\" on %s failed (%s): %s", user,
+				c->host, how, imap_clean(&t->text, text, sizeof(text)));
+			r = -1;
+		}
+		if (r == 0)
+			break;
+		if (attempt > 0 || !retry_with_new_token(c, acc, err))
+			return -1;
 	}
 	c->logged_in = true;
 	snprintf(c->mech_used, sizeof(c->mech_used), "%s", mech ? mech : "LOGIN command");

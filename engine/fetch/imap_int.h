@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/auth/oauth.h"
 #include "engine/fetch/imap.h"
 #include "engine/fetch/imap_parse.h"
 #include "engine/net/net.h"
@@ -38,6 +39,7 @@ struct imap_client {
 	bool bye;               /* server said BYE */
 	bool logged_in;
 	char mech_used[48];     /* how the login was done, for reports */
+	struct oauth_token token;   /* oauth2 accounts: the access token to log in with */
 	bool utf8_enabled;      /* ENABLE UTF8=ACCEPT done */
 	bool delim_known;
 	char delim;             /* hierarchy delimiter, 0 for a flat namespace */

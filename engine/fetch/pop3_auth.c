@@ -99,7 +99,7 @@ static int sasl_login(struct pop3_client *c, const struct config_account *acc, c
 {
 	char *line = NULL, *first = NULL, *resp = NULL;
 	int rc = -1;
-	if (server_auth_sasl_new(acc, "pop", mech, sasl_r, err) < 0)
+	if (server_auth_sasl_new(acc, "pop", mech, acc->password, sasl_r, err) < 0)
 		return -1;
 	struct sasl *sasl = *sasl_r;
 	snprintf(c->login_used, sizeof(c->login_used), "AUTH %s", mech);

@@ -55,7 +55,7 @@ int server_conn_open(const struct config_account *acc, struct conn_report *rep,
 	if (acc->security != SEC_NONE && net_tls_new(&acc->tls, tls_r, err) < 0)
 		return -1;
 	double t0 = server_conn_clock_ms();
-	if (net_conn_open(acc->host, acc->port, cto, conn_r, err) < 0)
+	if (net_conn_open(acc->host, acc->port, &acc->proxy, cto, conn_r, err) < 0)
 		return -1;
 	net_conn_set_timeout(*conn_r, io);
 	/* from here on, however the server trickles its bytes */
@@ -63,6 +63,7 @@ int server_conn_open(const struct config_account *acc, struct conn_report *rep,
 	if (rep) {
 		rep->connect_ms = server_conn_clock_ms() - t0;
 		snprintf(rep->peer, sizeof(rep->peer), "%s", net_conn_peer(*conn_r));
+		snprintf(rep->proxy, sizeof(rep->proxy), "%s", net_conn_proxy(*conn_r));
 	}
 	if (acc->security != SEC_TLS)
 		return 0;
@@ -121,14 +122,14 @@ const char *server_auth_sasl_name(enum auth_method m)
 }
 
 int server_auth_sasl_new(const struct config_account *acc, const char *service,
-			 const char *mech, struct sasl **sasl_r, struct err *err)
+			 const char *mech, const char *secret, struct sasl **sasl_r, struct err *err)
 {
 	struct sasl_params p = {
 		.service = service,
 		.host = acc->tls.server_name ? acc->tls.server_name : acc->host,
 		.port = acc->port,
 		.username = acc->username,
-		.secret = acc->password,
+		.secret = secret,
 	};
 	return sasl_new(mech, &p, sasl_r, err);
 }

@@ -23,6 +23,7 @@
 /* What a connection attempt showed, for `test-connection`. Text is cleaned. */
 struct conn_report {
 	char peer[64];          /* the address connected to; "" when none */
+	char proxy[192];        /* how, when through a proxy (net_conn_proxy); else "" */
 	bool tls;               /* the session is encrypted */
 	bool starttls_used;     /* STARTTLS (IMAP) or STLS (POP3) upgraded it */
 	bool tls_seen;          /* a handshake happened (maybe failed): tls_info set */
@@ -81,10 +82,11 @@ bool server_conn_secret_may_show(const struct config_account *acc, const struct 
 const char *server_auth_sasl_name(enum auth_method m);
 
 struct sasl;
-/* A SASL client session (engine/auth) for the account's user and secret;
- * service is the GSS-API name ("imap", "pop"). */
+/* A SASL client session (engine/auth) for the account's user and `secret`
+ * (the password, or an OAuth2 access token); service is the GSS-API name
+ * ("imap", "pop"). */
 int server_auth_sasl_new(const struct config_account *acc, const char *service,
-			 const char *mech, struct sasl **sasl_r, struct err *err);
+			 const char *mech, const char *secret, struct sasl **sasl_r, struct err *err);
 /*
  * The server said "logged in" while the mechanism had not finished (for
  * SCRAM: before the server proved it knows the password): ERR_SOURCE,

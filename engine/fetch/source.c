@@ -1,11 +1,14 @@
 /*
  * The source interface's dispatch: picks the driver by the account's
  * protocol and checks what every driver may assume (no dispose in
- * read-only mode, no empty calls).
+ * read-only mode, no empty calls). It also routes the account's server
+ * through its proxy (engine/net), whichever driver connects.
  */
 #include "engine/fetch/source_int.h"
 
 #include <stdlib.h>
+
+#include "engine/net/net.h"
 
 int source_open(const struct config_job *job, enum source_mode mode,
 		const struct source_limits *lim, struct source **src_r, struct err *err)
@@ -14,6 +17,7 @@ int source_open(const struct config_job *job, enum source_mode mode,
 	*src_r = NULL;
 	if (!lim)
 		lim = &none;
+	/* every later connection to this server takes the account's proxy */
 	switch (job->account->protocol) {
 	case PROTO_IMAP:
 		return source_imap_open(job, mode, lim, src_r, err);

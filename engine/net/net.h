@@ -1,7 +1,8 @@
 /*
- * Network connections: TCP with timeouts, implicit TLS or a later STARTTLS
- * upgrade, and a buffered reader with limits. The only module that
- * includes OpenSSL (DESIGN.md).
+ * Network connections: TCP with timeouts, directly or through a SOCKS5 or
+ * HTTP CONNECT proxy, implicit TLS or a later STARTTLS upgrade, and a
+ * buffered reader with limits. The only module that includes OpenSSL
+ * (DESIGN.md).
  *
  * Every wait (connect, each read, each write) is bounded by the
  * connection's timeout. Network errors, closed connections and timeouts
@@ -41,9 +42,22 @@ void net_tls_free(struct net_tls **tls);
  * Resolves host (getaddrinfo) and connects to each address in turn, each
  * attempt bounded by timeout_ms (0 = 30 s), which also becomes the
  * connection's read/write timeout.
+ *
+ * With a proxy (not NULL nor PROXY_NONE: the account's), the proxy is
+ * connected to instead and asked for a tunnel to host:port: SOCKS5 sends
+ * the name (the proxy resolves it), HTTP sends CONNECT host:port. The
+ * handshake as a whole is bounded by timeout_ms. Everything later (TLS
+ * with host as SNI and verification name, the protocol) goes through the
+ * tunnel unchanged. A proxy that cannot be reached, or cannot reach the
+ * server, is ERR_TRANSIENT; one that refuses the credentials or the
+ * destination, or answers nonsense, is ERR_SOURCE.
  */
-int net_conn_open(const char *host, unsigned port, uint64_t timeout_ms,
-		  struct net_conn **conn_r, struct err *err);
+int net_conn_open(const char *host, unsigned port, const struct proxy_settings *proxy,
+		  uint64_t timeout_ms, struct net_conn **conn_r, struct err *err);
+/* How c reached its server: "socks5 proxy 127.0.0.1 port 1080 as m2t",
+ * "http proxy ..."; "" when directly. Owned by c. */
+const char *net_conn_proxy(const struct net_conn *c);
+
 /* Closes (TLS close_notify when possible) and frees; sets *conn to NULL. */
 void net_conn_free(struct net_conn **conn);
 
@@ -55,7 +69,8 @@ void net_conn_set_timeout(struct net_conn *c, uint64_t timeout_ms);
  * (ERR_TRANSIENT). 0 removes the bound.
  */
 void net_conn_set_session_limit(struct net_conn *c, uint64_t ms);
-/* The address connected to, numeric: "127.0.0.1" or "::1". Owned by c. */
+/* The address connected to, numeric: "127.0.0.1" or "::1" (through a
+ * proxy: the proxy's address). Owned by c. */
 const char *net_conn_peer(const struct net_conn *c);
 
 /* What a TLS handshake showed of the server; text fields are cleaned. */

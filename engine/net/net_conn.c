@@ -26,12 +26,13 @@
 
 #include "engine/net/net_int.h"
 #include "engine/util/log.h"
+#include "engine/util/str.h"
 #include "engine/util/xalloc.h"
 
 #define NET_DEFAULT_TIMEOUT_MS 30000
 #define NET_RBUF_SIZE (64 * 1024)
 
-static uint64_t now_ms(void)
+uint64_t net_now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -45,17 +46,26 @@ static int poll_timeout(uint64_t ms)
 
 int net_conn_wait(struct net_conn *c, short events, const char *what, struct err *err)
 {
-	uint64_t deadline = now_ms() + c->timeout_ms;
+	uint64_t deadline = net_now_ms() + c->timeout_ms;
 	bool session_bound = c->deadline_ms && c->deadline_ms < deadline;
 	if (session_bound)
 		deadline = c->deadline_ms;
+	bool step_bound = c->step_deadline_ms && c->step_deadline_ms < deadline;
+	if (step_bound) {
+		deadline = c->step_deadline_ms;
+		session_bound = false;
+	}
 	for (;;) {
-		uint64_t now = now_ms();
+		uint64_t now = net_now_ms();
 		uint64_t left = now >= deadline ? 0 : deadline - now;
 		struct pollfd pfd = {.fd = c->fd, .events = events};
 		int r = poll(&pfd, 1, poll_timeout(left));
 		if (r > 0)
 			return 0;  /* errors and hangups show up in the I/O call */
+		if (r == 0 && step_bound)
+			return err_set(err, ERR_TRANSIENT, "timed out after %llu ms %s %s through "
+				       "the proxy (connect_timeout)",
+				       (unsigned long long)c->step_ms, what, c->host);
 		if (r == 0 && session_bound)
 			return err_set(err, ERR_TRANSIENT, "session time limit of %llu ms reached "
 				       "%s %s (session_timeout)",
@@ -83,10 +93,10 @@ static int connect_one(const struct addrinfo *ai, uint64_t timeout_ms, int *fd_r
 			goto fail;
 		}
 		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-		uint64_t deadline = now_ms() + timeout_ms;
+		uint64_t deadline = net_now_ms() + timeout_ms;
 		int r;
 		for (;;) {
-			uint64_t now = now_ms();
+			uint64_t now = net_now_ms();
 			r = poll(&pfd, 1, poll_timeout(now >= deadline ? 0 : deadline - now));
 			if (r >= 0 || errno != EINTR)
 				break;
@@ -113,8 +123,37 @@ fail:
 	return -1;
 }
 
-int net_conn_open(const char *host, unsigned port, uint64_t timeout_ms,
-		  struct net_conn **conn_r, struct err *err)
+/* Resolves host and connects to its addresses in turn. why names what
+ * failed; *fd_r and peer are set on success. */
+static int tcp_connect(const char *host, unsigned port, uint64_t timeout_ms, int *fd_r,
+		       char *peer, size_t peerlen, char *why, size_t whylen)
+{
+	char portstr[8];
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+	struct addrinfo *res = NULL;
+	int gr = getaddrinfo(host, portstr, &hints, &res);
+	if (gr != 0) {
+		snprintf(why, whylen, "cannot resolve \"%s\": %s", host, gai_strerror(gr));
+		return -1;
+	}
+	snprintf(why, whylen, "no address");
+	int fd = -1;
+	for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		if (connect_one(ai, timeout_ms, &fd, why, whylen) == 0) {
+			if (getnameinfo(ai->ai_addr, ai->ai_addrlen, peer, (socklen_t)peerlen, NULL,
+					0, NI_NUMERICHOST) != 0)
+				snprintf(peer, peerlen, "?");
+			break;
+		}
+	}
+	freeaddrinfo(res);
+	*fd_r = fd;
+	return fd < 0 ? -1 : 0;
+}
+
+int net_conn_open(const char *host, unsigned port, const struct proxy_settings *proxy,
+		  uint64_t timeout_ms, struct net_conn **conn_r, struct err *err)
 {
 	*conn_r = NULL;
 	if (!host || !*host || port == 0 || port > 65535)
@@ -122,29 +161,24 @@ int net_conn_open(const char *host, unsigned port, uint64_t timeout_ms,
 			       port);
 	if (timeout_ms == 0)
 		timeout_ms = NET_DEFAULT_TIMEOUT_MS;
-	char portstr[8];
-	snprintf(portstr, sizeof(portstr), "%u", port);
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-	struct addrinfo *res = NULL;
-	int gr = getaddrinfo(host, portstr, &hints, &res);
-	if (gr != 0)
-		return err_set(err, ERR_TRANSIENT, "cannot resolve \"%s\": %s", host,
-			       gai_strerror(gr));
-	char why[256] = "no address";
-	char peer[64] = "";
+	/* the account's proxy, if any, carries the connection (net_proxy.c) */
+	bool via = proxy && proxy->kind != PROXY_NONE && proxy->host;
+	const struct proxy_settings *px = proxy;
+	char why[300], peer[64] = "";
 	int fd = -1;
-	for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-		if (connect_one(ai, timeout_ms, &fd, why, sizeof(why)) == 0) {
-			if (getnameinfo(ai->ai_addr, ai->ai_addrlen, peer, sizeof(peer), NULL, 0,
-					NI_NUMERICHOST) != 0)
-				snprintf(peer, sizeof(peer), "?");
-			break;
+	if (tcp_connect(via ? px->host : host, via ? px->port : port, timeout_ms, &fd, peer,
+			sizeof(peer), why, sizeof(why)) < 0) {
+		if (via) {
+			err_set(err, ERR_TRANSIENT, "cannot connect to %s proxy \"%s\" port %u "
+				"(for %s port %u): %s", config_proxy_kind_name(px->kind), px->host,
+				px->port, host, port, why);
+			return -1;
 		}
-	}
-	freeaddrinfo(res);
-	if (fd < 0)
+		if (str_has_prefix(why, "cannot resolve"))
+			return err_set(err, ERR_TRANSIENT, "%s", why);
 		return err_set(err, ERR_TRANSIENT, "cannot connect to \"%s\" port %u: %s", host,
 			       port, why);
+	}
 	struct net_conn *c = xcalloc(1, sizeof(*c));
 	c->fd = fd;
 	c->host = xstrdup(host);
@@ -152,9 +186,26 @@ int net_conn_open(const char *host, unsigned port, uint64_t timeout_ms,
 	c->timeout_ms = timeout_ms;
 	c->rcap = NET_RBUF_SIZE;
 	c->rbuf = xmalloc(c->rcap + 1);
+	if (via) {
+		/* the whole handshake, not each wait, is held to the connect timeout */
+		c->step_deadline_ms = net_now_ms() + timeout_ms;
+		c->step_ms = timeout_ms;
+		int r = net_proxy_handshake(c, px, host, port, err);
+		c->step_deadline_ms = 0;
+		if (r < 0) {
+			net_conn_free(&c);
+			return -1;
+		}
+	}
 	*conn_r = c;
-	log_debug("net.connect", "host=%s address=%s port=%u", host, peer, port);
+	log_debug("net.connect", "host=%s address=%s port=%u%s%s", host, peer, port,
+		  c->proxy[0] ? " proxy=" : "", c->proxy);
 	return 0;
+}
+
+const char *net_conn_proxy(const struct net_conn *c)
+{
+	return c->proxy;
 }
 
 void net_conn_free(struct net_conn **cp)
@@ -181,7 +232,7 @@ void net_conn_set_timeout(struct net_conn *c, uint64_t timeout_ms)
 void net_conn_set_session_limit(struct net_conn *c, uint64_t ms)
 {
 	c->session_ms = ms;
-	c->deadline_ms = ms ? now_ms() + ms : 0;
+	c->deadline_ms = ms ? net_now_ms() + ms : 0;
 }
 
 const char *net_conn_peer(const struct net_conn *c)

@@ -37,11 +37,22 @@ struct net_conn {
 	uint64_t timeout_ms;
 	uint64_t session_ms;    /* the session bound, for messages; 0 = none */
 	uint64_t deadline_ms;   /* monotonic end of the session; 0 = none */
+	uint64_t step_deadline_ms;  /* end of the proxy handshake; 0 = none */
+	uint64_t step_ms;       /* its length, for messages */
+	char proxy[192];        /* "socks5 proxy 127.0.0.1 port 1080 as m2t"; "" direct */
 	struct net_tls_info *tinfo;  /* from the last handshake; NULL before */
 	struct ssl_st *ssl;     /* NULL until TLS is started */
 	char *rbuf;             /* read buffer: [rstart, rend) not consumed */
 	size_t rstart, rend, rcap;
 };
+
+/* CLOCK_MONOTONIC in milliseconds. */
+uint64_t net_now_ms(void);
+
+/* On a fresh connection to the proxy: asks it for a tunnel to host:port
+ * and fills c->proxy. Bytes after the proxy's reply stay buffered. */
+int net_proxy_handshake(struct net_conn *c, const struct proxy_settings *px,
+			const char *host, unsigned port, struct err *err);
 
 /* Waits until fd is ready for events (POLLIN/POLLOUT), at most the timeout. */
 int net_conn_wait(struct net_conn *c, short events, const char *what, struct err *err);

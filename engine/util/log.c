@@ -11,12 +11,14 @@
 #include "engine/util/xalloc.h"
 
 #define LOG_LINE_MAX 4096
-#define LOG_SECRETS_MAX 64
+/* Passwords of every account, and OAuth2 tokens as they rotate (old ones are
+ * removed): a daemon with many accounts needs more than a handful. */
+#define LOG_SECRETS_MAX 4096
 
 static enum log_level g_level = LOG_INFO;
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
-static char *g_secrets[LOG_SECRETS_MAX];
-static size_t g_nsecrets;
+static char **g_secrets;
+static size_t g_nsecrets, g_secrets_cap;
 
 static _Thread_local char t_job[128];
 static _Thread_local char t_account[128];
@@ -74,8 +76,28 @@ void log_add_secret(const char *secret)
 			return;
 		}
 	}
-	if (g_nsecrets < LOG_SECRETS_MAX)
+	if (g_nsecrets == g_secrets_cap && g_secrets_cap < LOG_SECRETS_MAX) {
+		g_secrets_cap = g_secrets_cap ? g_secrets_cap * 2 : 64;
+		g_secrets = xreallocarray(g_secrets, g_secrets_cap, sizeof(*g_secrets));
+	}
+	if (g_nsecrets < g_secrets_cap)
 		g_secrets[g_nsecrets++] = xstrdup(secret);
+	pthread_mutex_unlock(&g_lock);
+}
+
+void log_remove_secret(const char *secret)
+{
+	if (!secret)
+		return;
+	pthread_mutex_lock(&g_lock);
+	for (size_t i = 0; i < g_nsecrets; i++) {
+		if (strcmp(g_secrets[i], secret) == 0) {
+			explicit_bzero(g_secrets[i], strlen(g_secrets[i]));
+			free(g_secrets[i]);
+			g_secrets[i] = g_secrets[--g_nsecrets];
+			break;
+		}
+	}
 	pthread_mutex_unlock(&g_lock);
 }
 
@@ -84,7 +106,9 @@ void log_clear_secrets(void)
 	pthread_mutex_lock(&g_lock);
 	for (size_t i = 0; i < g_nsecrets; i++)
 		free(g_secrets[i]);
-	g_nsecrets = 0;
+	free(g_secrets);
+	g_secrets = NULL;
+	g_nsecrets = g_secrets_cap = 0;
 	pthread_mutex_unlock(&g_lock);
 }
 

@@ -29,6 +29,8 @@ void log_ctx_uid(uint32_t uid);   /* 0 clears */
 
 /* Never logged: every occurrence in a line is replaced by "***". Copied. */
 void log_add_secret(const char *secret);
+/* Forgets one secret that is no longer in use (a replaced OAuth2 token). */
+void log_remove_secret(const char *secret);
 /* Forget all registered secrets (tests, config reload). */
 void log_clear_secrets(void);
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The account examples of the README (examples/accounts/*.yaml): the plain
 # IMAP one, pointed at the test Dovecot, connects and logs in as written;
-# the Microsoft 365 and Gmail ones load (their tokens need the OAuth2 step).
+# the Microsoft 365 and Gmail (OAuth2) ones load, with their secret files
+# replaced (their flows are tested against the local endpoint in test_oauth.sh).
 . "$(dirname "$0")/lib.sh"
 
 export DATABASE_URL=postgresql://unused@127.0.0.1:1/none
@@ -19,11 +20,11 @@ rc=0
 check_eq "plain IMAP example: test-connection exits 0" "$rc" 0
 check "plain IMAP example: logs in with SCRAM-SHA-256" grep -q "login: *SCRAM-SHA-256" "$TEST_TMP/plain.out"
 
-for f in microsoft365 gmail; do
+for f in microsoft365 microsoft365-app gmail; do
 	token=$TEST_TMP/$f.token
-	printf 'ya29.example-access-token\n' >"$token"
+	printf 'ya29.example-client-secret\n' >"$token"
 	chmod 600 "$token"
-	sed "s|password_file: /run/secrets/.*|password_file: \"$token\"|" "$ex/$f.yaml" >"$TEST_TMP/$f.yaml"
+	sed "s|client_secret_file: /run/secrets/.*|client_secret_file: \"$token\"|" "$ex/$f.yaml" >"$TEST_TMP/$f.yaml"
 	rc=0
 	"$M2T_BIN" -c "$TEST_TMP/$f.yaml" check-config >"$TEST_TMP/$f.out" 2>&1 || rc=$?
 	check_eq "$f example: loads" "$rc" 0

@@ -55,7 +55,7 @@ refused self-signed "{ verify: true, $ca, server_name: $M2T_SELFSIGNED_NAME }" \
 refused unknown-ca "{ verify: true, ca_file: \"$M2T_OTHER_CA_FILE\" }" \
 	"issued by \"mail2ticket test CA\", a certificate authority not trusted here"
 refused wrong-name "{ verify: true, $ca, server_name: imap.example.com }" \
-	"the certificate is for localhost, 127.0.0.1, not imap.example.com"
+	"the certificate is for localhost, 127.0.0.1, imap.proxied.test, not imap.example.com"
 
 accepted_with_warning expired-noverify "{ verify: false, $ca, server_name: $M2T_EXPIRED_NAME }" \
 	"expired on 2020-02-01"
@@ -64,7 +64,7 @@ accepted_with_warning self-signed-noverify \
 accepted_with_warning unknown-ca-noverify "{ verify: false, ca_file: \"$M2T_OTHER_CA_FILE\" }" \
 	"not trusted here"
 accepted_with_warning wrong-name-noverify "{ verify: false, $ca, server_name: imap.example.com }" \
-	"is for localhost, 127.0.0.1, not imap.example.com"
+	"is for localhost, 127.0.0.1, imap.proxied.test, not imap.example.com"
 
 # Dovecot here speaks TLS 1.2 and 1.3 only
 refused old-tls "{ verify: true, $ca, min_version: \"1.0\", max_version: \"1.1\" }" \

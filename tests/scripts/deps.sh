@@ -16,10 +16,15 @@ libssl-dev
 libgsasl-dev
 libxml2-dev
 libytnef0-dev
+libcurl4-openssl-dev
+libjansson-dev
 postgresql
 postgresql-client
 dovecot-imapd
 dovecot-pop3d
+dante-server
+tinyproxy
+curl
 openssl
 valgrind
 time

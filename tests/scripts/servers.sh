@@ -18,6 +18,12 @@
 # M2T_OTHER_USER M2T_OTHER_PASSWORD_FILE M2T_MAILDIR M2T_MAIL_ROOT
 # M2T_MAIL_UID M2T_MAIL_GID M2T_DOVECOT_CONF M2T_DOVECOT_LOG M2T_PG_LOG
 # M2T_PG_BINDIR
+# M2T_OAUTH_PORT M2T_OAUTH_USER M2T_OAUTH_MAILDIR (Dovecot's oauth2 passdb asks
+# http://127.0.0.1:$M2T_OAUTH_PORT/introspect; the OAuth tests start the token
+# server there: build/rel/tools/oauth_server)
+# and from proxy-servers.sh: M2T_PROXIES (0: none) M2T_SOCKS_PORT
+# M2T_SOCKS_AUTH_PORT M2T_HTTP_PROXY_PORT M2T_PROXY_USER M2T_PROXY_PASSWORD_FILE
+# M2T_PROXIED_NAME M2T_PROXY_LOG_DIR
 set -eu
 set -o pipefail
 
@@ -146,7 +152,7 @@ make_tls() {
 			basicConstraints = critical, CA:FALSE
 			keyUsage = critical, digitalSignature, keyEncipherment
 			extendedKeyUsage = serverAuth
-			subjectAltName = DNS:localhost, IP:127.0.0.1
+			subjectAltName = DNS:localhost, IP:127.0.0.1, DNS:imap.proxied.test
 			subjectKeyIdentifier = hash
 			authorityKeyIdentifier = keyid, issuer
 		EOF
@@ -343,7 +349,7 @@ dovecot_config() {
 		# the password mechanisms mail2ticket speaks and this Dovecot has
 		# ({PLAIN} passwords let it compute what CRAM-MD5 and SCRAM need;
 		# Debian's build has no NTLM); apop for POP3
-		auth_mechanisms = plain login cram-md5 scram-sha-1 scram-sha-256 apop
+		auth_mechanisms = plain login cram-md5 scram-sha-1 scram-sha-256 apop xoauth2 oauthbearer
 		auth_failure_delay = 0
 
 		# certificates to refuse, chosen by the name the client asks for (SNI)
@@ -356,6 +362,14 @@ dovecot_config() {
 		  ssl_key = <$DIR/tls/selfsigned.key
 		}
 
+		# the user "oauth" logs in with access tokens of the test token server
+		# (tests/tools/oauth_server.c), checked by introspection; only that
+		# user, so other logins never wait for it
+		passdb {
+		  driver = oauth2
+		  args = $DIR/dovecot/oauth2.conf.ext
+		  username_filter = oauth
+		}
 		passdb {
 		  driver = passwd-file
 		  args = scheme=PLAIN username_format=%u $DIR/dovecot/users
@@ -414,6 +428,14 @@ dovecot_config() {
 		protocol pop3 {
 		  pop3_uidl_format = %08Xv%08Xu
 		}
+	EOF
+	cat >"$DIR/dovecot/oauth2.conf.ext" <<-EOF
+		introspection_mode = post
+		introspection_url = http://127.0.0.1:$OAUTH_PORT/introspect
+		username_attribute = username
+		active_attribute = active
+		active_value = true
+		force_introspection = yes
 	EOF
 	printf '%s\n' "$conf"
 }
@@ -504,7 +526,7 @@ mail_user() {
 make_mailboxes() {
 	local u
 	mkdir -p "$DIR/mail"
-	for u in support other; do
+	for u in support other oauth; do
 		mkdir -p "$DIR/mail/$u/new" "$DIR/mail/$u/cur" "$DIR/mail/$u/tmp"
 	done
 	if is_root; then
@@ -549,7 +571,13 @@ write_env() {
 		export M2T_MAIL_GID=$MAIL_GID
 		export M2T_DOVECOT_CONF='$DIR/dovecot/dovecot.conf'
 		export M2T_DOVECOT_LOG='$DIR/dovecot.log'
+		export M2T_OAUTH_PORT=$OAUTH_PORT
+		export M2T_OAUTH_USER=oauth
+		export M2T_OAUTH_MAILDIR='$DIR/mail/oauth'
 	EOF
+	if [ -f "$DIR/proxy.env" ]; then
+		cat "$DIR/proxy.env" >>"$f.new"
+	fi
 	mv "$f.new" "$f"
 }
 
@@ -563,6 +591,7 @@ write_state() {
 		IMAPS_PORT=$IMAPS_PORT
 		POP3_PORT=$POP3_PORT
 		POP3S_PORT=$POP3S_PORT
+		OAUTH_PORT=$OAUTH_PORT
 	EOF
 }
 
@@ -602,7 +631,8 @@ cmd_start() {
 		chown postgres:postgres "$DIR/pg" "$SOCK_DIR"
 	fi
 
-	read -r PG_PORT IMAP_PORT IMAPS_PORT POP3_PORT POP3S_PORT <<<"$(pick_ports 5)"
+	read -r PG_PORT IMAP_PORT IMAPS_PORT POP3_PORT POP3S_PORT OAUTH_PORT PROXY_PORTS \
+		<<<"$(pick_ports 9)"
 	write_state
 	# whatever fails from here on: leave nothing running behind
 	trap cmd_stop EXIT
@@ -668,12 +698,15 @@ cmd_start() {
 		-c 'create database mail2ticket' >/dev/null ||
 		die "creating database mail2ticket failed"
 
+	bash "$(dirname "$0")/proxy-servers.sh" start "$DIR" "$PROXY_PORTS" ||
+		die "the proxies did not start"
 	write_env
 	trap - EXIT
 }
 
 cmd_stop() {
 	load_state || return 0
+	bash "$(dirname "$0")/proxy-servers.sh" stop "$DIR" || true
 	dovecot_stop
 	pg_stop fast
 	case "$SOCK_DIR" in

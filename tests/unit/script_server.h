@@ -27,7 +27,8 @@
 
 #define SERVER_WAIT_MS 15000      /* for the connection, and for each expected line */
 
-enum step_kind { S_END, S_SEND, S_EXPECT, S_EXPECT_PREFIX, S_SLEEP_MS, S_CLOSE };
+enum step_kind { S_END, S_SEND, S_EXPECT, S_EXPECT_PREFIX, S_EXPECT_BYTES, S_SLEEP_MS,
+		 S_CLOSE };
 
 struct step {
 	enum step_kind kind;
@@ -39,6 +40,8 @@ struct step {
 #define SEND_N(p, n) {S_SEND, p, n}
 #define EXPECT(s) {S_EXPECT, s, 0}
 #define EXPECT_PREFIX(s) {S_EXPECT_PREFIX, s, 0}
+/* exactly these bytes (binary protocols such as SOCKS5), no line framing */
+#define EXPECT_BYTES(s) {S_EXPECT_BYTES, s, sizeof(s) - 1}
 #define CLOSE {S_CLOSE, NULL, 0}   /* hang up now */
 #define SLEEP(ms) {S_SLEEP_MS, NULL, ms}
 #define END {S_END, NULL, 0}
@@ -101,6 +104,20 @@ static inline void *server_main(void *arg)
 			}
 			if (off < len)
 				break;
+		} else if (st->kind == S_EXPECT_BYTES) {
+			char got[1024];
+			size_t n = 0;
+			while (n < st->len && n < sizeof(got)) {
+				struct pollfd q = {.fd = fd, .events = POLLIN};
+				if (poll(&q, 1, SERVER_WAIT_MS) <= 0 || read(fd, got + n, 1) != 1)
+					break;
+				n++;
+			}
+			if (n != st->len || memcmp(got, st->data, n) != 0) {
+				snprintf(s->failure, sizeof(s->failure), "expected %zu bytes, got %zu "
+					 "that differ", st->len, n);
+				break;
+			}
 		} else if (st->kind == S_SLEEP_MS) {
 			struct timespec ts = {(time_t)(st->len / 1000),
 					      (long)(st->len % 1000) * 1000000};

@@ -437,7 +437,7 @@ TEST(net_line_reader)
 	struct err err = {0};
 	const char *line;
 	size_t len, n = 0;
-	CHECK(net_conn_open("127.0.0.1", s.port, 2000, &c, &err) == 0);
+	CHECK(net_conn_open("127.0.0.1", s.port, NULL, 2000, &c, &err) == 0);
 	if (c) {
 		CHECK(net_conn_read_line(c, 100, &line, &len, &err) == 0);
 		CHECK_STR(line, "+OK hello");
@@ -475,10 +475,10 @@ TEST(net_connect_refused)
 	struct net_conn *c = NULL;
 	struct err err = {0};
 	/* let the server thread accept and finish first */
-	CHECK(net_conn_open("127.0.0.1", port, 2000, &c, &err) == 0);
+	CHECK(net_conn_open("127.0.0.1", port, NULL, 2000, &c, &err) == 0);
 	net_conn_free(&c);
 	server_finish(&s);
-	CHECK(net_conn_open("127.0.0.1", port, 2000, &c, &err) < 0);
+	CHECK(net_conn_open("127.0.0.1", port, NULL, 2000, &c, &err) < 0);
 	CHECK_INT(err.cls, ERR_TRANSIENT);
 	CHECK(c == NULL);
 }
