@@ -56,7 +56,22 @@ struct run_state {
 	struct store_item *items;   /* the current batch, results filled at COMMIT */
 	size_t nitems;
 	size_t items_cap;
+	const atomic_bool *stop;    /* job_run_ctl.stop; NULL: never */
+	bool stopped;
 };
+
+/*
+ * Between two messages: has the caller asked the run to stop? One relaxed
+ * load of a flag nobody writes while the run goes on: free on the hot path.
+ */
+static bool stop_requested(struct run_state *st)
+{
+	if (!st->stopped && st->stop && atomic_load_explicit(st->stop, memory_order_relaxed)) {
+		st->stopped = true;
+		log_info("job.stopping", "reason=%s", "asked to stop between two messages");
+	}
+	return st->stopped;
+}
 
 static double now_seconds(void)
 {
@@ -179,6 +194,9 @@ static struct store_item *batch_item(struct run_state *st, uint32_t uid)
 static int process_message(void *ud, uint32_t uid, const char *raw, size_t len, struct err *err)
 {
 	struct run_state *st = ud;
+	/* asked to stop: the rest of this FETCH is read and left where it is */
+	if (stop_requested(st))
+		return 0;
 	struct store_item *item = batch_item(st, uid);
 	struct message *msg = NULL;
 	struct plan plan;
@@ -404,7 +422,7 @@ static int process_mailbox(struct run_state *st, struct err *err)
 	size_t batch = st->job->batch_size ? st->job->batch_size : 1;
 	if (noversized && run_batch(st, NULL, 0, oversized, noversized, err) < 0)
 		goto out;
-	for (size_t off = 0; off < npending; off += batch) {
+	for (size_t off = 0; off < npending && !stop_requested(st); off += batch) {
 		size_t n = npending - off < batch ? npending - off : batch;
 		if (run_batch(st, pending + off, n, NULL, 0, err) < 0)
 			goto out;
@@ -421,7 +439,13 @@ out:
 int job_run(const struct config_job *job, struct store *store, struct job_run_result *res,
 	    struct err *err)
 {
-	struct run_state st = {.job = job, .store = store};
+	return job_run_ctl(job, store, NULL, res, err);
+}
+
+int job_run_ctl(const struct config_job *job, struct store *store, const struct job_run_ctl *ctl,
+		struct job_run_result *res, struct err *err)
+{
+	struct run_state st = {.job = job, .store = store, .stop = ctl ? ctl->stop : NULL};
 	st.lim.max_line = 64 * 1024;
 	st.lim.max_literal = job->limits.max_size;
 	st.mopt.limits = job->limits;
@@ -454,9 +478,11 @@ out:
 	res->counts = st.counts;
 	res->seconds = now_seconds() - start;
 	res->run_id = st.run_id;
+	res->stopped = st.stopped;
 	{
 		struct err ferr = {0};
-		if (store_job_run_finish(store, st.run_id, &st.counts, rc == 0 ? "ok" : "failed",
+		const char *status = rc < 0 ? "failed" : st.stopped ? "stopped" : "ok";
+		if (store_job_run_finish(store, st.run_id, &st.counts, status,
 					 rc == 0 ? NULL : err->msg, &ferr) < 0 && rc == 0) {
 			*err = ferr;
 			rc = -1;
