@@ -8,7 +8,7 @@
 #   make asan       sanitizer build used by the tests
 
 CC      ?= cc
-PKGS    := gmime-3.0 libpq libpcre2-8 yaml-0.1 openssl libxml-2.0 libytnef
+PKGS    := gmime-3.0 libpq libpcre2-8 yaml-0.1 openssl libxml-2.0 libytnef libmicrohttpd
 PKG_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags $(PKGS) 2>/dev/null))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -24,7 +24,7 @@ ASAN_LDFLAGS := -fsanitize=address,undefined
 LDLIBS  := $(PKG_LIBS) -lpthread -lm
 
 MODULES := engine/util engine/net engine/auth engine/fetch engine/mime engine/sched \
-           engine/config engine/job engine/cli rules storage
+           engine/http engine/config engine/job engine/cli rules storage
 ALL_SRCS := $(wildcard $(addsuffix /*.c,$(MODULES)))
 MAIN_SRC := engine/cli/main.c
 LIB_SRCS := $(filter-out $(MAIN_SRC),$(ALL_SRCS)) build/gen/migrations_embed.c

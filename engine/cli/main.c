@@ -21,6 +21,9 @@ static void usage(FILE *out)
 	      "  check-config      validate the configuration and print a summary\n"
 	      "  migrate           create or update the database schema\n"
 	      "  run JOB           run a job once, now\n"
+	      "  daemon [--workers N] [--once [--all]]\n"
+	      "                    run the jobs by their schedules until SIGTERM\n"
+	      "  status [--json]   each job: schedule, next and last run, holder, failures\n"
 	      "  tickets [-n N]    list the newest tickets (number, requester, subject, articles)\n"
 	      "  schedule EXPR [--tz ZONE] [--from TIME] [-n N]\n"
 	      "                    print the next times a schedule fires\n"
@@ -94,6 +97,10 @@ int main(int argc, char **argv)
 		return cli_migrate(&o, cargc, cargv);
 	if (strcmp(cmd, "run") == 0)
 		return cli_run(&o, cargc, cargv);
+	if (strcmp(cmd, "daemon") == 0)
+		return cli_daemon(&o, cargc, cargv);
+	if (strcmp(cmd, "status") == 0)
+		return cli_status(&o, cargc, cargv);
 	if (strcmp(cmd, "tickets") == 0)
 		return cli_tickets(&o, cargc, cargv);
 	if (strcmp(cmd, "schedule") == 0)

@@ -15,6 +15,8 @@ libyaml-dev
 libssl-dev
 libxml2-dev
 libytnef0-dev
+libmicrohttpd-dev
+curl
 postgresql
 postgresql-client
 dovecot-imapd
