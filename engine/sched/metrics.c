@@ -83,7 +83,7 @@ void metrics_free(struct metrics **mp)
 static struct mjob *find(struct metrics *m, const char *name)
 {
 	for (size_t i = 0; i < m->njobs; i++)
-		if (strcmp(m->jobs[i].name, name) == 0)
+		if (m->jobs[i].name && strcmp(m->jobs[i].name, name) == 0)
 			return &m->jobs[i];
 	return NULL;
 }
