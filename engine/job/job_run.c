@@ -68,7 +68,7 @@ static bool stop_requested(struct run_state *st)
 {
 	if (!st->stopped && st->stop && atomic_load_explicit(st->stop, memory_order_relaxed)) {
 		st->stopped = true;
-		log_info("job.stopping", "reason=%s", "asked to stop between two messages");
+		log_info("job.stopping", "reason=\"%s\"", "asked to stop between two messages");
 	}
 	return st->stopped;
 }

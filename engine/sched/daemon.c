@@ -202,6 +202,7 @@ static void result_ran(struct daemon *d, struct djob *j, const struct dresult *r
 		if (r->err.cls == ERR_FATAL) {
 			char clean[300];
 			j->disabled = true;
+			j->due.retry_at = now;  /* as released: due at once after a reload */
 			log_error("job.disabled", "class=fatal reason=\"%s\" until=reload",
 				  log_clean(r->err.msg, strlen(r->err.msg), clean, sizeof(clean)));
 			return;

@@ -129,8 +129,12 @@ static void release(struct daemon *d, struct store *store, struct dresult *r)
 		end.status = "failed";
 		end.error_class = err_class_name(r->err.cls);
 		end.error = r->err.msg;
-		end.retry_ms = (int64_t)due_backoff_ms(r->failures, d->retry_min_ms, d->retry_max_ms,
-						       (double)arc4random() / 4294967296.0);
+		/* fatal: this daemon disables the job until a reload, which then
+		 * runs it at once; another daemon finds out for itself */
+		end.retry_ms = r->err.cls == ERR_FATAL
+			? 0
+			: (int64_t)due_backoff_ms(r->failures, d->retry_min_ms, d->retry_max_ms,
+						  (double)arc4random() / 4294967296.0);
 	} else if (r->res.stopped) {
 		/* what is left is due at once, for whichever daemon comes first */
 		r->failures = r->lease.failures;
