@@ -37,7 +37,8 @@ check_eq "an unknown path is 404" \
 
 deliver "$MAIL/plain.eml" "$MAIL/html_attachment.eml" "$MAIL/reply_to.eml"
 check "three mails processed by schedule" wait_until 30 processed_is 3
-check "and moved out of the INBOX" wait_until 10 test "$(count_inbox)" = 0
+inbox_empty() { [ "$(count_inbox)" = 0 ]; }
+check "and moved out of the INBOX" wait_until 10 inbox_empty
 check "metrics count the tickets" wait_until 10 \
 	sh -c "curl -s --max-time 5 http://127.0.0.1:$port/metrics | grep -qx 'mail2ticket_messages_total{job=\"support-inbox\",outcome=\"ticket\"} 3'"
 m=$(metrics)
@@ -101,7 +102,8 @@ if [ ! -x "$GEN" ]; then
 	exit 0
 fi
 "$GEN" "$M2T_MAILDIR" 3000 7 "$M2T_MAIL_UID" "$M2T_MAIL_GID"
-check "a large run starts" wait_until 60 sh -c "test \"\$(psql -XtA '$DATABASE_URL' -c \"select count(*) from processed_messages where mailbox = 'INBOX'\")\" -gt 5"
+processed_over() { [ "$(processed INBOX)" -gt "$1" ]; }
+check "a large run starts" wait_until 60 processed_over 5
 kill -TERM "$dpid"
 rc=0
 wait_until 60 sh -c "! kill -0 $dpid" || true
