@@ -4,6 +4,7 @@
 #   make test       everything the tests need, then unit + integration tests
 #   make demo       throw-away PostgreSQL + Dovecot, sample mail, one run
 #   make bench      end-to-end throughput vs. a bare IMAP fetch
+#   make bench-daemon  CPU of one daemon running 1,000 jobs every minute
 #   make fuzz       libFuzzer targets (clang)
 #   make asan       sanitizer build used by the tests
 
@@ -42,7 +43,7 @@ VG_BINS   := $(patsubst tests/unit/%.c,build/rel/tests/%,$(UNIT_SRCS))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
 TOOL_BINS := $(patsubst tests/bench/%.c,build/rel/tools/%,$(TOOL_SRCS))
 
-.PHONY: all asan unit-tests tools deps test demo bench fuzz clean check-clang valgrind
+.PHONY: all asan unit-tests tools deps test demo bench bench-daemon fuzz clean check-clang valgrind
 # keep the objects of test and tool binaries between runs
 .SECONDARY:
 all: mail2ticket
@@ -124,6 +125,10 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory mail2ticket tools
 	@bash tests/bench/bench.sh
+
+bench-daemon: deps
+	@$(MAKE) --no-print-directory mail2ticket
+	@bash tests/bench/bench_daemon.sh
 
 valgrind: deps
 	$(MAKE) $(VG_BINS)
