@@ -167,13 +167,18 @@ static void result_lost(struct daemon *d, struct djob *j, const struct dresult *
 	j->due.last_slot = l->last_slot;
 	j->due.retry_at = l->retry_at;
 	j->failures = l->failures;
-	if (l->held && strcmp(l->holder_id, d->id) != 0) {
-		/* running elsewhere: its slot may be due here again when it ends */
+	if (l->held && strcmp(l->holder_id, d->id) != 0 && l->last_slot < r->task.slot) {
+		/* running elsewhere, an older slot: ours may be due when it ends */
 		j->next = now + (time_t)(d->ttl_ms / 2000 ? d->ttl_ms / 2000 : 1);
-		log_info("job.held_elsewhere", "holder=%s pid=%d daemon=%s", l->holder_host,
-			 l->holder_pid, l->holder_id);
+		if (d->opts.once)
+			log_info("job.held_elsewhere", "holder=%s pid=%d daemon=%s", l->holder_host,
+				 l->holder_pid, l->holder_id);
+		else
+			log_debug("job.held_elsewhere", "holder=%s pid=%d daemon=%s", l->holder_host,
+				  l->holder_pid, l->holder_id);
 		return;
 	}
+	/* else this slot is (being) run by another daemon: on to the next one */
 	int rc = due_check(j->cfg->cron, j->cfg->tz, &j->due, now, &slot, &next);
 	if (rc == 1)
 		j->next = now + RECHECK_SKEW_S;  /* our clock and the database's disagree */
@@ -225,7 +230,6 @@ static void handle_result(struct daemon *d, struct dresult *r, time_t now)
 	struct djob *j = r->task.job;
 	j->running = false;
 	d->running--;
-	dconf_unref(d, &r->task.conf);
 	log_ctx_set(j->name, NULL);
 	switch (r->kind) {
 	case DRESULT_ERROR:
@@ -242,6 +246,8 @@ static void handle_result(struct daemon *d, struct dresult *r, time_t now)
 	if (!j->removed)
 		metrics_job_state(d->metrics, j->name, j->failures, j->disabled, false,
 				  r->lease.last_success_at);
+	/* last: a removed job's configuration may go with this reference */
+	dconf_unref(d, &r->task.conf);
 }
 
 static void drain_results(struct daemon *d)
