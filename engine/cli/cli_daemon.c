@@ -40,7 +40,8 @@ int cli_daemon(const struct cli_opts *o, int argc, char **argv)
 	};
 	struct daemon_opts dopts = { .config_path = o->config_path,
 				     .workers = DAEMON_WORKERS_DEFAULT,
-				     .log_level_from_cli = o->log_level_set != 0 };
+				     .log_level_from_cli = o->log_level_set != 0,
+				     .version = CLI_VERSION };
 	struct config *cfg = NULL;
 	struct store *store = NULL;
 	struct err err = {0};

@@ -62,7 +62,8 @@ struct run_state {
 
 /*
  * Between two messages: has the caller asked the run to stop? One relaxed
- * load of a flag nobody writes while the run goes on: free on the hot path.
+ * atomic load per message, free on the hot path; the flag only ever goes
+ * from false to true during a run, so seeing it a message late is fine.
  */
 static bool stop_requested(struct run_state *st)
 {

@@ -31,7 +31,6 @@
 #include "engine/util/str.h"
 #include "engine/util/xalloc.h"
 
-#define DAEMON_VERSION "0.1.0"
 /* Longest sleep of the loop: the health check wants a recent pass. */
 #define LOOP_MAX_SLEEP_MS 5000
 /* /healthz calls the scheduler stalled after this long without a pass. */
@@ -202,6 +201,15 @@ static void result_ran(struct daemon *d, struct djob *j, const struct dresult *r
 	j->due.last_slot = r->lease.last_slot > r->task.slot ? r->lease.last_slot : r->task.slot;
 	j->failures = r->failures;
 	metrics_run_done(d->metrics, j->name, &r->res.counts, r->res.seconds, status, now);
+	if (r->lease_lost) {
+		/* another daemon has the job now; a failure at the end of this run
+		 * (say, a MOVE of mail it moved first) is not the job's to back off */
+		j->due.retry_at = 0;
+		j->next = now + (time_t)(d->ttl_ms / 2000 ? d->ttl_ms / 2000 : 1);
+		log_info("job.taken_over", "status=%s note=\"the lease was lost: another daemon runs "
+			 "this job now\"", status);
+		return;
+	}
 	if (r->rc < 0) {
 		note_failure(d, r->err.cls);
 		if (r->err.cls == ERR_FATAL) {
@@ -218,8 +226,6 @@ static void result_ran(struct daemon *d, struct djob *j, const struct dresult *r
 	}
 	if (r->res.stopped) {
 		j->due.retry_at = now;   /* what is left is due at once (release said so too) */
-		if (r->lease_lost)
-			j->next = now + (time_t)(d->ttl_ms / 2000 ? d->ttl_ms / 2000 : 1);
 		return;
 	}
 	j->due.retry_at = 0;
@@ -453,7 +459,7 @@ int daemon_run(const struct daemon_opts *o, struct config *cfg, enum err_class *
 	/* GMime's global state, once, before any worker parses a mail */
 	mime_global_init();
 	started = true;
-	d->metrics = metrics_new(d->id, d->host, DAEMON_VERSION, o->workers);
+	d->metrics = metrics_new(d->id, d->host, o->version ? o->version : "unknown", o->workers);
 	djobs_init(d);
 	djobs_publish(d);
 	if (cfg->metrics_listen && !o->once &&

@@ -39,6 +39,7 @@ struct daemon_opts {
 	bool once;                 /* run what is due once, then exit */
 	bool all;                  /* with once: every job, due or not */
 	bool log_level_from_cli;   /* a reload keeps the command line's level */
+	const char *version;       /* shown in the metrics */
 };
 
 /*

@@ -124,7 +124,13 @@ static void release(struct daemon *d, struct store *store, struct dresult *r)
 {
 	struct djob *j = r->task.job;
 	struct store_lease_end end = { .run_id = r->res.run_id, .retry_ms = -1 };
-	if (r->rc < 0) {
+	if (r->rc < 0 && r->lease_lost) {
+		/* the lease is another daemon's: only the run's row is completed */
+		r->failures = r->lease.failures;
+		end.status = "failed";
+		end.error_class = err_class_name(r->err.cls);
+		end.error = r->err.msg;
+	} else if (r->rc < 0) {
 		r->failures = r->lease.failures + 1;
 		end.status = "failed";
 		end.error_class = err_class_name(r->err.cls);

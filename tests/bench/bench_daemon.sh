@@ -64,10 +64,11 @@ tree_ticks() {
 	done
 	echo "$t"
 }
+# "PostgreSQL-ticks Dovecot-ticks"
 servers_ticks() {
 	# shellcheck disable=SC1091
 	. "$dir/state"
-	echo $(( $(tree_ticks "$(head -n 1 "$PG_DATA/postmaster.pid")") + $(tree_ticks "$(cat "$SOCK_DIR/dc/master.pid")") ))
+	echo "$(tree_ticks "$(head -n 1 "$PG_DATA/postmaster.pid")") $(tree_ticks "$(cat "$SOCK_DIR/dc/master.pid")")"
 }
 machine_busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 }' /proc/stat; }
 
@@ -83,22 +84,23 @@ first=$(runs)
 hz=$(getconf CLK_TCK)
 cores=$(nproc)
 t0=$(cpu_ticks "$dpid")
-s0=$(servers_ticks)
+read -r pg0 dc0 < <(servers_ticks)
 read -r mb0 mt0 < <(machine_busy)
 r0=$(runs)
 sleep "$secs"
 t1=$(cpu_ticks "$dpid")
-s1=$(servers_ticks)
+read -r pg1 dc1 < <(servers_ticks)
 read -r mb1 mt1 < <(machine_busy)
 r1=$(runs)
 rss=$(awk '/^VmHWM/ { print $2 }' "/proc/$dpid/status")
 awk -v t="$((t1 - t0))" -v hz="$hz" -v s="$secs" -v c="$cores" -v r="$((r1 - r0))" -v j="$jobs" \
     -v mb="$((mb1 - mb0))" -v mt="$((mt1 - mt0))" -v rss="$rss" -v f="$(failed)" \
-    -v sv="$((s1 - s0))" 'BEGIN {
+    -v pg="$((pg1 - pg0))" -v dc="$((dc1 - dc0))" 'BEGIN {
 	cpu = t / hz
 	printf "window:       %d s, %d runs (expected about %d), %d failed\n", s, r, j * s / 60, f
 	printf "daemon CPU:   %.2f s = %.2f%% of %d cores (%.2f%% of one core), %.2f ms per run\n", cpu, 100 * cpu / s / c, c, 100 * cpu / s, r ? 1000 * cpu / r : 0
-	printf "servers CPU:  %.2f s = %.2f%% of %d cores (Dovecot and PostgreSQL serving these runs)\n", sv / hz, 100 * sv / hz / s / c, c
+	printf "PostgreSQL:   %.2f s = %.2f%% of %d cores, %.2f ms per run\n", pg / hz, 100 * pg / hz / s / c, c, r ? 1000 * pg / hz / r : 0
+	printf "Dovecot:      %.2f s = %.2f%% of %d cores, %.2f ms per run (TLS, login, a process per session)\n", dc / hz, 100 * dc / hz / s / c, c, r ? 1000 * dc / hz / r : 0
 	printf "machine CPU:  %.1f%% busy over the window (everything running on the machine)\n", mt ? 100 * mb / mt : 0
 	printf "peak RSS:     %.1f MB (the daemon)\n", rss / 1024
 }'

@@ -2,6 +2,8 @@
 # Several daemons on one database: a daemon killed with SIGKILL in the middle
 # of a run has its job taken over once its lease expires (the TTL is cut to
 # 3 s here; 30 s by default), its run marked abandoned, nothing done twice;
+# a daemon stalled (SIGSTOP) past its lease finds it taken over when it wakes
+# and stops that run at the next message;
 # and two daemons sharing twenty jobs (twenty folders, 2,000 mails) process
 # every mail exactly once, both do work, and no job ever runs on both at once
 # or runs the same schedule slot twice.
@@ -58,6 +60,44 @@ kill -TERM "$bpid"
 rc=0
 wait "$bpid" || rc=$?
 check_eq "B stops with exit 0" "$rc" 0
+
+# --- a stalled daemon loses its lease and stops at the next message ----------------
+DATABASE_URL=$(new_db)
+reset_mailbox
+"$M2T_BIN" -c "$conf" migrate >/dev/null
+"$GEN" "$M2T_MAILDIR" 1500 12 "$M2T_MAIL_UID" "$M2T_MAIL_GID" >/dev/null
+"$M2T_BIN" -c "$conf" daemon --workers 1 2>"$TEST_TMP/s.log" &
+spid=$!
+on_exit kill -KILL "$spid"
+on_exit kill -CONT "$spid"
+check "daemon S is working" wait_until 60 processed_over 20
+kill -STOP "$spid"
+s_id=$(psql_q "select holder_id from job_leases where job = 'support-inbox'")
+"$M2T_BIN" -c "$conf" daemon --workers 1 2>"$TEST_TMP/t.log" &
+tpid=$!
+on_exit kill -KILL "$tpid"
+held_by_other() { h=$(psql_q "select holder_id from job_leases where job = 'support-inbox'"); [ -n "$h" ] && [ "$h" != "$s_id" ]; }
+check "T takes the lease of the stalled daemon" wait_until 30 held_by_other
+kill -CONT "$spid"
+s_lost() { grep -q 'event=lease.lost job=support-inbox reason="another daemon holds the lease now"' "$TEST_TMP/s.log"; }
+check "S finds its lease lost at its next heartbeat" wait_until 20 s_lost
+s_ended() { [ "$(psql_q "select count(*) from job_runs where daemon_id = '$s_id' and status = 'running'")" = 0 ]; }
+check "S ends its run" wait_until 20 s_ended
+check "S stopped it between two messages" grep -q 'event=job.stopping job=support-inbox' "$TEST_TMP/s.log"
+# (its last MOVE may fail: T moved some of those mails first; that is not
+# counted against the job)
+check "S leaves the job to T without a backoff" grep -q 'event=job.taken_over job=support-inbox' "$TEST_TMP/s.log"
+check_eq "S does not count a failure in the lease" \
+	"$(psql_q "select failures from job_leases where job = 'support-inbox'")" 0
+check "S lives on (it only lost one job)" kill -0 "$spid"
+check "T empties the INBOX" wait_until 120 inbox_empty
+check_eq "every mail processed exactly once" \
+	"$(psql_q "select count(*) || ' ' || count(distinct uid) from processed_messages")" "1500 1500"
+kill -TERM "$spid" "$tpid"
+rc1=0 rc2=0
+wait "$spid" || rc1=$?
+wait "$tpid" || rc2=$?
+check_eq "both stop with exit 0" "$rc1 $rc2" "0 0"
 unset M2T_LEASE_TTL
 
 # --- two daemons, twenty jobs, 2,000 mails ------------------------------------
