@@ -91,9 +91,13 @@ psql_q "alter table mailbox_state_away rename to mailbox_state" >/dev/null
 sleep 2
 check_eq "a disabled job stays disabled" "$(count_inbox)" 1
 check_eq "while it failed once only" "$(grep -c 'event=job.failed job=support-inbox' "$log")" 1
+# the reload also drops the job "second"
+cp "$TEST_TMP/good.yaml" "$conf"
 kill -HUP "$dpid"
 check "a reload enables it again" wait_until 10 log_has "event=job.enabled job=support-inbox"
 check "and it runs" wait_until 30 processed_is 5
+check "a job removed by a reload is announced" log_has "event=job.removed job=second"
+check "and gone from the metrics" sh -c "! curl -s --max-time 5 http://127.0.0.1:$port/metrics | grep -q 'job=\"second\"'"
 
 # SIGTERM in the middle of a large run: the message in hand is finished,
 # what was committed is moved, the lease is freed, exit 0.
