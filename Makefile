@@ -5,12 +5,13 @@
 #   make demo       throw-away PostgreSQL + Dovecot, sample mail, one run
 #   make bench      end-to-end throughput vs. a bare IMAP fetch
 #   make bench-quotes  quote/signature stripping: accuracy on the corpus, speed
+#   make bench-daemon  CPU of one daemon running 1,000 jobs every minute
 #   make fuzz       libFuzzer targets (clang)
 #   make asan       sanitizer build used by the tests
 
 CC      ?= cc
 PKGS    := gmime-3.0 libpq libpcre2-8 yaml-0.1 openssl libxml-2.0 libytnef libgsasl \
-           libcurl jansson
+           libcurl jansson libmicrohttpd
 PKG_CFLAGS := $(patsubst -I%,-isystem %,$(shell pkg-config --cflags $(PKGS) 2>/dev/null))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -26,7 +27,7 @@ ASAN_LDFLAGS := -fsanitize=address,undefined
 LDLIBS  := $(PKG_LIBS) -lpthread -lm
 
 MODULES := engine/util engine/net engine/auth engine/fetch engine/mime engine/sched \
-           engine/config engine/job engine/cli rules storage
+           engine/http engine/config engine/job engine/cli rules storage
 ALL_SRCS := $(wildcard $(addsuffix /*.c,$(MODULES)))
 MAIN_SRC := engine/cli/main.c
 LIB_SRCS := $(filter-out $(MAIN_SRC),$(ALL_SRCS)) build/gen/migrations_embed.c \
@@ -47,7 +48,8 @@ VG_BINS   := $(patsubst tests/unit/%.c,build/rel/tests/%,$(UNIT_SRCS))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
 TOOL_BINS := $(patsubst %.c,build/rel/tools/%,$(notdir $(TOOL_SRCS)))
 
-.PHONY: all asan unit-tests tools deps test demo bench bench-quotes fuzz clean check-clang valgrind
+.PHONY: all asan unit-tests tools deps test demo bench bench-quotes bench-daemon fuzz clean \
+	check-clang valgrind
 # keep the objects of test and tool binaries between runs
 .SECONDARY:
 all: mail2ticket
@@ -143,6 +145,10 @@ bench: deps
 bench-quotes:
 	@$(MAKE) --no-print-directory mail2ticket tools
 	@bash tests/bench/bench-quotes.sh
+
+bench-daemon: deps
+	@$(MAKE) --no-print-directory mail2ticket
+	@bash tests/bench/bench_daemon.sh
 
 valgrind: deps
 	$(MAKE) $(VG_BINS)

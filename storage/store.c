@@ -173,6 +173,8 @@ void store_free(struct store **storep)
 	if (store->conn)
 		PQfinish(store->conn);
 	store_queue_free(store);
+	free(store->ctx_host);
+	free(store->ctx_daemon_id);
 	free(store);
 	*storep = NULL;
 }

@@ -170,13 +170,99 @@ struct run_counts {
 
 /*
  * job_runs: start returns the id; finish records counts, status ("ok",
- * "failed") and error (NULL when none). Call them outside a batch
+ * "failed", "stopped") and error (NULL when none). Call them outside a batch
  * transaction, so a rolled-back batch still leaves the run on record.
  */
 int store_job_run_start(struct store *store, const char *job, const char *account,
 			const char *mailbox, int64_t *id_r, struct err *err);
 int store_job_run_finish(struct store *store, int64_t id, const struct run_counts *counts,
 			 const char *status, const char *error, struct err *err);
+
+/*
+ * Who runs job runs on this connection (a daemon's worker): store_job_run_start
+ * writes it into each job_runs row, with the schedule slot, and links the run
+ * to the job's lease (job_leases.run_id) when this daemon holds it. Strings
+ * are copied. NULL clears it (`mail2ticket run` leaves it unset).
+ */
+struct store_run_context {
+	const char *host;
+	int pid;
+	const char *daemon_id;
+	int64_t slot;              /* schedule fire time, seconds since 1970; 0: none */
+};
+void store_run_context_set(struct store *store, const struct store_run_context *ctx);
+
+/* ---- leases (migration 0005_leases.sql says the rules) ---- */
+
+#define STORE_HOST_MAX 256
+#define STORE_DAEMON_ID_MAX 64
+
+/* A job's lease row as the database has it now. Times: seconds since 1970, 0 = none. */
+struct store_lease {
+	bool held;                        /* a holder, whose lease has not expired */
+	char holder_host[STORE_HOST_MAX];
+	int holder_pid;
+	char holder_id[STORE_DAEMON_ID_MAX];
+	int64_t expires_at;
+	int64_t last_slot;
+	unsigned failures;                /* failed runs in a row */
+	int64_t retry_at;
+	int64_t last_success_at;
+};
+
+/*
+ * Claims `job` for the schedule slot `slot` for ttl_ms. *won_r says whether
+ * this daemon holds it now; *lease_r is the row afterwards (the winner's, or
+ * what refused the claim: another holder, a slot already run, a backoff).
+ * `force` claims whatever the slot and backoff (never over a live holder).
+ */
+int store_lease_claim(struct store *store, const char *job, int64_t slot, bool force,
+		      const struct store_run_context *who, uint64_t ttl_ms, bool *won_r,
+		      struct store_lease *lease_r, struct err *err);
+/*
+ * Heartbeat: extends the leases daemon_id holds among jobs[0..n) by ttl_ms.
+ * held_r[i] is set to whether jobs[i] is still this daemon's (false: taken
+ * over after it expired, or released). One statement for all of them.
+ */
+int store_lease_renew(struct store *store, const char *daemon_id, const char *const *jobs,
+		      size_t n, uint64_t ttl_ms, bool *held_r, struct err *err);
+
+struct store_lease_end {
+	int64_t run_id;            /* 0: no run row (the run could not start) */
+	const char *status;        /* "ok", "failed" or "stopped" */
+	const char *error_class;   /* "transient", ... ; NULL when ok */
+	const char *error;         /* kept only when job_run wrote none; may be NULL */
+	int64_t retry_ms;          /* retry_at = now + this; -1: none (healthy) */
+};
+/*
+ * Frees the lease after a run and records the run's end as the daemon sees
+ * it. *failures_r is the failures in a row now; *held_r false when the lease
+ * was no longer daemon_id's (nothing changed then but the run's row).
+ */
+int store_lease_release(struct store *store, const char *job, const char *daemon_id,
+			const struct store_lease_end *end, unsigned *failures_r, bool *held_r,
+			struct err *err);
+
+/* What `mail2ticket status` shows of one job. Times: seconds since 1970, 0 = none. */
+struct store_job_status {
+	struct store_lease lease;
+	bool has_lease_row;
+	bool has_run;
+	int64_t run_id;
+	int64_t run_started;
+	int64_t run_finished;
+	char run_status[16];
+	struct run_counts run_counts;
+	char run_error[512];              /* cleaned for a terminal, cut */
+	char run_error_class[16];
+	char run_host[STORE_HOST_MAX];
+	int run_pid;
+	char run_daemon_id[STORE_DAEMON_ID_MAX];
+	int64_t db_now;                   /* the database's clock */
+};
+/* The lease and the latest run of each of jobs[0..n); st[i] for jobs[i]. */
+int store_job_status_read(struct store *store, const char *const *jobs, size_t n,
+			  struct store_job_status *st, struct err *err);
 
 /*
  * Records the UIDVALIDITY seen for a mailbox (mailbox_state). *known_r is

@@ -29,6 +29,11 @@ struct store {
 	/* Messages sent in one ingest call whose results are not read yet: the
 	 * server stores them while the caller parses the next ones. */
 	struct store_queue *inflight;
+	/* store_run_context_set(): written into job_runs by store_job_run_start */
+	char *ctx_host;       /* NULL: not set */
+	char *ctx_daemon_id;
+	int ctx_pid;
+	int64_t ctx_slot;
 };
 
 /* The ingest queue (store_ingest.c). */

@@ -13,15 +13,38 @@
 #include "storage/store_cols.h"
 #include "storage/store_int.h"
 
+void store_run_context_set(struct store *store, const struct store_run_context *ctx)
+{
+	free(store->ctx_host);
+	free(store->ctx_daemon_id);
+	store->ctx_host = ctx && ctx->host ? xstrdup(ctx->host) : NULL;
+	store->ctx_daemon_id = ctx && ctx->daemon_id ? xstrdup(ctx->daemon_id) : NULL;
+	store->ctx_pid = ctx ? ctx->pid : 0;
+	store->ctx_slot = ctx ? ctx->slot : 0;
+}
+
 int store_job_run_start(struct store *store, const char *job, const char *account,
 			const char *mailbox, int64_t *id_r, struct err *err)
 {
 	*id_r = 0;
-	const char *params[3] = { job ? job : "", account ? account : "", mailbox ? mailbox : "" };
+	char pid[16], slot[24];
+	snprintf(pid, sizeof(pid), "%d", store->ctx_pid);
+	snprintf(slot, sizeof(slot), "%" PRId64, store->ctx_slot);
+	const char *params[7] = { job ? job : "", account ? account : "", mailbox ? mailbox : "",
+				  store->ctx_host, store->ctx_host ? pid : NULL,
+				  store->ctx_daemon_id, store->ctx_slot ? slot : NULL };
 	PGresult *res;
+	/* The lease row points at the run while it goes on, so a daemon that
+	 * takes the lease over from a dead one can mark the run abandoned. */
 	if (store_exec(store,
-		       "INSERT INTO job_runs (job, account, mailbox) VALUES ($1, $2, $3) RETURNING id",
-		       3, params, PGRES_TUPLES_OK, &res, "start job run", err) < 0)
+		       "WITH r AS (INSERT INTO job_runs (job, account, mailbox, daemon_host, daemon_pid,"
+		       "                             daemon_id, slot)"
+		       "           VALUES ($1, $2, $3, $4, $5::integer, $6, to_timestamp($7::bigint))"
+		       "           RETURNING id),"
+		       " l AS (UPDATE job_leases SET run_id = r.id FROM r"
+		       "        WHERE job = $1 AND holder_id = $6 RETURNING 1)"
+		       " SELECT id FROM r",
+		       7, params, PGRES_TUPLES_OK, &res, "start job run", err) < 0)
 		return -1;
 	int rc = PQntuples(res) == 1 ? store_get_i64(res, 0, 0, id_r, err)
 				     : err_set(err, ERR_FATAL, "start job run: no id returned");

@@ -2,7 +2,9 @@
 #ifndef M2T_CLI_H
 #define M2T_CLI_H
 
+#include "engine/config/config.h"
 #include "engine/util/err.h"
+#include "storage/store.h"
 
 #define CLI_VERSION "0.1.0"
 #define CLI_DEFAULT_CONFIG "/etc/mail2ticket/mail2ticket.yaml"
@@ -28,6 +30,19 @@ int cli_oauth(const struct cli_opts *o, int argc, char **argv);
 struct config_account;
 /* The token lines of `oauth status`, also shown by test-connection. */
 void cli_oauth_print_status(const struct config_account *a, const char *indent);
+
+/* daemon [--workers N] [--once [--all]]: scheduled jobs on a pool of workers. */
+int cli_daemon(const struct cli_opts *o, int argc, char **argv);
+/* status [--json]: each job's schedule, next run, last run, holder, failures. */
+int cli_status(const struct cli_opts *o, int argc, char **argv);
+
+/* Loads the configuration and applies its log settings; on failure prints
+ * the positioned error and returns EX_CONFIG. */
+int cli_load_config(const struct cli_opts *o, struct config **cfg_r);
+/* log_level (unless given on the command line) and log_format of cfg. */
+void cli_apply_log_settings(const struct cli_opts *o, const struct config *cfg);
+/* Opens the database; on failure prints why and returns the exit code. */
+int cli_open_store(const struct config *cfg, struct store **store_r);
 
 /* Maps an error class to an exit code: transient → EX_TEMPFAIL, source →
  * EX_UNAVAILABLE, message → EX_DATAERR, fatal → EX_SOFTWARE. */

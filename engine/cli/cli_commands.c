@@ -26,23 +26,31 @@ int cli_exit_code(const struct err *err)
 	return EX_SOFTWARE;
 }
 
+void cli_apply_log_settings(const struct cli_opts *o, const struct config *cfg)
+{
+	if (!o->log_level_set && cfg->log_level) {
+		int lv = log_level_parse(cfg->log_level);
+		if (lv >= 0)
+			log_set_level((enum log_level)lv);
+	}
+	int fmt = cfg->log_format ? log_format_parse(cfg->log_format) : LOG_FORMAT_KV;
+	if (fmt >= 0)
+		log_set_format((enum log_format)fmt);
+}
+
 /* Loads the config; on failure prints the positioned error and returns EX_CONFIG. */
-static int load_config(const struct cli_opts *o, struct config **cfg_r)
+int cli_load_config(const struct cli_opts *o, struct config **cfg_r)
 {
 	struct err err = {0};
 	if (config_load(o->config_path, cfg_r, &err) < 0) {
 		fprintf(stderr, "mail2ticket: %s\n", err.msg);
 		return EX_CONFIG;
 	}
-	if (!o->log_level_set && (*cfg_r)->log_level) {
-		int lv = log_level_parse((*cfg_r)->log_level);
-		if (lv >= 0)
-			log_set_level((enum log_level)lv);
-	}
+	cli_apply_log_settings(o, *cfg_r);
 	return EX_OK;
 }
 
-static int open_store(const struct config *cfg, struct store **store_r)
+int cli_open_store(const struct config *cfg, struct store **store_r)
 {
 	struct err err = {0};
 	if (store_open(cfg->database_url, store_r, &err) < 0) {
@@ -67,7 +75,7 @@ int cli_check_config(const struct cli_opts *o, int argc, char **argv)
 	int rc = no_args(argc, argv);
 	if (rc != EX_OK)
 		return rc;
-	rc = load_config(o, &cfg);
+	rc = cli_load_config(o, &cfg);
 	if (rc != EX_OK)
 		return rc;
 	config_print_summary(cfg, stdout);
@@ -84,9 +92,9 @@ int cli_migrate(const struct cli_opts *o, int argc, char **argv)
 	int rc = no_args(argc, argv);
 	if (rc != EX_OK)
 		return rc;
-	if ((rc = load_config(o, &cfg)) != EX_OK)
+	if ((rc = cli_load_config(o, &cfg)) != EX_OK)
 		return rc;
-	if ((rc = open_store(cfg, &store)) != EX_OK)
+	if ((rc = cli_open_store(cfg, &store)) != EX_OK)
 		goto out;
 	if (store_migrate(store, stdout, &err) < 0) {
 		fprintf(stderr, "mail2ticket: migrate: %s\n", err.msg);
@@ -110,7 +118,7 @@ int cli_run(const struct cli_opts *o, int argc, char **argv)
 		fprintf(stderr, "usage: mail2ticket [-c FILE] run JOB\n");
 		return EX_USAGE;
 	}
-	if ((rc = load_config(o, &cfg)) != EX_OK)
+	if ((rc = cli_load_config(o, &cfg)) != EX_OK)
 		return rc;
 	const struct config_job *job = config_find_job(cfg, argv[1]);
 	if (!job) {
@@ -118,7 +126,7 @@ int cli_run(const struct cli_opts *o, int argc, char **argv)
 		config_free(&cfg);
 		return EX_USAGE;
 	}
-	if ((rc = open_store(cfg, &store)) != EX_OK)
+	if ((rc = cli_open_store(cfg, &store)) != EX_OK)
 		goto out;
 	if (store_check_schema(store, &err) < 0) {
 		fprintf(stderr, "mail2ticket: database: %s\n", err.msg);
@@ -160,9 +168,9 @@ int cli_tickets(const struct cli_opts *o, int argc, char **argv)
 		fprintf(stderr, "usage: mail2ticket [-c FILE] tickets [-n N]\n");
 		return EX_USAGE;
 	}
-	if ((rc = load_config(o, &cfg)) != EX_OK)
+	if ((rc = cli_load_config(o, &cfg)) != EX_OK)
 		return rc;
-	if ((rc = open_store(cfg, &store)) != EX_OK)
+	if ((rc = cli_open_store(cfg, &store)) != EX_OK)
 		goto out;
 	if (store_print_tickets(store, stdout, (unsigned)limit, &err) < 0) {
 		fprintf(stderr, "mail2ticket: tickets: %s\n", err.msg);

@@ -23,6 +23,9 @@ static void usage(FILE *out)
 	      "  run JOB           run a job once, now\n"
 	      "  deliver JOB       take one mail on stdin (from an MTA) the way JOB would:\n"
 	      "                    exit 0 recorded, 65 recorded as badmail, 75 retry later\n"
+	      "  daemon [--workers N] [--once [--all]]\n"
+	      "                    run the jobs by their schedules until SIGTERM\n"
+	      "  status [--json]   each job: schedule, next and last run, holder, failures\n"
 	      "  tickets [-n N]    list the newest tickets (number, requester, subject, articles)\n"
 	      "  schedule EXPR [--tz ZONE] [--from TIME] [-n N]\n"
 	      "                    print the next times a schedule fires\n"
@@ -105,6 +108,10 @@ int main(int argc, char **argv)
 		return cli_migrate(&o, cargc, cargv);
 	if (strcmp(cmd, "run") == 0)
 		return cli_run(&o, cargc, cargv);
+	if (strcmp(cmd, "daemon") == 0)
+		return cli_daemon(&o, cargc, cargv);
+	if (strcmp(cmd, "status") == 0)
+		return cli_status(&o, cargc, cargv);
 	if (strcmp(cmd, "tickets") == 0)
 		return cli_tickets(&o, cargc, cargv);
 	if (strcmp(cmd, "schedule") == 0)

@@ -12,11 +12,14 @@
 #include <string.h>
 
 #include "engine/util/log.h"
+#include "engine/util/str.h"
 #include "engine/util/xalloc.h"
 
-static const char *const top_keys[] = {"database", "log_level", "accounts", "jobs", NULL};
+static const char *const top_keys[] = {"database", "log_level", "log_format", "metrics_listen",
+				       "accounts", "jobs", NULL};
 static const char *const database_keys[] = {"url", "url_env", NULL};
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+static const char *const log_formats[] = {"kv", "json", NULL};
 
 int config_check_name(const struct yaml_tree_node *key, const char *what, struct err *err)
 {
@@ -100,6 +103,40 @@ static int database_parse(struct config *cfg, const struct yaml_tree_node *db, s
 	return 0;
 }
 
+/*
+ * metrics_listen: "HOST:PORT" with HOST an IPv4 address, a bracketed IPv6
+ * address or a name (resolved when the daemon starts). The endpoint has no
+ * authentication: the README says to keep it on loopback or behind a proxy.
+ */
+static int metrics_listen_parse(struct config *cfg, const struct yaml_tree_node *n,
+				struct err *err)
+{
+	char *s;
+	if (config_read_text(n, &s, err) < 0)
+		return -1;
+	cfg->metrics_listen = s;
+	const char *colon = strrchr(s, ':');
+	const char *host = s, *host_end = colon;
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+		if (!close || close[1] != ':')
+			return yaml_tree_error(err, n, "expected [IPv6]:PORT, e.g. \"[::1]:9464\"");
+		host = s + 1;
+		host_end = close;
+		colon = close + 1;
+	}
+	uint64_t port;
+	if (!colon || host_end == host || str_parse_u64(colon + 1, strlen(colon + 1), 65535, &port) < 0 ||
+	    port == 0)
+		return yaml_tree_error(err, n, "expected HOST:PORT, e.g. \"127.0.0.1:9464\"");
+	for (const char *p = host; p < host_end; p++)
+		if (*p == ' ' || *p == '/' || (s[0] != '[' && *p == ':'))
+			return yaml_tree_error(err, n, "expected HOST:PORT, e.g. \"127.0.0.1:9464\"");
+	cfg->metrics_host = xstrndup(host, (size_t)(host_end - host));
+	cfg->metrics_port = (unsigned)port;
+	return 0;
+}
+
 static int config_parse(struct config *cfg, const struct yaml_tree_node *root, struct err *err)
 {
 	if (!root || yaml_tree_is_null(root))
@@ -121,6 +158,15 @@ static int config_parse(struct config *cfg, const struct yaml_tree_node *root, s
 			return -1;
 		cfg->log_level = xstrdup(log_levels[idx]);
 	}
+	if ((level = yaml_tree_get(root, "log_format")) != NULL) {
+		int idx;
+		if (yaml_tree_read_enum(level, log_formats, &idx, err) < 0)
+			return -1;
+		cfg->log_format = xstrdup(log_formats[idx]);
+	}
+	if ((level = yaml_tree_get(root, "metrics_listen")) != NULL &&
+	    metrics_listen_parse(cfg, level, err) < 0)
+		return -1;
 	if (config_accounts_parse(cfg, accounts, err) < 0)
 		return -1;
 	return config_jobs_parse(cfg, jobs, err);
@@ -247,6 +293,9 @@ void config_free(struct config **cfgp)
 	secret_free(cfg->database_url);
 	free(cfg->database_url_env);
 	free(cfg->log_level);
+	free(cfg->log_format);
+	free(cfg->metrics_listen);
+	free(cfg->metrics_host);
 	free(cfg);
 	*cfgp = NULL;
 }

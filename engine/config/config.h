@@ -187,6 +187,11 @@ struct config {
 	struct tz **zones;      /* one per distinct timezone: jobs share them */
 	size_t nzones;
 	char *log_level;        /* NULL = info */
+	char *log_format;       /* "kv" or "json"; NULL = kv */
+	char *metrics_listen;   /* "127.0.0.1:9464", "[::1]:9464", "localhost:9464";
+				 * NULL = no metrics endpoint */
+	char *metrics_host;     /* metrics_listen split: host (brackets removed) */
+	unsigned metrics_port;  /*                       and port */
 };
 
 /*

@@ -240,6 +240,8 @@ void config_print_summary(const struct config *cfg, FILE *out)
 			config_mask_url(cfg->database_url, masked, sizeof(masked)));
 	}
 	fprintf(out, "log_level: %s\n", cfg->log_level ? cfg->log_level : "info (default)");
+	fprintf(out, "log_format: %s\n", cfg->log_format ? cfg->log_format : "kv (default)");
+	fprintf(out, "metrics_listen: %s\n", cfg->metrics_listen ? cfg->metrics_listen : "off");
 	fprintf(out, "accounts: %zu\n", cfg->naccounts);
 	for (size_t i = 0; i < cfg->naccounts; i++)
 		account_print(&cfg->accounts[i], out);

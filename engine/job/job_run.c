@@ -62,7 +62,23 @@ struct run_state {
 	struct store_item *items;   /* the current batch, results filled at COMMIT */
 	size_t nitems;
 	size_t items_cap;
+	const atomic_bool *stop;    /* job_run_ctl.stop; NULL: never */
+	bool stopped;
 };
+
+/*
+ * Between two messages: has the caller asked the run to stop? One relaxed
+ * atomic load per message, free on the hot path; the flag only ever goes
+ * from false to true during a run, so seeing it a message late is fine.
+ */
+static bool stop_requested(struct run_state *st)
+{
+	if (!st->stopped && st->stop && atomic_load_explicit(st->stop, memory_order_relaxed)) {
+		st->stopped = true;
+		log_info("job.stopping", "reason=\"%s\"", "asked to stop between two messages");
+	}
+	return st->stopped;
+}
 
 static double now_seconds(void)
 {
@@ -201,6 +217,9 @@ static struct store_item *batch_item(struct run_state *st, uint32_t uid)
 static int process_message(void *ud, uint32_t uid, const char *raw, size_t len, struct err *err)
 {
 	struct run_state *st = ud;
+	/* asked to stop: the rest of this FETCH is read and left where it is */
+	if (stop_requested(st))
+		return 0;
 	struct store_item *item = batch_item(st, uid);
 	struct message *msg = NULL;
 	struct plan plan;
@@ -490,7 +509,7 @@ static int process_mailbox(struct run_state *st, struct err *err)
 	size_t batch = st->job->batch_size ? st->job->batch_size : 1;
 	if (noversized && run_batch(st, NULL, 0, oversized, noversized, err) < 0)
 		goto out;
-	for (size_t off = 0; off < npending; off += batch) {
+	for (size_t off = 0; off < npending && !stop_requested(st); off += batch) {
 		size_t k = npending - off < batch ? npending - off : batch;
 		if (run_batch(st, pending + off, k, NULL, 0, err) < 0)
 			goto out;
@@ -509,9 +528,10 @@ out:
  * leaves a failed run behind.
  */
 static int run(const struct config_job *job, struct source *given, struct store *store,
-	       struct job_run_result *res, struct err *err)
+	       const struct job_run_ctl *ctl, struct job_run_result *res, struct err *err)
 {
-	struct run_state st = {.job = job, .store = store, .src = given};
+	struct run_state st = {.job = job, .store = store, .src = given,
+			       .stop = ctl ? ctl->stop : NULL};
 	st.mopt.limits = job->limits;
 	st.mopt.charset_fallback = job->account->charset_fallback;
 	st.mopt.attach_html = job->attach_html;
@@ -560,9 +580,11 @@ out:
 	res->run_id = st.run_id;
 	res->has_outcome = st.have_outcome;
 	res->last_outcome = st.last_outcome;
+	res->stopped = st.stopped;
 	{
 		struct err ferr = {0};
-		if (store_job_run_finish(store, st.run_id, &st.counts, rc == 0 ? "ok" : "failed",
+		const char *status = rc < 0 ? "failed" : st.stopped ? "stopped" : "ok";
+		if (store_job_run_finish(store, st.run_id, &st.counts, status,
 					 rc == 0 ? NULL : err->msg, &ferr) < 0 && rc == 0) {
 			*err = ferr;
 			rc = -1;
@@ -592,11 +614,17 @@ out_noctx:
 int job_run(const struct config_job *job, struct store *store, struct job_run_result *res,
 	    struct err *err)
 {
-	return run(job, NULL, store, res, err);
+	return run(job, NULL, store, NULL, res, err);
+}
+
+int job_run_ctl(const struct config_job *job, struct store *store, const struct job_run_ctl *ctl,
+		struct job_run_result *res, struct err *err)
+{
+	return run(job, NULL, store, ctl, res, err);
 }
 
 int job_run_source(const struct config_job *job, struct source *src, struct store *store,
 		   struct job_run_result *res, struct err *err)
 {
-	return run(job, src, store, res, err);
+	return run(job, src, store, NULL, res, err);
 }

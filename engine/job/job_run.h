@@ -6,6 +6,7 @@
 #ifndef M2T_JOB_RUN_H
 #define M2T_JOB_RUN_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "engine/config/config.h"
@@ -19,6 +20,18 @@ struct job_run_result {
 	int64_t run_id;
 	bool has_outcome;           /* a message was recorded (or found recorded) */
 	enum outcome last_outcome;  /* ... with this outcome: what `deliver` reports */
+	bool stopped;           /* ended early because job_run_ctl.stop was set */
+};
+
+/* How another thread (the daemon) steers a run. */
+struct job_run_ctl {
+	/*
+	 * Polled between messages: once true, the message in hand is finished,
+	 * the rest of the batch is left in the mailbox untouched, what was
+	 * stored is committed and moved, and the run ends with status
+	 * "stopped" (res->stopped). NULL: never stops early.
+	 */
+	const atomic_bool *stop;
 };
 
 /*
@@ -31,6 +44,9 @@ struct job_run_result {
  */
 int job_run(const struct config_job *job, struct store *store, struct job_run_result *res,
 	    struct err *err);
+/* job_run() that another thread can stop between two messages. ctl may be NULL. */
+int job_run_ctl(const struct config_job *job, struct store *store, const struct job_run_ctl *ctl,
+		struct job_run_result *res, struct err *err);
 
 /*
  * The same run on a source the caller opened (`deliver`: the stdin source).

@@ -1,6 +1,7 @@
 #include "engine/util/log.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,11 @@
 #include <strings.h>
 #include <time.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine/util/buf.h"
+#include "engine/util/json.h"
 #include "engine/util/xalloc.h"
 
 #define LOG_LINE_MAX 4096
@@ -16,6 +22,10 @@
 #define LOG_SECRETS_MAX 4096
 
 static enum log_level g_level = LOG_INFO;
+static enum log_format g_format = LOG_FORMAT_KV;
+static pthread_once_t g_journal_once = PTHREAD_ONCE_INIT;
+static int g_journal;      /* stderr is a journald stream: prefix lines with <level> */
+static const char *const journal_prio[] = {"<7>", "<6>", "<4>", "<3>"};
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static char **g_secrets;
 static size_t g_nsecrets, g_secrets_cap;
@@ -32,6 +42,36 @@ void log_set_level(enum log_level level)
 enum log_level log_get_level(void)
 {
 	return g_level;
+}
+
+void log_set_format(enum log_format format)
+{
+	g_format = format;
+}
+
+int log_format_parse(const char *name)
+{
+	if (strcasecmp(name, "kv") == 0 || strcasecmp(name, "text") == 0)
+		return LOG_FORMAT_KV;
+	if (strcasecmp(name, "json") == 0)
+		return LOG_FORMAT_JSON;
+	return -1;
+}
+
+/*
+ * systemd sets JOURNAL_STREAM=dev:inode when a service's stderr is the
+ * journal; then a "<N>" prefix gives each line its priority in journald
+ * (journalctl -p warning). Checked against stderr itself, so a child whose
+ * stderr was redirected elsewhere prints no prefixes.
+ */
+static void journal_detect(void)
+{
+	const char *v = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat stt;
+	if (v && sscanf(v, "%llu:%llu", &dev, &ino) == 2 && fstat(2, &stt) == 0 &&
+	    (unsigned long long)stt.st_dev == dev && (unsigned long long)stt.st_ino == ino)
+		g_journal = 1;
 }
 
 int log_level_parse(const char *name)
@@ -178,17 +218,140 @@ char *log_clean(const char *in, size_t inlen, char *out, size_t outlen)
 	return out;
 }
 
+/* "-12", "0", "3.25": JSON numbers as log fields print them (no exponents). */
+static bool is_number(const char *s, size_t len)
+{
+	size_t i = 0;
+	if (i < len && s[i] == '-')
+		i++;
+	if (i >= len || s[i] < '0' || s[i] > '9')
+		return false;
+	if (s[i] == '0' && i + 1 < len && s[i + 1] >= '0' && s[i + 1] <= '9')
+		return false;
+	while (i < len && s[i] >= '0' && s[i] <= '9')
+		i++;
+	if (i < len && s[i] == '.') {
+		i++;
+		if (i >= len || s[i] < '0' || s[i] > '9')
+			return false;
+		while (i < len && s[i] >= '0' && s[i] <= '9')
+			i++;
+	}
+	return i == len;
+}
+
+static bool is_key_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '_' || c == '.' || c == '-';
+}
+
+/*
+ * The key=value fields of a line as JSON members: bare values that are
+ * numbers stay numbers, everything else becomes a string ("..." values
+ * unescaped first: log_clean escaped '"' and '\'). Text that is not
+ * key=value goes whole into "text", so nothing is lost.
+ */
+static void fields_to_json(struct buf *b, const char *p)
+{
+	struct buf val;
+	buf_init(&val, LOG_LINE_MAX);
+	while (*p) {
+		while (*p == ' ')
+			p++;
+		const char *k = p;
+		while (is_key_char(*p))
+			p++;
+		if (p == k || *p != '=') {
+			if (*k) {
+				buf_adds(b, ",\"text\":");
+				json_add_str(b, k);
+			}
+			break;
+		}
+		size_t klen = (size_t)(p - k);
+		p++;
+		buf_addc(b, ',');
+		json_add_string(b, k, klen);
+		buf_addc(b, ':');
+		buf_reset(&val);
+		if (*p == '"') {
+			for (p++; *p && *p != '"'; p++) {
+				if (*p == '\\' && p[1])
+					p++;
+				buf_addc(&val, *p);
+			}
+			if (*p == '"')
+				p++;
+			json_add_string(b, buf_str(&val), val.len);
+		} else {
+			const char *v = p;
+			while (*p && *p != ' ')
+				p++;
+			if (is_number(v, (size_t)(p - v)))
+				buf_add(b, v, (size_t)(p - v));
+			else
+				json_add_string(b, v, (size_t)(p - v));
+		}
+	}
+	buf_release(&val);
+}
+
+static void emit_json(enum log_level level, const char *ts, const char *event, char *fields)
+{
+	static const char *names[] = {"debug", "info", "warn", "error"};
+	struct buf b;
+	buf_init(&b, 4 * LOG_LINE_MAX);
+	buf_adds(&b, "{\"ts\":");
+	json_add_str(&b, ts);
+	buf_addf(&b, ",\"level\":\"%s\",\"event\":", names[level]);
+	json_add_str(&b, event);
+	if (t_job[0]) {
+		buf_adds(&b, ",\"job\":");
+		json_add_str(&b, t_job);
+	}
+	if (t_account[0]) {
+		buf_adds(&b, ",\"account\":");
+		json_add_str(&b, t_account);
+	}
+	if (t_uid)
+		buf_addf(&b, ",\"uid\":%u", t_uid);
+	pthread_mutex_lock(&g_lock);
+	redact(fields);
+	fields_to_json(&b, fields);
+	buf_addc(&b, '}');
+	if (b.failed)
+		fprintf(stderr, "%s{\"ts\":\"%s\",\"level\":\"error\",\"event\":\"log.too_long\"}\n",
+			g_journal ? "<3>" : "", ts);
+	else
+		fprintf(stderr, "%s%s\n", g_journal ? journal_prio[level] : "", buf_str(&b));
+	pthread_mutex_unlock(&g_lock);
+	buf_release(&b);
+}
+
 void log_msg(enum log_level level, const char *event, const char *fmt, ...)
 {
 	static const char *names[] = {"debug", "info", "warn", "error"};
 	if (level < g_level)
 		return;
+	pthread_once(&g_journal_once, journal_detect);
 	char line[LOG_LINE_MAX];
 	char ts[32];
 	time_t now = time(NULL);
 	struct tm tm;
 	gmtime_r(&now, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (g_format == LOG_FORMAT_JSON) {
+		line[0] = '\0';
+		if (fmt && fmt[0]) {
+			va_list ap;
+			va_start(ap, fmt);
+			vsnprintf(line, sizeof(line), fmt, ap);
+			va_end(ap);
+		}
+		emit_json(level, ts, event, line);
+		return;
+	}
 	int n = snprintf(line, sizeof(line), "%s level=%s event=%s", ts, names[level], event);
 	if (t_job[0] && n >= 0 && (size_t)n < sizeof(line))
 		n += snprintf(line + n, sizeof(line) - (size_t)n, " job=%s", t_job);
@@ -206,6 +369,6 @@ void log_msg(enum log_level level, const char *event, const char *fmt, ...)
 	line[sizeof(line) - 1] = '\0';
 	pthread_mutex_lock(&g_lock);
 	redact(line);
-	fprintf(stderr, "%s\n", line);
+	fprintf(stderr, "%s%s\n", g_journal ? journal_prio[level] : "", line);
 	pthread_mutex_unlock(&g_lock);
 }

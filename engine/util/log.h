@@ -1,6 +1,11 @@
 /*
  * The one logging module. Lines go to stderr as key=value:
  *   2026-11-21T10:00:00Z level=info job=support account=support uid=42 msg="..."
+ * or, with log_set_format(LOG_FORMAT_JSON), one JSON object per line with
+ * the same members ({"ts":...,"level":...,"event":...,"job":...,...}; bare
+ * numeric values are JSON numbers). When stderr is the systemd journal
+ * ($JOURNAL_STREAM), each line starts with its syslog priority ("<4>") so
+ * that journald files it under the right level.
  * Context (job, account, uid) is per thread. Text that came from a mail must
  * pass log_clean() before it is logged. Registered secrets are replaced by
  * "***" in every line, a second guard behind "never pass a secret to log_*".
@@ -18,7 +23,16 @@ enum log_level {
 	LOG_ERROR,
 };
 
+enum log_format {
+	LOG_FORMAT_KV = 0,   /* key=value (default) */
+	LOG_FORMAT_JSON,
+};
+
 void log_set_level(enum log_level level);
+/* Set before threads start (or between lines: it is read once per line). */
+void log_set_format(enum log_format format);
+/* "kv" (or "text"), "json"; -1 when unknown. */
+int log_format_parse(const char *name);
 enum log_level log_get_level(void);
 /* "debug", "info", "warn", "error"; -1 when unknown. */
 int log_level_parse(const char *name);

@@ -32,6 +32,8 @@
 #            EXTRA_YAML is appended verbatim at the end, right after the job
 #            "support-inbox": indent by 4 spaces to add keys to that job,
 #            2 spaces to add another job, none for a new top-level key.
+# Waiting:   wait_until SECONDS COMMAND...  (polls every 0.2 s; 1 when it timed out)
+#            free_port                    (a loopback TCP port nothing listens on)
 # Misc:      on_exit COMMAND              (run at exit, last registered first)
 #            $TEST_TMP                    (a private temp dir, removed at exit)
 #            $M2T_BIN                     (the binary under test)
@@ -112,6 +114,32 @@ check_eq() {
 	else
 		fail "$1" "got '$2', want '$3'"
 	fi
+}
+
+# --- waiting --------------------------------------------------------------------
+
+wait_until() {
+	local secs=$1 i
+	shift
+	for ((i = 0; i < secs * 5; i++)); do
+		if "$@" >/dev/null 2>&1; then
+			return 0
+		fi
+		sleep 0.2
+	done
+	return 1
+}
+
+free_port() {
+	local p i
+	for ((i = 0; i < 200; i++)); do
+		p=$((20000 + (RANDOM * 32768 + RANDOM) % 12000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			printf '%s\n' "$p"
+			return 0
+		fi
+	done
+	return 1
 }
 
 # --- servers (standalone runs) ----------------------------------------------

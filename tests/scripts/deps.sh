@@ -18,6 +18,7 @@ libxml2-dev
 libytnef0-dev
 libcurl4-openssl-dev
 libjansson-dev
+libmicrohttpd-dev
 postgresql
 postgresql-client
 dovecot-imapd

@@ -178,6 +178,38 @@ static const char full_config[] =
 	"    schedule: 30 2 * * mon-fri\n"
 	"    timezone: Europe/Berlin\n";
 
+TEST(observability_keys)
+{
+	struct config *cfg = NULL;
+	struct err err;
+	CHECK_INT(load_text(MINIMAL "log_format: json\nmetrics_listen: 127.0.0.1:9464\n", &cfg, &err), 0);
+	if (cfg) {
+		CHECK_STR(cfg->log_format, "json");
+		CHECK_STR(cfg->metrics_listen, "127.0.0.1:9464");
+		CHECK_STR(cfg->metrics_host, "127.0.0.1");
+		CHECK_INT(cfg->metrics_port, 9464);
+		config_free(&cfg);
+	}
+	CHECK_INT(load_text(MINIMAL "metrics_listen: \"[::1]:1\"\n", &cfg, &err), 0);
+	if (cfg) {
+		CHECK_STR(cfg->metrics_host, "::1");
+		CHECK_INT(cfg->metrics_port, 1);
+		config_free(&cfg);
+	}
+	CHECK_INT(load_text(MINIMAL "metrics_listen: localhost:65535\n", &cfg, &err), 0);
+	if (cfg) {
+		CHECK_STR(cfg->metrics_host, "localhost");
+		CHECK_INT(cfg->metrics_port, 65535);
+		CHECK(cfg->log_format == NULL);
+		config_free(&cfg);
+	}
+	CHECK_INT(load_text(MINIMAL, &cfg, &err), 0);
+	if (cfg) {
+		CHECK(cfg->metrics_listen == NULL);
+		config_free(&cfg);
+	}
+}
+
 TEST(minimal_config_gets_every_default)
 {
 	struct config *cfg = NULL;
@@ -481,6 +513,17 @@ TEST(bad_configs_name_position_and_key)
 		 "\"ECDHE+AESGCM:ECDHE+CHACHA20\" (no spaces)"},
 		{"log_level: verbose\n" MINIMAL,
 		 ":1:12: log_level: expected debug, info, warn or error, got \"verbose\""},
+		{MINIMAL "log_format: xml\n", ":13:13: log_format: expected kv or json, got \"xml\""},
+		{MINIMAL "metrics_listen: 9464\n",
+		 ":13:17: metrics_listen: expected HOST:PORT, e.g. \"127.0.0.1:9464\""},
+		{MINIMAL "metrics_listen: \"127.0.0.1:99999\"\n",
+		 ":13:17: metrics_listen: expected HOST:PORT, e.g. \"127.0.0.1:9464\""},
+		{MINIMAL "metrics_listen: \"::1:9464\"\n",
+		 ":13:17: metrics_listen: expected HOST:PORT, e.g. \"127.0.0.1:9464\""},
+		{MINIMAL "metrics_listen: \"[::1:9464\"\n",
+		 ":13:17: metrics_listen: expected [IPv6]:PORT, e.g. \"[::1]:9464\""},
+		{MINIMAL "metrics_listen: \":9464\"\n",
+		 ":13:17: metrics_listen: expected HOST:PORT, e.g. \"127.0.0.1:9464\""},
 		/* bad values */
 		{BASE_DB BASE_ACCOUNT "    port: 99999\n" BASE_JOB,
 		 ":9:11: accounts.support.port: expected an integer 1-65535, got \"99999\""},
@@ -950,6 +993,7 @@ int main(void)
 	log_set_level(LOG_ERROR);
 
 	RUN(minimal_config_gets_every_default);
+	RUN(observability_keys);
 	RUN(full_config_reads_every_key);
 	RUN(default_ports_follow_protocol_and_security);
 	RUN(unquoted_and_block_tls_settings);

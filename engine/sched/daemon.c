@@ -1,0 +1,513 @@
+/*
+ * The daemon's scheduler loop (daemon.h): one thread that waits in poll()
+ * for the next due time, a signal (signalfd) or a worker's result
+ * (eventfd), and never on the network or the database. That is also where
+ * push (IMAP IDLE) fits without a thread per idle connection: the idle
+ * connections become more descriptors in this poll set (or an epoll set
+ * beside it), and a connection reporting new mail marks its job due now —
+ * the workers do the work either way.
+ *
+ * Time: slots are wall-clock times (time(NULL)); each pass recomputes what
+ * is due, so a clock step or a suspend only makes jobs due sooner or later,
+ * and a job late by many slots runs once (due.h).
+ */
+#include "engine/sched/daemon.h"
+
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "engine/http/http_server.h"
+#include "engine/mime/message.h"
+#include "engine/sched/daemon_int.h"
+#include "engine/sched/sd_notify.h"
+#include "engine/util/log.h"
+#include "engine/util/str.h"
+#include "engine/util/xalloc.h"
+
+/* Longest sleep of the loop: the health check wants a recent pass. */
+#define LOOP_MAX_SLEEP_MS 5000
+/* /healthz calls the scheduler stalled after this long without a pass. */
+#define HEALTH_STALE_S 30
+/* After a refused claim that our own clock still calls due: look again in. */
+#define RECHECK_SKEW_S 5
+#define NEVER INT64_MAX
+
+static uint64_t env_duration_ms(const char *name, uint64_t def, uint64_t min)
+{
+	const char *v = getenv(name);
+	uint64_t ms;
+	if (!v || !v[0])
+		return def;
+	if (str_parse_duration_ms(v, &ms) < 0 || ms < min) {
+		log_warn("daemon.bad_env", "name=%s default_ms=%" PRIu64, name, def);
+		return def;
+	}
+	return ms;
+}
+
+static void apply_log_settings(const struct daemon *d, const struct config *cfg)
+{
+	if (!d->opts.log_level_from_cli) {
+		int lv = log_level_parse(cfg->log_level ? cfg->log_level : "info");
+		if (lv >= 0)
+			log_set_level((enum log_level)lv);
+	}
+	int fmt = cfg->log_format ? log_format_parse(cfg->log_format) : LOG_FORMAT_KV;
+	if (fmt >= 0)
+		log_set_format((enum log_format)fmt);
+}
+
+static void note_failure(struct daemon *d, enum err_class cls)
+{
+	if (cls > d->worst)
+		d->worst = cls;
+}
+
+/* ---- dispatch ------------------------------------------------------------ */
+
+static void dispatch_one(struct daemon *d, struct djob *j, time_t slot, bool force)
+{
+	struct dtask t = { .job = j, .cfg = j->cfg, .conf = d->conf, .slot = slot, .force = force };
+	d->conf->refs++;
+	j->running = true;
+	j->next = 0;
+	atomic_store(&j->stop, false);
+	atomic_store(&j->lease_lost, false);
+	d->running++;
+	log_ctx_set(j->name, NULL);
+	log_debug("job.due", "slot=%" PRId64 "%s", (int64_t)slot, force ? " force=yes" : "");
+	log_ctx_set(NULL, NULL);
+	workers_push(d, &t);
+	metrics_job_state(d->metrics, j->name, j->failures, j->disabled, true, 0);
+}
+
+/* Hands every due job to the workers; sets each other job's next look. */
+static void dispatch(struct daemon *d, time_t now)
+{
+	for (size_t i = 0; i < d->njobs; i++) {
+		struct djob *j = d->jobs[i];
+		time_t slot, next;
+		if (j->running || j->disabled || j->removed || j->once_done)
+			continue;
+		if (d->opts.once) {
+			j->once_done = true;
+			if (d->opts.all || cron_kind(j->cfg->cron) == CRON_IDLE) {
+				/* a one-shot pass cannot wait for push: idle jobs run too */
+				dispatch_one(d, j, now, d->opts.all);
+				continue;
+			}
+		} else if (j->next > now) {
+			continue;
+		}
+		/* what is not known yet (first pass, new job) is claimed as if never
+		 * run: the lease row in the database then says what really is */
+		struct due_state st = j->known ? j->due : (struct due_state){0};
+		int rc = due_check(j->cfg->cron, j->cfg->tz, &st, now, &slot, &next);
+		if (rc == 1) {
+			dispatch_one(d, j, slot, false);
+		} else {
+			j->next = rc == 0 ? next : NEVER;
+			if (d->opts.once) {
+				char when[TZ_ISO_MAX] = "never";
+				if (rc == 0)
+					tz_format_iso(j->cfg->tz, next, when, sizeof(when));
+				log_ctx_set(j->name, NULL);
+				log_info("job.not_due", "next=%s", when);
+				log_ctx_set(NULL, NULL);
+			}
+		}
+	}
+}
+
+static bool once_finished(const struct daemon *d)
+{
+	if (!d->opts.once)
+		return false;
+	for (size_t i = 0; i < d->njobs; i++)
+		if (!d->jobs[i]->once_done && !d->jobs[i]->disabled && !d->jobs[i]->removed)
+			return false;
+	return true;
+}
+
+/* ---- results ------------------------------------------------------------- */
+
+static void log_retry(const struct djob *j, int64_t retry_ms, enum err_class cls, const char *why)
+{
+	char in[32], clean[300];
+	str_fmt_duration_ms(retry_ms < 0 ? 0 : (uint64_t)retry_ms, in, sizeof(in));
+	log_warn("job.retry", "in=%s failures=%u class=%s reason=\"%s\"", in, j->failures,
+		 err_class_name(cls), log_clean(why, strlen(why), clean, sizeof(clean)));
+}
+
+static void result_error(struct daemon *d, struct djob *j, const struct dresult *r, time_t now)
+{
+	/* no claim, so no database row to count in: count here */
+	j->failures++;
+	uint64_t ms = due_backoff_ms(j->failures, d->retry_min_ms, d->retry_max_ms,
+				     (double)arc4random() / 4294967296.0);
+	j->due.retry_at = now + (time_t)((ms + 999) / 1000);
+	j->next = j->due.retry_at;
+	note_failure(d, r->err.cls);
+	log_retry(j, (int64_t)ms, r->err.cls, r->err.msg);
+}
+
+static void result_lost(struct daemon *d, struct djob *j, const struct dresult *r, time_t now)
+{
+	const struct store_lease *l = &r->lease;
+	time_t slot, next;
+	j->known = true;
+	j->due.last_slot = l->last_slot;
+	j->due.retry_at = l->retry_at;
+	j->failures = l->failures;
+	if (l->held && strcmp(l->holder_id, d->id) != 0 && l->last_slot < r->task.slot) {
+		/* running elsewhere, an older slot: ours may be due when it ends */
+		j->next = now + (time_t)(d->ttl_ms / 2000 ? d->ttl_ms / 2000 : 1);
+		if (d->opts.once)
+			log_info("job.held_elsewhere", "holder=%s pid=%d daemon=%s", l->holder_host,
+				 l->holder_pid, l->holder_id);
+		else
+			log_debug("job.held_elsewhere", "holder=%s pid=%d daemon=%s", l->holder_host,
+				  l->holder_pid, l->holder_id);
+		return;
+	}
+	/* else this slot is (being) run by another daemon: on to the next one */
+	int rc = due_check(j->cfg->cron, j->cfg->tz, &j->due, now, &slot, &next);
+	if (rc == 1)
+		j->next = now + RECHECK_SKEW_S;  /* our clock and the database's disagree */
+	else
+		j->next = rc == 0 ? next : NEVER;
+	if (d->opts.once) {
+		char when[TZ_ISO_MAX] = "never";
+		if (rc == 0)
+			tz_format_iso(j->cfg->tz, next, when, sizeof(when));
+		log_info("job.not_due", "next=%s", when);
+	} else {
+		log_debug("job.slot_taken", "last_slot=%" PRId64 " retry_at=%" PRId64,
+			  (int64_t)l->last_slot, (int64_t)l->retry_at);
+	}
+}
+
+static void result_ran(struct daemon *d, struct djob *j, const struct dresult *r, time_t now)
+{
+	const char *status = r->rc < 0 ? "failed" : r->res.stopped ? "stopped" : "ok";
+	j->known = true;
+	j->due.last_slot = r->lease.last_slot > r->task.slot ? r->lease.last_slot : r->task.slot;
+	j->failures = r->failures;
+	metrics_run_done(d->metrics, j->name, &r->res.counts, r->res.seconds, status, now);
+	if (r->lease_lost) {
+		/* another daemon has the job now; a failure at the end of this run
+		 * (say, a MOVE of mail it moved first) is not the job's to back off */
+		j->due.retry_at = 0;
+		j->next = now + (time_t)(d->ttl_ms / 2000 ? d->ttl_ms / 2000 : 1);
+		log_info("job.taken_over", "status=%s note=\"the lease was lost: another daemon runs "
+			 "this job now\"", status);
+		return;
+	}
+	if (r->rc < 0) {
+		note_failure(d, r->err.cls);
+		if (r->err.cls == ERR_FATAL) {
+			char clean[300];
+			j->disabled = true;
+			j->due.retry_at = now;  /* as released: due at once after a reload */
+			log_error("job.disabled", "class=fatal reason=\"%s\" until=reload",
+				  log_clean(r->err.msg, strlen(r->err.msg), clean, sizeof(clean)));
+			return;
+		}
+		j->due.retry_at = now + (time_t)((r->retry_ms + 999) / 1000);
+		log_retry(j, r->retry_ms, r->err.cls, r->err.msg);
+		return;
+	}
+	if (r->res.stopped) {
+		j->due.retry_at = now;   /* what is left is due at once (release said so too) */
+		return;
+	}
+	j->due.retry_at = 0;
+}
+
+static void handle_result(struct daemon *d, struct dresult *r, time_t now)
+{
+	struct djob *j = r->task.job;
+	j->running = false;
+	d->running--;
+	log_ctx_set(j->name, NULL);
+	switch (r->kind) {
+	case DRESULT_ERROR:
+		result_error(d, j, r, now);
+		break;
+	case DRESULT_LOST:
+		result_lost(d, j, r, now);
+		break;
+	case DRESULT_RAN:
+		result_ran(d, j, r, now);
+		break;
+	}
+	log_ctx_set(NULL, NULL);
+	if (!j->removed)
+		metrics_job_state(d->metrics, j->name, j->failures, j->disabled, false,
+				  r->lease.last_success_at);
+	/* last: a removed job's configuration may go with this reference */
+	dconf_unref(d, &r->task.conf);
+}
+
+static void drain_results(struct daemon *d)
+{
+	uint64_t v;
+	struct dresult *rs;
+	size_t n;
+	(void)!read(d->evfd, &v, sizeof(v));
+	results_take(d, &rs, &n);
+	time_t now = time(NULL);
+	for (size_t i = 0; i < n; i++)
+		handle_result(d, &rs[i], now);
+	free(rs);
+	djobs_sweep(d);
+	metrics_set_busy(d->metrics, (unsigned)d->running);
+}
+
+/* ---- signals ------------------------------------------------------------- */
+
+static void begin_stop(struct daemon *d, const char *why)
+{
+	if (d->stopping) {
+		log_info("daemon.stopping", "reason=%s note=\"already stopping\"", why);
+		return;
+	}
+	d->stopping = true;
+	sd_notify_send("STOPPING=1");
+	/* tasks no worker took yet are simply not run */
+	pthread_mutex_lock(&d->lock);
+	while (d->qlen) {
+		struct dtask t = d->queue[d->qhead];
+		d->qhead = (d->qhead + 1) % d->qcap;
+		d->qlen--;
+		t.job->running = false;
+		d->running--;
+		dconf_unref(d, &t.conf);
+	}
+	pthread_mutex_unlock(&d->lock);
+	for (size_t i = 0; i < d->njobs; i++)
+		if (d->jobs[i]->running)
+			atomic_store(&d->jobs[i]->stop, true);
+	log_info("daemon.stopping", "reason=%s running=%zu", why, d->running);
+}
+
+static void reload(struct daemon *d)
+{
+	struct config *cfg = NULL;
+	struct err err = {0};
+	char clean[600];
+	sd_notify_send("RELOADING=1");
+	log_info("config.reloading", "file=\"%s\"", d->opts.config_path);
+	if (config_load(d->opts.config_path, &cfg, &err) < 0) {
+		log_error("config.reload_failed", "error=\"%s\" action=\"keeping the running configuration\"",
+			  log_clean(err.msg, strlen(err.msg), clean, sizeof(clean)));
+		metrics_reload(d->metrics, false);
+		sd_notify_send("READY=1");
+		return;
+	}
+	apply_log_settings(d, cfg);
+	const struct config *old = d->conf->cfg;
+	if (strcmp(cfg->database_url, old->database_url) != 0) {
+		pthread_mutex_lock(&d->lock);
+		free(d->db_url);
+		d->db_url = xstrdup(cfg->database_url);
+		d->db_gen++;
+		pthread_mutex_unlock(&d->lock);
+		log_info("config.database_changed", "note=\"workers reconnect before their next job\"");
+	}
+	if ((cfg->metrics_listen || old->metrics_listen) &&
+	    (!cfg->metrics_listen || !old->metrics_listen ||
+	     strcmp(cfg->metrics_listen, old->metrics_listen) != 0))
+		log_warn("config.restart_needed", "key=metrics_listen note=\"takes effect at the next start\"");
+	struct dconf *next = xcalloc(1, sizeof(*next));
+	next->cfg = cfg;
+	next->refs = 1;
+	djobs_apply(d, next);
+	dconf_unref(d, &d->conf);
+	d->conf = next;
+	djobs_publish(d);
+	metrics_reload(d->metrics, true);
+	log_info("config.reloaded", "jobs=%zu", cfg->njobs);
+	sd_notify_send("READY=1");
+}
+
+static void read_signals(struct daemon *d, int sigfd)
+{
+	struct signalfd_siginfo si;
+	while (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			if (!d->stopping)
+				reload(d);
+		} else {
+			begin_stop(d, si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+		}
+	}
+}
+
+/* ---- the loop ------------------------------------------------------------ */
+
+static int sleep_ms(const struct daemon *d, time_t now, int64_t cap_ms)
+{
+	int64_t ms = cap_ms;
+	if (d->stopping)
+		return ms < 1000 ? (int)ms : 1000;
+	for (size_t i = 0; i < d->njobs; i++) {
+		const struct djob *j = d->jobs[i];
+		if (j->running || j->disabled || j->removed || j->once_done || j->next == NEVER)
+			continue;
+		int64_t t = j->next <= now ? 0 : ((int64_t)j->next - (int64_t)now) * 1000;
+		if (t < ms)
+			ms = t;
+	}
+	return (int)ms;
+}
+
+static int loop(struct daemon *d, int sigfd)
+{
+	uint64_t wd_us = sd_watchdog_usec();
+	int64_t cap = LOOP_MAX_SLEEP_MS;
+	if (wd_us && (int64_t)(wd_us / 2000) < cap)
+		cap = (int64_t)(wd_us / 2000) > 0 ? (int64_t)(wd_us / 2000) : 1;
+	for (;;) {
+		time_t now = time(NULL);
+		metrics_loop(d->metrics, now);
+		if (wd_us)
+			sd_notify_send("WATCHDOG=1");
+		if (!d->stopping)
+			dispatch(d, now);
+		metrics_set_busy(d->metrics, (unsigned)d->running);
+		if ((d->stopping || once_finished(d)) && d->running == 0)
+			return 0;
+		struct pollfd p[2] = { { .fd = sigfd, .events = POLLIN }, { .fd = d->evfd, .events = POLLIN } };
+		int rc = poll(p, 2, sleep_ms(d, now, cap));
+		if (rc < 0)
+			continue;  /* EINTR */
+		if (p[0].revents & POLLIN)
+			read_signals(d, sigfd);
+		if (p[1].revents & POLLIN)
+			drain_results(d);
+	}
+}
+
+static int metrics_handler(void *ud, const char *path, struct buf *body, const char **type)
+{
+	struct daemon *d = ud;
+	if (strcmp(path, "/metrics") == 0) {
+		*type = "text/plain; version=0.0.4; charset=utf-8";
+		metrics_render(d->metrics, body);
+		return 200;
+	}
+	if (strcmp(path, "/healthz") == 0)
+		return metrics_health(d->metrics, time(NULL), HEALTH_STALE_S > (time_t)(d->ttl_ms / 1000)
+				      ? HEALTH_STALE_S : (time_t)(d->ttl_ms / 1000), body);
+	buf_adds(body, "not found: try /metrics or /healthz\n");
+	return 404;
+}
+
+static void identity(struct daemon *d)
+{
+	if (gethostname(d->host, sizeof(d->host) - 1) != 0 || !d->host[0])
+		snprintf(d->host, sizeof(d->host), "localhost");
+	d->pid = (int)getpid();
+	snprintf(d->id, sizeof(d->id), "%08x%08x", arc4random(), arc4random());
+}
+
+int daemon_run(const struct daemon_opts *o, struct config *cfg, enum err_class *worst_r,
+	       struct err *err)
+{
+	struct daemon *d = xcalloc(1, sizeof(*d));
+	struct http_server *http = NULL;
+	sigset_t set;
+	int sigfd = -1, rc = -1;
+	bool started = false;
+
+	*worst_r = ERR_NONE;
+	d->opts = *o;
+	identity(d);
+	d->ttl_ms = env_duration_ms("M2T_LEASE_TTL", 30000, 300);
+	d->retry_min_ms = env_duration_ms("M2T_RETRY_MIN", 30000, 10);
+	d->retry_max_ms = env_duration_ms("M2T_RETRY_MAX", 15 * 60000, 10);
+	if (d->retry_max_ms < d->retry_min_ms)
+		d->retry_max_ms = d->retry_min_ms;
+	pthread_mutex_init(&d->lock, NULL);
+	pthread_cond_init(&d->cond, NULL);
+	pthread_mutex_init(&d->rlock, NULL);
+	d->conf = xcalloc(1, sizeof(*d->conf));
+	d->conf->cfg = cfg;
+	d->conf->refs = 1;
+	d->db_url = xstrdup(cfg->database_url);
+	d->evfd = -1;
+
+	/* every thread started below inherits the mask: signals reach only the signalfd */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0 ||
+	    (sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0 ||
+	    (d->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
+		err_set(err, ERR_FATAL, "cannot set up signal handling");
+		goto out;
+	}
+	/* GMime's global state, once, before any worker parses a mail */
+	mime_global_init();
+	started = true;
+	d->metrics = metrics_new(d->id, d->host, o->version ? o->version : "unknown", o->workers);
+	djobs_init(d);
+	djobs_publish(d);
+	if (cfg->metrics_listen && !o->once &&
+	    http_server_start(cfg->metrics_host, cfg->metrics_port, metrics_handler, d, &http, err) < 0)
+		goto out;
+	if (keeper_start(d, &d->keeper, err) < 0)
+		goto out;
+	if (workers_start(d, err) < 0)
+		goto out;
+	log_info("daemon.start", "daemon_id=%s host=%s pid=%d workers=%u jobs=%zu lease_ttl_ms=%" PRIu64
+		 "%s", d->id, d->host, d->pid, o->workers, cfg->njobs, d->ttl_ms,
+		 o->once ? (o->all ? " mode=once-all" : " mode=once") : "");
+	for (size_t i = 0; i < cfg->njobs && !o->once; i++)
+		if (cron_kind(cfg->jobs[i].cron) == CRON_IDLE)
+			log_warn("job.idle_not_scheduled", "job=%s note=\"push is not supported yet: "
+				 "the daemon runs this job only with --once\"", cfg->jobs[i].name);
+	sd_notify_send("READY=1");
+	rc = loop(d, sigfd);
+	log_info("daemon.stopped", "daemon_id=%s", d->id);
+	*worst_r = d->worst;
+out:
+	if (d->threads)
+		workers_stop(d);
+	keeper_stop(&d->keeper);
+	http_server_free(&http);
+	{
+		/* results posted after the loop ended (a failed start) */
+		struct dresult *rs;
+		size_t n;
+		results_take(d, &rs, &n);
+		for (size_t i = 0; i < n; i++)
+			dconf_unref(d, &rs[i].task.conf);
+		free(rs);
+	}
+	djobs_free(d);
+	dconf_unref(d, &d->conf);  /* frees cfg with the last run's reference */
+	metrics_free(&d->metrics);
+	if (started)
+		mime_global_shutdown();
+	if (sigfd >= 0)
+		close(sigfd);
+	if (d->evfd >= 0)
+		close(d->evfd);
+	free(d->queue);
+	free(d->db_url);
+	pthread_mutex_destroy(&d->lock);
+	pthread_cond_destroy(&d->cond);
+	pthread_mutex_destroy(&d->rlock);
+	free(d);
+	return rc;
+}

@@ -1,0 +1,55 @@
+/*
+ * The daemon: runs the configured jobs at their schedules on a fixed pool of
+ * worker threads, any number of daemons sharing one database (a job is owned
+ * through a lease row, migrations/0005_leases.sql), until SIGTERM or SIGINT.
+ *
+ *   SIGTERM, SIGINT  stop: no new runs; each running job finishes the message
+ *                    in hand, commits, moves what was committed, releases its
+ *                    lease; then the process exits 0.
+ *   SIGHUP           reload the configuration file; when it has errors they
+ *                    are logged (file:line:column) and the old one stays.
+ *                    Jobs added run by their schedule, removed ones stop at
+ *                    the next message, changed ones take the change at their
+ *                    next run; a job disabled by a fatal error is enabled again.
+ *
+ * Failures (error classes, err.h): transient and source failures are retried
+ * with exponential backoff (capped, jittered), logged with the reason;
+ * fatal ones disable the job until a reload. One job's failure never stops
+ * another.
+ *
+ * Test and tuning knobs from the environment (durations like "30s", "500ms"):
+ *   M2T_LEASE_TTL   lease time to live (default 30s; heartbeat every third)
+ *   M2T_RETRY_MIN   backoff after the first failure (default 30s)
+ *   M2T_RETRY_MAX   longest backoff (default 15m)
+ */
+#ifndef M2T_SCHED_DAEMON_H
+#define M2T_SCHED_DAEMON_H
+
+#include <stdbool.h>
+
+#include "engine/config/config.h"
+#include "engine/util/err.h"
+
+#define DAEMON_WORKERS_DEFAULT 4
+#define DAEMON_WORKERS_MAX 256
+
+struct daemon_opts {
+	const char *config_path;   /* reloaded from here on SIGHUP */
+	unsigned workers;          /* 1..DAEMON_WORKERS_MAX */
+	bool once;                 /* run what is due once, then exit */
+	bool all;                  /* with once: every job, due or not */
+	bool log_level_from_cli;   /* a reload keeps the command line's level */
+	const char *version;       /* shown in the metrics */
+};
+
+/*
+ * Runs until stopped (or, with once, until the due jobs ran). Takes cfg
+ * (loaded, schema checked by the caller; freed here). 0 when it ran and
+ * stopped as asked; *worst_r is the class of the worst failure of a run
+ * (ERR_NONE when every run succeeded) — what --once's exit code reports.
+ * -1 with err when it cannot start (threads, signals, metrics_listen).
+ */
+int daemon_run(const struct daemon_opts *o, struct config *cfg, enum err_class *worst_r,
+	       struct err *err);
+
+#endif

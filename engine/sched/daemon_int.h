@@ -1,0 +1,153 @@
+/*
+ * The daemon's parts, shared by daemon.c (the scheduler loop, signals,
+ * reload), daemon_jobs.c (the job table), daemon_worker.c (the worker pool)
+ * and daemon_keeper.c (lease heartbeats); not for use elsewhere.
+ *
+ * Threads and who owns what:
+ *   main thread   the scheduler: owns the job table, the configurations and
+ *                 their reference counts, decides what is due, hands tasks
+ *                 to the workers and reads their results. It never waits on
+ *                 the network or the database, so signals are served at once.
+ *   workers       one PostgreSQL connection each: claim the lease, run the
+ *                 job, release the lease, post the result.
+ *   keeper        one PostgreSQL connection: renews the leases of running
+ *                 jobs; a lease found lost sets the job's stop flag.
+ *   HTTP          libmicrohttpd's own thread: renders the metrics registry.
+ * A djob is shared with a worker through its task only while `running`; the
+ * worker touches nothing of it but the atomics.
+ */
+#ifndef M2T_SCHED_DAEMON_INT_H
+#define M2T_SCHED_DAEMON_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "engine/config/config.h"
+#include "engine/job/job_run.h"
+#include "engine/sched/daemon.h"
+#include "engine/sched/due.h"
+#include "engine/sched/metrics.h"
+#include "storage/store.h"
+
+/* One loaded configuration, kept while a run still uses one of its jobs. */
+struct dconf {
+	struct config *cfg;
+	unsigned refs;            /* main thread only: the daemon's + one per task */
+};
+
+struct djob {
+	char *name;
+	const struct config_job *cfg;   /* in conf; updated by a reload */
+	struct dconf *conf;
+	bool removed;             /* gone from the configuration: freed when its run ends */
+	bool running;             /* handed to a worker, result not read yet */
+	bool disabled;            /* a fatal error: not run again until a reload */
+	bool known;               /* `due` was read from the database (a claim) */
+	bool once_done;           /* --once: dispatched (or found not due) */
+	struct due_state due;
+	time_t next;              /* look at it again then; 0: at the next pass */
+	unsigned failures;        /* in a row */
+	atomic_bool stop;         /* read by the run between messages */
+	atomic_bool lease_lost;   /* set by the keeper along with stop */
+};
+
+/* A job handed to a worker. */
+struct dtask {
+	struct djob *job;
+	const struct config_job *cfg;
+	struct dconf *conf;       /* a reference, given back with the result */
+	time_t slot;
+	bool force;               /* --once --all: whatever the slot and backoff */
+};
+
+enum dresult_kind {
+	DRESULT_LOST,             /* the claim was refused: lease says why */
+	DRESULT_RAN,              /* claimed and run (ok or not) */
+	DRESULT_ERROR,            /* no claim: the database failed */
+};
+
+struct dresult {
+	struct dtask task;
+	enum dresult_kind kind;
+	struct store_lease lease; /* the lease row at the claim */
+	int rc;                   /* of job_run */
+	struct err err;
+	struct job_run_result res;
+	unsigned failures;        /* in a row, after this run */
+	int64_t retry_ms;         /* backoff set; -1: none */
+	bool lease_lost;
+	bool released;            /* the release reached the database */
+};
+
+struct daemon {
+	struct daemon_opts opts;
+	char host[256];
+	int pid;
+	char id[24];              /* random per process: the lease holder key */
+	uint64_t ttl_ms;          /* lease time to live */
+	uint64_t retry_min_ms;    /* backoff after the first failure */
+	uint64_t retry_max_ms;
+
+	struct dconf *conf;       /* the current configuration */
+	struct djob **jobs;
+	size_t njobs;
+	size_t running;           /* jobs handed out, results not read */
+	bool stopping;
+	enum err_class worst;     /* --once: the worst failure, for the exit code */
+
+	/* the task queue (workers wait on it) */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct dtask *queue;
+	size_t qhead, qlen, qcap;
+	bool quit;                /* workers exit once the queue is empty */
+	char *db_url;             /* guarded by lock; a reload may change it */
+	unsigned db_gen;          /* bumped with db_url */
+
+	/* results back to the main thread */
+	pthread_mutex_t rlock;
+	struct dresult *results;
+	size_t nresults, rcap;
+	int evfd;                 /* eventfd: a result is waiting */
+
+	pthread_t *threads;
+	unsigned nthreads;
+	struct keeper *keeper;
+	struct metrics *metrics;
+};
+
+/* daemon_jobs.c */
+/* Builds the table from d->conf (at start). */
+void djobs_init(struct daemon *d);
+/* Takes a newly loaded configuration: jobs kept keep their state, new ones
+ * start unknown, removed ones stop (when running) or go. */
+void djobs_apply(struct daemon *d, struct dconf *next);
+/* Frees the entries that are removed and not running. */
+void djobs_sweep(struct daemon *d);
+void djobs_free(struct daemon *d);
+void dconf_unref(struct daemon *d, struct dconf **c);
+/* Tells the metrics which jobs exist and their state. */
+void djobs_publish(struct daemon *d);
+
+/* daemon_worker.c */
+int workers_start(struct daemon *d, struct err *err);
+void workers_push(struct daemon *d, const struct dtask *t);
+/* Asks the workers to exit once the queue is empty, and joins them. */
+void workers_stop(struct daemon *d);
+/* Moves the posted results out: *v_r is malloc'd (free it), *n_r entries. */
+void results_take(struct daemon *d, struct dresult **v_r, size_t *n_r);
+/* A database URL for a worker or the keeper: a copy (free it) and its generation. */
+char *daemon_db_url(struct daemon *d, unsigned *gen_r);
+
+/* daemon_keeper.c */
+struct keeper;
+int keeper_start(struct daemon *d, struct keeper **k_r, struct err *err);
+void keeper_stop(struct keeper **k);
+/* A running job to keep the lease of; its stop flags are set if it is lost. */
+void keeper_add(struct keeper *k, struct djob *job);
+void keeper_remove(struct keeper *k, struct djob *job);
+
+#endif

@@ -1,0 +1,59 @@
+/*
+ * The daemon's metrics registry and its Prometheus text rendering, plus the
+ * health verdict behind /healthz. Updated by the scheduler (main thread),
+ * read by the HTTP thread: every call takes the registry's mutex. Knows
+ * nothing of HTTP (engine/http serves it).
+ *
+ * Metrics (all prefixed mail2ticket_; job="name"):
+ *   messages_total{job,outcome}          ticket, appended, ignored, badmail,
+ *                                        already_done: counted when a run ends
+ *   runs_total{job,status}               ok, failed, stopped
+ *   run_duration_seconds{job}            histogram of run wall times
+ *   last_success_timestamp_seconds{job}  0 when unknown
+ *   job_failures_in_row{job}, job_disabled{job}, job_running{job},
+ *   lease_held{job}                      1 when this daemon holds the lease
+ *   workers, workers_busy, jobs, config_reloads_total{result},
+ *   database_up, daemon_info{daemon_id,host,version}, start_time_seconds
+ */
+#ifndef M2T_SCHED_METRICS_H
+#define M2T_SCHED_METRICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "engine/util/buf.h"
+#include "storage/store.h"
+
+struct metrics;
+
+struct metrics *metrics_new(const char *daemon_id, const char *host, const char *version,
+			    unsigned workers);
+void metrics_free(struct metrics **m);
+
+/* The jobs that exist now; counters of names kept are kept. */
+void metrics_set_jobs(struct metrics *m, const char *const *names, size_t n);
+/* A run ended: status "ok", "failed" or "stopped". */
+void metrics_run_done(struct metrics *m, const char *job, const struct run_counts *c,
+		      double seconds, const char *status, time_t now);
+/* What the scheduler knows of a job. last_success 0: unknown (kept as it was). */
+void metrics_job_state(struct metrics *m, const char *job, unsigned failures, bool disabled,
+		       bool running, time_t last_success);
+void metrics_lease_held(struct metrics *m, const char *job, bool held);
+void metrics_set_busy(struct metrics *m, unsigned busy);
+void metrics_reload(struct metrics *m, bool ok);
+/* The scheduler loop went round at `now` (the health check wants it recent). */
+void metrics_loop(struct metrics *m, time_t now);
+/* The lease keeper reached the database (ok) or not, at now. */
+void metrics_database(struct metrics *m, bool ok, time_t now);
+
+/* Prometheus text exposition format 0.0.4. -1 when out went over its cap. */
+int metrics_render(struct metrics *m, struct buf *out);
+/*
+ * /healthz: 200 with "ok" when the scheduler loop went round in the last
+ * stale_s seconds and the database was reachable within the last stale_s;
+ * else 503 with the reason.
+ */
+int metrics_health(struct metrics *m, time_t now, time_t stale_s, struct buf *out);
+
+#endif
