@@ -81,6 +81,17 @@ const char *sasl_pick(const char *const *offered, size_t n, bool plaintext_ok)
 	return NULL;
 }
 
+const char *sasl_pick_bearer(const char *const *offered, size_t n)
+{
+	/* the standard (RFC 7628) before the vendor mechanism it replaced */
+	static const char *const order[] = {"OAUTHBEARER", "XOAUTH2", NULL};
+	for (size_t k = 0; order[k]; k++)
+		for (size_t i = 0; i < n; i++)
+			if (str_ieq(offered[i], order[k]))
+				return order[k];
+	return NULL;
+}
+
 static void secret_free(char *s)
 {
 	if (!s)

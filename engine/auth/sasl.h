@@ -47,6 +47,13 @@ struct sasl_params {
  */
 const char *sasl_pick(const char *const *offered, size_t n, bool plaintext_ok);
 
+/*
+ * The mechanism `auth: auto` takes for an OAuth2 account's bearer token:
+ * OAUTHBEARER (RFC 7628; Gmail, Dovecot) when offered, else XOAUTH2
+ * (Microsoft 365); NULL when the server offers neither. A static string.
+ */
+const char *sasl_pick_bearer(const char *const *offered, size_t n);
+
 /* True for mechanisms that send the secret itself (PLAIN, LOGIN, XOAUTH2,
  * OAUTHBEARER): only over an encrypted connection, or with security: none. */
 bool sasl_mech_is_plaintext(const char *mech);

@@ -97,6 +97,16 @@ int cli_test_exit_code(const struct err *err)
 	return err->cls == ERR_TRANSIENT ? EX_TEMPFAIL : EX_UNAVAILABLE;
 }
 
+void cli_test_print_oauth(const struct config_account *a)
+{
+	if (!a->oauth2.enabled)
+		return;
+	printf("  oauth2:       %s, flow %s, client %s\n",
+	       config_oauth_provider_name(a->oauth2.provider),
+	       config_oauth_flow_name(a->oauth2.flow), a->oauth2.client_id);
+	cli_oauth_print_status(a, "                ");
+}
+
 /* One folder: exists (with its message count) or not; never created. */
 static int folder_line(struct imap_client *c, const char *label, const char *name,
 		       bool must_exist, struct err *err)
@@ -163,12 +173,7 @@ static int test_imap(const struct config *cfg, const struct config_account *a)
 
 	int r = imap_connect_report(a, NULL, &rep, &c, &err);
 	cli_test_print_report(a, &rep, "STARTTLS");
-	if (a->oauth2.enabled) {
-		printf("  oauth2:       %s, flow %s, client %s\n",
-		       config_oauth_provider_name(a->oauth2.provider),
-		       config_oauth_flow_name(a->oauth2.flow), a->oauth2.client_id);
-		cli_oauth_print_status(a, "                ");
-	}
+	cli_test_print_oauth(a);
 	if (r < 0)
 		return cli_test_round_trips(&rep, &err);
 	cli_test_round_trips(&rep, NULL);

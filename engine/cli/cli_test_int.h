@@ -19,6 +19,10 @@ void cli_test_print_ms(const char *what, double ms);
  * capabilities and the login, as far as the connection got. */
 void cli_test_print_report(const struct config_account *a, const struct conn_report *r,
 			   const char *starttls);
+/* An oauth2 account's provider and flow, and its tokens' state (expiry,
+ * last refresh, last error; never a token); nothing for other accounts.
+ * After the login attempt, so that a refresh it made is shown. */
+void cli_test_print_oauth(const struct config_account *a);
 /*
  * The round trips of the report; then, when err is given (the connection
  * failed), "FAILED: ..." with the certificate's problem when the error

@@ -5,6 +5,8 @@
  * the server changes. POP3 has one maildrop and no folders, so each job
  * of the account is only described (what happens to its mail).
  *
+ * An oauth2 account's token state is shown as for IMAP.
+ *
  * SECURITY: prints the user name, never the password or token; server
  * text (CAPA lines, certificate names) arrives cleaned from engine/fetch
  * and engine/net.
@@ -43,6 +45,7 @@ int cli_test_pop3(const struct config *cfg, const struct config_account *a)
 
 	int r = pop3_connect_report(a, NULL, &rep, &c, &err);
 	cli_test_print_report(a, &rep, "STLS");
+	cli_test_print_oauth(a);
 	if (r < 0)
 		return cli_test_round_trips(&rep, &err);
 	double t0 = server_conn_clock_ms();

@@ -10,6 +10,9 @@
  *     flow: refresh_token | client_credentials   (app-only, microsoft)
  *     token_url / device_code_url / scope    overrides (generic: token_url required)
  *
+ * For IMAP and POP3 accounts; Microsoft's default scope follows the
+ * protocol (IMAP.AccessAsUser.All or POP.AccessAsUser.All).
+ *
  * Endpoints must be https://; plain http:// is accepted only for a
  * loopback address (a token endpoint on the same machine).
  *
@@ -143,9 +146,8 @@ int config_oauth_parse(struct config_account *a, const struct yaml_tree_node *ma
 	int idx;
 	if (yaml_tree_expect_mapping(map, err) < 0 || yaml_tree_check_keys(map, oauth_keys, err) < 0)
 		return -1;
-	if (a->protocol != PROTO_IMAP)
-		return yaml_tree_error(err, yaml_tree_key_node(map), "OAuth2 is available for "
-				       "IMAP accounts");
+	/* IMAP and POP3 alike (a maildir account has no login: its parser
+	 * refuses oauth2: before this) */
 	if (a->auth != AUTH_AUTO && a->auth != AUTH_XOAUTH2 && a->auth != AUTH_OAUTHBEARER)
 		return yaml_tree_error(err, yaml_tree_key_node(map), "an oauth2 account logs in "
 				       "with auth: xoauth2, oauthbearer or auto, not %s",

@@ -162,15 +162,9 @@ int imap_connect_report(const struct config_account *acc, const struct imap_limi
 	*client_r = NULL;
 	if (rep)
 		conn_report_init(rep);
-	if (!acc->host || !acc->username || (!acc->password && !acc->oauth2.enabled))
-		return err_set(err, ERR_FATAL, "account \"%s\": host, username and password "
-			       "are required", acc->name ? acc->name : "");
-	/* before anything could print it */
-	log_add_secret(acc->password);
-
 	struct imap_client *c = client_new(acc, lim);
-	/* the token first: a refused refresh never costs the mail server a login */
-	int r = acc->oauth2.enabled ? oauth_token_get(acc, &c->token, err) : 0;
+	/* the secret registered and an OAuth2 token taken before connecting */
+	int r = server_auth_prepare(acc, &c->token, err);
 	if (r == 0)
 		r = session_open(c, acc, rep, err);
 	conn_report_tls(rep, c->conn);

@@ -11,7 +11,9 @@
  * chose `security: none`. A server that says "logged in" before the
  * mechanism finished (for SCRAM: before it proved it knows the password)
  * is refused. An oauth2 account takes its access token from engine/auth
- * (OAUTHBEARER when offered, else XOAUTH2, with `auth: auto`).
+ * (OAUTHBEARER when offered, else XOAUTH2, with `auth: auto`); a cached
+ * token the server refuses is replaced once. Those OAuth2 rules are POP3's
+ * too: they live in server_conn.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,18 +39,8 @@ static size_t offered_mechs(const struct imap_client *c, const char **v, size_t 
 static void offered_text(const struct imap_client *c, char *out, size_t outlen)
 {
 	const char *v[MAX_OFFERED];
-	size_t n = offered_mechs(c, v, MAX_OFFERED), o = 0;
-	out[0] = '\0';
-	for (size_t i = 0; i < n && o + 1 < outlen; i++) {
-		char clean[64];
-		int k = snprintf(out + o, outlen - o, "%s%s", i ? " " : "",
-				 log_clean(v[i], strlen(v[i]), clean, sizeof(clean)));
-		if (k < 0 || (size_t)k >= outlen - o)
-			break;
-		o += (size_t)k;
-	}
-	if (!out[0])
-		snprintf(out, outlen, "none");
+	size_t n = offered_mechs(c, v, MAX_OFFERED);
+	server_auth_offered_text(v, n, "none", out, outlen);
 }
 
 struct auth_ctx {
@@ -73,21 +65,13 @@ static int auth_cont(struct imap_client *c, void *ud, const struct imap_response
 	return rc;
 }
 
-/* The password, or for an oauth2 account its access token. */
-static const char *secret_of(const struct imap_client *c, const struct config_account *acc)
-{
-	if (acc->oauth2.enabled)
-		return c->token.value ? c->token.value : "";
-	return acc->password ? acc->password : "";
-}
-
 static int authenticate(struct imap_client *c, const struct config_account *acc,
 			const char *mech, const struct imap_response **t_r, struct err *err)
 {
 	struct sasl *sasl = NULL;
 	int ret = -1;
 	char verb[64];
-	if (server_auth_sasl_new(acc, "imap", mech, secret_of(c, acc), &sasl, err) < 0)
+	if (server_auth_sasl_new(acc, "imap", mech, server_auth_secret(acc, &c->token), &sasl, err) < 0)
 		return -1;
 	struct auth_ctx ac = {.sasl = sasl};
 	snprintf(verb, sizeof(verb), "AUTHENTICATE %s", mech);
@@ -143,20 +127,8 @@ static int choose(struct imap_client *c, const struct config_account *acc, bool 
 	const char *v[MAX_OFFERED];
 	size_t n = offered_mechs(c, v, MAX_OFFERED);
 	*mech_r = NULL;
-	if (acc->auth == AUTH_AUTO && acc->oauth2.enabled) {
-		/* the standard one when offered (Gmail, Dovecot), else Microsoft's */
-		for (size_t i = 0; i < n && !*mech_r; i++)
-			if (str_ieq(v[i], "OAUTHBEARER"))
-				*mech_r = "OAUTHBEARER";
-		for (size_t i = 0; i < n && !*mech_r; i++)
-			if (str_ieq(v[i], "XOAUTH2"))
-				*mech_r = "XOAUTH2";
-		if (*mech_r)
-			return 0;
-		offered_text(c, offered, sizeof(offered));
-		return err_set(err, ERR_SOURCE, "%s offers neither OAUTHBEARER nor XOAUTH2 for the "
-			       "OAuth2 token (offered: %s)", c->host, offered);
-	}
+	if (acc->auth == AUTH_AUTO && acc->oauth2.enabled)
+		return server_auth_oauth_mech(c->host, v, n, mech_r, err);
 	if (acc->auth == AUTH_AUTO) {
 		*mech_r = sasl_pick(v, n, plain_ok);
 		if (*mech_r || plain_ok)
@@ -181,32 +153,10 @@ static int choose(struct imap_client *c, const struct config_account *acc, bool 
 	return 0;
 }
 
-/*
- * An OAuth2 access token the server refused although it had not expired
- * (revoked, or its grant changed): once, a fresh one from the token
- * endpoint. A token that was just fetched is not asked for again.
- */
-static bool retry_with_new_token(struct imap_client *c, const struct config_account *acc,
-				 struct err *err)
-{
-	struct err e2 = {0};
-	if (!acc->oauth2.enabled || c->token.refreshed || c->broken || err->cls != ERR_SOURCE)
-		return false;
-	oauth_token_rejected(acc, &c->token);
-	oauth_token_release(&c->token);
-	if (oauth_token_get(acc, &c->token, &e2) < 0) {
-		err_prefix(err, "%s; and no new token: %s", e2.msg, err->msg);
-		return false;
-	}
-	log_info("imap.login", "host=%s msg=\"trying again with a new OAuth2 token\"", c->host);
-	return true;
-}
-
 int imap_login(struct imap_client *c, const struct config_account *acc, struct err *err)
 {
 	char text[256];
 	const char *user = acc->username ? acc->username : "";
-	const char *pass = secret_of(c, acc);
 	bool tls = net_conn_is_tls(c->conn);
 	/* only an admin's explicit security: none lets a secret go unencrypted */
 	bool plain_ok = server_conn_secret_may_show(acc, c->conn);
@@ -214,12 +164,7 @@ int imap_login(struct imap_client *c, const struct config_account *acc, struct e
 	if (choose(c, acc, plain_ok, &mech, err) < 0)
 		return -1;
 	if (mech && !plain_ok && sasl_mech_is_plaintext(mech))
-		return err_set(err, ERR_SOURCE, "auth: %s would send the %s unencrypted: STARTTLS "
-			       "was not used; refusing (use security: tls or starttls, or a "
-			       "challenge-response mechanism such as scram-sha-256)",
-			       config_auth_name(acc->auth),
-			       acc->auth == AUTH_XOAUTH2 || acc->auth == AUTH_OAUTHBEARER ? "token"
-											   : "password");
+		return server_auth_refuse_unencrypted(acc, "STARTTLS", err);
 	if (!mech) {
 		if (!plain_ok)
 			return err_set(err, ERR_SOURCE, "the LOGIN command would send the password "
@@ -234,7 +179,7 @@ int imap_login(struct imap_client *c, const struct config_account *acc, struct e
 	const struct imap_response *t;
 	for (int attempt = 0;; attempt++) {
 		int r = mech ? authenticate(c, acc, mech, &t, err)
-			     : login_cmd(c, user, pass, &t, err);
+			     : login_cmd(c, user, server_auth_secret(acc, &c->token), &t, err);
 		if (r == 0 && t->status != IMAP_STATUS_OK) {
 			char how[64];
 			snprintf(how, sizeof(how), mech ? "AUTHENTICATE %s" : "LOGIN",
@@ -245,7 +190,9 @@ int imap_login(struct imap_client *c, const struct config_account *acc, struct e
 		}
 		if (r == 0)
 			break;
-		if (attempt > 0 || !retry_with_new_token(c, acc, err))
+		/* a cached OAuth2 token the server revoked early: once, a new one */
+		if (attempt > 0 || !server_auth_oauth_retry(acc, "imap.login", c->host, !c->broken,
+							    &c->token, err))
 			return -1;
 	}
 	c->logged_in = true;

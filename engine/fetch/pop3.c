@@ -4,13 +4,16 @@
  * (no silent downgrade: a server that does not offer or refuses STLS ends
  * the session before any credential is sent), bytes the server sent
  * before the TLS handshake abort it (engine/net), capabilities are
- * forgotten and asked again after STLS, and the password is registered
- * with the logger as a secret before anything is sent.
+ * forgotten and asked again after STLS, and the password (or an oauth2
+ * account's access token, engine/auth) is registered with the logger as a
+ * secret before anything is sent.
  * `starttls-optional` is the one explicit downgrade: it goes on in
  * plaintext with a warning on every connection, and then no login that
  * shows the password is made (pop3_auth.c).
  *
- * Connecting: greeting (with the APOP timestamp), CAPA, STLS, login.
+ * Connecting: an oauth2 account's access token first (a refused refresh
+ * costs the server no login), then greeting (with the APOP timestamp),
+ * CAPA, STLS, login.
  * Ending: QUIT, whose +OK is what applies the deletions.
  */
 #include <stdlib.h>
@@ -171,14 +174,11 @@ int pop3_connect_report(const struct config_account *acc, const struct pop3_limi
 	*client_r = NULL;
 	if (rep)
 		conn_report_init(rep);
-	if (!acc->host || !acc->username || !acc->password)
-		return err_set(err, ERR_FATAL, "account \"%s\": host, username and password "
-			       "are required", acc->name ? acc->name : "");
-	/* before anything could print it */
-	log_add_secret(acc->password);
-
 	struct pop3_client *c = client_new(acc, lim);
-	int r = session_open(c, acc, rep, err);
+	/* the secret registered and an OAuth2 token taken before connecting */
+	int r = server_auth_prepare(acc, &c->token, err);
+	if (r == 0)
+		r = session_open(c, acc, rep, err);
 	conn_report_tls(rep, c->conn);
 	if (rep) {
 		snprintf(rep->mech, sizeof(rep->mech), "%s", c->login_used);
@@ -247,6 +247,7 @@ void pop3_client_free(struct pop3_client **cp)
 	free(c->caps);
 	free(c->msgs);
 	free(c->uidl_pool);
+	oauth_token_release(&c->token);
 	free(c->host);
 	free(c);
 	*cp = NULL;

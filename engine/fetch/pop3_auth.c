@@ -1,5 +1,6 @@
 /*
- * SECURITY: handles the password (or bearer token). It goes only into a
+ * SECURITY: handles the password (or an oauth2 account's access token,
+ * or a bearer token given as the password). It goes only into a
  * command line or a SASL response that is wiped after sending, and into
  * the SASL session (engine/auth, wiped); never into a log or an error
  * message. AUTH lines and SASL responses are traced as "AUTH MECH ***" and
@@ -20,6 +21,10 @@
  *                     with "*" (RFC 5034 section 4).
  *   apop              APOP user md5(challenge password) (RFC 1939 section 7)
  *   user              USER / PASS (RFC 1939 section 7)
+ *   auto, oauth2:     OAUTHBEARER when CAPA's SASL line offers it, else
+ *                     XOAUTH2 (server_conn.c, as for IMAP), only where the
+ *                     token may be shown; a cached token the server refuses
+ *                     is replaced once by a new one (engine/auth)
  *   auto              the strongest SASL mechanism CAPA offers that keeps
  *                     the password off the wire (SCRAM-SHA-256, SCRAM-SHA-1,
  *                     CRAM-MD5); else APOP on a connection without TLS when
@@ -55,18 +60,7 @@ static void wipe_free(char *s)
 /* The SASL mechanisms of CAPA, comma-free, for messages: "SCRAM-SHA-256 PLAIN". */
 static void offered_text(const char *const *v, size_t n, char *out, size_t outlen)
 {
-	size_t o = 0;
-	out[0] = '\0';
-	for (size_t i = 0; i < n && o + 1 < outlen; i++) {
-		char clean[64];
-		int k = snprintf(out + o, outlen - o, "%s%s", i ? " " : "",
-				 log_clean(v[i], strlen(v[i]), clean, sizeof(clean)));
-		if (k < 0 || (size_t)k >= outlen - o)
-			break;
-		o += (size_t)k;
-	}
-	if (!out[0])
-		snprintf(out, outlen, "no SASL mechanisms");
+	server_auth_offered_text(v, n, "no SASL mechanisms", out, outlen);
 }
 
 /*
@@ -99,7 +93,8 @@ static int sasl_login(struct pop3_client *c, const struct config_account *acc, c
 {
 	char *line = NULL, *first = NULL, *resp = NULL;
 	int rc = -1;
-	if (server_auth_sasl_new(acc, "pop", mech, acc->password, sasl_r, err) < 0)
+	if (server_auth_sasl_new(acc, "pop", mech, server_auth_secret(acc, &c->token), sasl_r,
+				 err) < 0)
 		return -1;
 	struct sasl *sasl = *sasl_r;
 	snprintf(c->login_used, sizeof(c->login_used), "AUTH %s", mech);
@@ -239,6 +234,13 @@ static int choose(struct pop3_client *c, const struct config_account *acc, bool 
 	size_t n = pop3_sasl_mechs(c, words, sizeof(words), v, OFFERED_MAX);
 	bool simple_user = !strchr(acc->username, ' ');
 	*mech_r = NULL;
+	if (acc->auth == AUTH_AUTO && acc->oauth2.enabled) {
+		/* a token, not a password: only the bearer mechanisms carry it */
+		*kind_r = LOGIN_SASL;
+		if (server_auth_oauth_mech(c->host, v, n, mech_r, err) < 0)
+			return -1;
+		return may_show ? 0 : server_auth_refuse_unencrypted(acc, "STLS", err);
+	}
 	switch (acc->auth) {
 	case AUTH_AUTO:
 		return choose_auto(c, may_show, simple_user, v, n, kind_r, mech_r, err);
@@ -266,12 +268,7 @@ static int choose(struct pop3_client *c, const struct config_account *acc, bool 
 		return err_set(err, ERR_FATAL, "auth: %s is not a POP3 login",
 			       config_auth_name(acc->auth));
 	if (!may_show && sasl_mech_is_plaintext(mech))
-		return err_set(err, ERR_SOURCE, "auth: %s would send the %s unencrypted: STLS was "
-			       "not used; refusing (use security: tls or starttls, or a "
-			       "challenge-response mechanism such as scram-sha-256)",
-			       config_auth_name(acc->auth),
-			       acc->auth == AUTH_XOAUTH2 || acc->auth == AUTH_OAUTHBEARER ? "token"
-											   : "password");
+		return server_auth_refuse_unencrypted(acc, "STLS", err);
 	/* a server without a SASL list (no CAPA) is still asked: the admin chose */
 	if (n && !offered(v, n, mech)) {
 		offered_text(v, n, text, sizeof(text));
@@ -282,21 +279,12 @@ static int choose(struct pop3_client *c, const struct config_account *acc, bool 
 	return 0;
 }
 
-int pop3_login(struct pop3_client *c, const struct config_account *acc, struct err *err)
+/* One login as chosen; 0 only when the server answered +OK. */
+static int login_once(struct pop3_client *c, const struct config_account *acc,
+		      enum login_kind kind, const char *mech, struct err *err)
 {
 	const char *user = acc->username ? acc->username : "";
 	const char *pass = acc->password ? acc->password : "";
-	if (strlen(user) > CRED_MAX || strlen(pass) > CRED_MAX)
-		return err_set(err, ERR_FATAL, "user name or password too long");
-	bool may_show = server_conn_secret_may_show(acc, c->conn);
-	enum login_kind kind = LOGIN_USER;
-	const char *mech = NULL;
-	if (choose(c, acc, may_show, &kind, &mech, err) < 0)
-		return -1;
-	if (!net_conn_is_tls(c->conn) &&
-	    (kind == LOGIN_USER || (kind == LOGIN_SASL && sasl_mech_is_plaintext(mech))))
-		log_warn("pop3.login", "host=%s msg=\"sending the password without TLS "
-			 "(security: none)\"", c->host);
 	const struct pop3_response *r;
 	struct sasl *sasl = NULL;
 	int rc;
@@ -318,7 +306,32 @@ int pop3_login(struct pop3_client *c, const struct config_account *acc, struct e
 		}
 	}
 	sasl_free(&sasl);
-	if (rc == 0)
-		log_debug("pop3.login", "host=%s login=\"%s\"", c->host, c->login_used);
 	return rc;
+}
+
+int pop3_login(struct pop3_client *c, const struct config_account *acc, struct err *err)
+{
+	const char *user = acc->username ? acc->username : "";
+	const char *pass = acc->password ? acc->password : "";
+	/* (an OAuth2 token is bounded where it is read: engine/auth) */
+	if (strlen(user) > CRED_MAX || strlen(pass) > CRED_MAX)
+		return err_set(err, ERR_FATAL, "user name or password too long");
+	bool may_show = server_conn_secret_may_show(acc, c->conn);
+	enum login_kind kind = LOGIN_USER;
+	const char *mech = NULL;
+	if (choose(c, acc, may_show, &kind, &mech, err) < 0)
+		return -1;
+	if (!net_conn_is_tls(c->conn) &&
+	    (kind == LOGIN_USER || (kind == LOGIN_SASL && sasl_mech_is_plaintext(mech))))
+		log_warn("pop3.login", "host=%s msg=\"sending the password without TLS "
+			 "(security: none)\"", c->host);
+	/* -ERR leaves the session in the AUTHORIZATION state (RFC 1939): a
+	 * cached OAuth2 token the server revoked early gets one retry, with a
+	 * new token, in the same session */
+	for (int attempt = 0; login_once(c, acc, kind, mech, err) < 0; attempt++)
+		if (attempt > 0 || !server_auth_oauth_retry(acc, "pop3.login", c->host,
+							    pop3_usable(c), &c->token, err))
+			return -1;
+	log_debug("pop3.login", "host=%s login=\"%s\"", c->host, c->login_used);
+	return 0;
 }

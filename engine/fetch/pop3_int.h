@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/auth/oauth.h"
 #include "engine/fetch/pop3.h"
 #include "engine/fetch/pop3_parse.h"
 #include "engine/fetch/server_conn.h"
@@ -29,6 +30,7 @@ struct pop3_client {
 	bool caps_known;        /* CAPA answered +OK (else: an RFC 1939-only server) */
 	char timestamp[POP3_TIMESTAMP_MAX + 1];  /* APOP challenge; "" when none */
 	char login_used[48];    /* "AUTH SCRAM-SHA-256", "APOP", "USER/PASS"; "" before */
+	struct oauth_token token;   /* oauth2 accounts: the access token to log in with */
 	bool broken;            /* stream out of sync or closed: no more commands */
 	bool quit;              /* QUIT sent */
 

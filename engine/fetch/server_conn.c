@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine/auth/oauth.h"
 #include "engine/auth/sasl.h"
 #include "engine/util/log.h"
 #include "engine/util/str.h"
@@ -140,4 +141,85 @@ int server_auth_early_success(const char *host, const char *mech, struct err *er
 		       "was complete%s; refusing the session", host, mech,
 		       str_has_iprefix(mech, "SCRAM") ? " (it never proved it knows the password)"
 						     : "");
+}
+
+void server_auth_offered_text(const char *const *offered, size_t n, const char *none,
+			      char *out, size_t outlen)
+{
+	size_t o = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < n && o + 1 < outlen; i++) {
+		char clean[64];
+		int k = snprintf(out + o, outlen - o, "%s%s", i ? " " : "",
+				 log_clean(offered[i], strlen(offered[i]), clean, sizeof(clean)));
+		if (k < 0 || (size_t)k >= outlen - o)
+			break;
+		o += (size_t)k;
+	}
+	if (!out[0])
+		snprintf(out, outlen, "%s", none);
+}
+
+int server_auth_refuse_unencrypted(const struct config_account *acc, const char *starttls,
+				   struct err *err)
+{
+	bool token = acc->oauth2.enabled || acc->auth == AUTH_XOAUTH2 ||
+		     acc->auth == AUTH_OAUTHBEARER;
+	/* a bearer token has no challenge-response alternative: only TLS helps */
+	return err_set(err, ERR_SOURCE, "auth: %s would send the %s unencrypted: %s was not "
+		       "used; refusing (use security: tls or starttls%s)",
+		       config_auth_name(acc->auth), token ? "token" : "password", starttls,
+		       token ? "" : ", or a challenge-response mechanism such as scram-sha-256");
+}
+
+int server_auth_prepare(const struct config_account *acc, struct oauth_token *tok,
+			struct err *err)
+{
+	memset(tok, 0, sizeof(*tok));
+	if (!acc->host || !acc->username || (!acc->password && !acc->oauth2.enabled))
+		return err_set(err, ERR_FATAL, "account \"%s\": host, username and password "
+			       "are required", acc->name ? acc->name : "");
+	/* before anything could print it */
+	log_add_secret(acc->password);
+	return acc->oauth2.enabled ? oauth_token_get(acc, tok, err) : 0;
+}
+
+const char *server_auth_secret(const struct config_account *acc, const struct oauth_token *tok)
+{
+	if (acc->oauth2.enabled)
+		return tok->value ? tok->value : "";
+	return acc->password ? acc->password : "";
+}
+
+int server_auth_oauth_mech(const char *host, const char *const *offered, size_t n,
+			   const char **mech_r, struct err *err)
+{
+	char text[256];
+	if ((*mech_r = sasl_pick_bearer(offered, n)))
+		return 0;
+	server_auth_offered_text(offered, n, "none", text, sizeof(text));
+	return err_set(err, ERR_SOURCE, "%s offers neither OAUTHBEARER nor XOAUTH2 for the "
+		       "OAuth2 token (offered: %s)", host, text);
+}
+
+bool server_auth_oauth_retry(const struct config_account *acc, const char *event,
+			     const char *host, bool usable, struct oauth_token *tok,
+			     struct err *err)
+{
+	struct err e2 = {0};
+	char refused[sizeof(err->msg)];
+	/* a token fetched for this login is not asked for again: the endpoint
+	 * would give the same, or the server refuses it for another reason */
+	if (!acc->oauth2.enabled || !tok->value || tok->refreshed || !usable ||
+	    err->cls != ERR_SOURCE)
+		return false;
+	oauth_token_rejected(acc, tok);
+	oauth_token_release(tok);
+	if (oauth_token_get(acc, tok, &e2) < 0) {
+		snprintf(refused, sizeof(refused), "%s", err->msg);
+		err_set(err, e2.cls, "%s; and no new OAuth2 token: %s", refused, e2.msg);
+		return false;
+	}
+	log_info(event, "host=%s msg=\"trying again with a new OAuth2 token\"", host);
+	return true;
 }

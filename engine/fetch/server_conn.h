@@ -4,8 +4,9 @@
  * (engine/net's net_conn_open, where proxies apply), the three timeouts
  * (connect_timeout for each attempt, io_timeout for each read and write,
  * session_timeout for the whole session), implicit TLS, the STARTTLS
- * handshake and the policy when STARTTLS cannot be had; and the report of
- * it all for `test-connection`.
+ * handshake and the policy when STARTTLS cannot be had; the report of it
+ * all for `test-connection`; and what logging in has in common (the SASL
+ * session, OAuth2 tokens: which mechanism, when to retry).
  *
  * Errors are engine/net's: the network and timeouts ERR_TRANSIENT,
  * certificates ERR_SOURCE, TLS settings OpenSSL refuses ERR_FATAL.
@@ -93,5 +94,57 @@ int server_auth_sasl_new(const struct config_account *acc, const char *service,
  * the session must not be used.
  */
 int server_auth_early_success(const char *host, const char *mech, struct err *err);
+
+/* The server's mechanism names as one cleaned line for messages
+ * ("SCRAM-SHA-256 PLAIN"); `none` when n is 0. */
+void server_auth_offered_text(const char *const *offered, size_t n, const char *none,
+			      char *out, size_t outlen);
+
+/*
+ * A login by `auth:` would show the secret (the password, or an OAuth2
+ * token) on a connection where server_conn_secret_may_show() is false:
+ * ERR_SOURCE saying what to change; `starttls` names the protocol's
+ * command ("STARTTLS", "STLS").
+ */
+int server_auth_refuse_unencrypted(const struct config_account *acc, const char *starttls,
+				   struct err *err);
+
+/*
+ * OAuth2 logins (accounts with oauth2:), the same for IMAP and POP3.
+ *
+ * Before connecting: the account has what a login needs (host, username,
+ * and a password unless it has oauth2:), the password is registered with
+ * the logger as a secret, and an oauth2 account's access token is taken
+ * into *tok (engine/auth) — before the connection, so that a refused
+ * refresh never costs the mail server a login. *tok is left empty for
+ * other accounts; oauth_token_release() it either way.
+ */
+struct oauth_token;
+int server_auth_prepare(const struct config_account *acc, struct oauth_token *tok,
+			struct err *err);
+/* What a login sends: the access token of an oauth2 account, else the
+ * password; "" when there is none, never NULL. Owned by acc or tok. */
+const char *server_auth_secret(const struct config_account *acc, const struct oauth_token *tok);
+/*
+ * `auth: auto` on an oauth2 account: OAUTHBEARER when offered, else
+ * XOAUTH2 (sasl_pick_bearer); ERR_SOURCE naming what the server offers
+ * when it has neither.
+ */
+int server_auth_oauth_mech(const char *host, const char *const *offered, size_t n,
+			   const char **mech_r, struct err *err);
+/*
+ * The retry rule after the server refused an oauth2 account's login
+ * (*err): when the refusal is a login refusal (ERR_SOURCE), the session
+ * can still take a command (`usable`) and the token came from a cache
+ * rather than from the token endpoint just now, the server may have
+ * revoked it before its expiry: it is dropped (oauth_token_rejected) and a
+ * fresh one is fetched into *tok. True: log in once more with it (the
+ * caller allows one retry). False: no retry; when no new token could be
+ * had, *err says so too and takes that failure's class (a token endpoint
+ * that is down is "try again later").
+ */
+bool server_auth_oauth_retry(const struct config_account *acc, const char *event,
+			     const char *host, bool usable, struct oauth_token *tok,
+			     struct err *err);
 
 #endif

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The account examples of the README (examples/accounts/*.yaml): the plain
 # IMAP one, pointed at the test Dovecot, connects and logs in as written;
-# the Microsoft 365 and Gmail (OAuth2) ones load, with their secret files
-# replaced (their flows are tested against the local endpoint in test_oauth.sh).
+# the Microsoft 365 (IMAP and POP3) and Gmail (OAuth2) ones load, with their
+# secret files replaced (their flows are tested against the local endpoint in
+# test_oauth.sh and test_oauth_pop3.sh).
 . "$(dirname "$0")/lib.sh"
 
 export DATABASE_URL=postgresql://unused@127.0.0.1:1/none
@@ -20,7 +21,7 @@ rc=0
 check_eq "plain IMAP example: test-connection exits 0" "$rc" 0
 check "plain IMAP example: logs in with SCRAM-SHA-256" grep -q "login: *SCRAM-SHA-256" "$TEST_TMP/plain.out"
 
-for f in microsoft365 microsoft365-app gmail; do
+for f in microsoft365 microsoft365-app microsoft365-pop3 gmail; do
 	token=$TEST_TMP/$f.token
 	printf 'ya29.example-client-secret\n' >"$token"
 	chmod 600 "$token"
@@ -30,3 +31,6 @@ for f in microsoft365 microsoft365-app gmail; do
 	check_eq "$f example: loads" "$rc" 0
 	check "$f example: the token is not shown" bash -c '! grep -q "ya29" "$1"' _ "$TEST_TMP/$f.out"
 done
+check "microsoft365-pop3 example: POP3 with the POP scope" \
+	grep -q "scope https://outlook.office365.com/POP.AccessAsUser.All offline_access" \
+	"$TEST_TMP/microsoft365-pop3.out"

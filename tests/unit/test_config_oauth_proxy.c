@@ -1,6 +1,6 @@
 /*
  * The configuration of proxies (proxy: URLs, their passwords) and of OAuth2 (providers' defaults, flows, client
- * secrets, endpoints): what loads, and the exact message an admin sees for
+ * secrets, endpoints; IMAP and POP3 accounts): what loads, and the exact message an admin sees for
  * each mistake (file:line:column and key), never with a secret in it.
  */
 #include <stdio.h>
@@ -55,6 +55,12 @@ static const char *load_err(const char *text)
 	"    username: helpdesk\n"
 #define PW "    password_env: M2T_TEST_PW\n"
 #define JOB "jobs:\n  j:\n    account: a\n    schedule: '@hourly'\n"
+#define POP3                                                                   \
+	"accounts:\n"                                                          \
+	"  a:\n"                                                               \
+	"    protocol: pop3\n"                                                 \
+	"    host: pop.example.com\n"                                          \
+	"    username: helpdesk\n"
 
 struct bad_case {
 	const char *text;
@@ -208,6 +214,44 @@ TEST(oauth_provider_defaults)
 	config_free(&cfg);
 }
 
+/* POP3 accounts take OAuth2 like IMAP ones; Microsoft's scope is POP's. */
+TEST(oauth_pop3_accounts)
+{
+	struct config *cfg = NULL;
+	struct err err;
+	CHECK_INT(load_text(DB POP3 MS JOB, &cfg, &err), 0);
+	if (cfg) {
+		const struct config_account *a = &cfg->accounts[0];
+		CHECK_INT(a->protocol, PROTO_POP3);
+		CHECK_INT(a->port, 995);
+		CHECK_INT(a->auth, AUTH_AUTO);
+		CHECK(a->oauth2.enabled);
+		CHECK(a->password == NULL);
+		CHECK_INT(a->password_source, SECRET_NONE);
+		CHECK_STR(a->oauth2.scope,
+			  "https://outlook.office365.com/POP.AccessAsUser.All offline_access");
+		CHECK_STR(a->oauth2.token_url,
+			  "https://login.microsoftonline.com/organizations/oauth2/v2.0/token");
+		CHECK_STR(a->oauth2.database_url, "postgresql://localhost/m2t");
+	}
+	config_free(&cfg);
+	/* app-only: the same .default scope as IMAP (POP.AccessAsApp is granted to the app) */
+	CHECK_INT(load_text(DB POP3 "    auth: xoauth2\n" MS "      tenant: contoso\n"
+			    "      flow: client_credentials\n"
+			    "      client_secret_env: M2T_TEST_CLIENT_SECRET\n" JOB, &cfg, &err), 0);
+	if (cfg) {
+		CHECK_INT(cfg->accounts[0].auth, AUTH_XOAUTH2);
+		CHECK_STR(cfg->accounts[0].oauth2.scope, "https://outlook.office365.com/.default");
+	}
+	config_free(&cfg);
+	CHECK_INT(load_text(DB POP3 "    auth: oauthbearer\n    oauth2:\n      provider: google\n"
+			    "      client_id: g.apps\n      client_secret_env: M2T_TEST_CLIENT_SECRET\n"
+			    JOB, &cfg, &err), 0);
+	if (cfg)
+		CHECK_STR(cfg->accounts[0].oauth2.scope, "https://mail.google.com/");
+	config_free(&cfg);
+}
+
 TEST(oauth_mistakes)
 {
 	static const struct bad_case cases[] = {
@@ -248,8 +292,21 @@ TEST(oauth_mistakes)
 		 "digits, '.' and '-')"},
 		{DB IMAP MS "      client_secret: x\n" JOB,
 		 ":11:7: accounts.a.oauth2: unknown key \"client_secret\""},
-		{DB "accounts:\n  a:\n    protocol: pop3\n    host: h\n    username: u\n" MS JOB,
-		 ":8:5: accounts.a.oauth2: OAuth2 is available for IMAP accounts"},
+		/* POP3 too: a token, not a password, and only the bearer logins */
+		{DB POP3 MS PW JOB,
+		 ":11:5: accounts.a.password_env: an oauth2 account logs in with tokens from "
+		 "its token endpoint, not a password"},
+		{DB POP3 "    auth: apop\n" MS JOB,
+		 ":9:5: accounts.a.oauth2: an oauth2 account logs in with auth: xoauth2, "
+		 "oauthbearer or auto, not apop"},
+		{DB POP3 "    auth: user\n" MS JOB,
+		 ":9:5: accounts.a.oauth2: an oauth2 account logs in with auth: xoauth2, "
+		 "oauthbearer or auto, not user"},
+		/* a maildir account has no login at all */
+		{DB "accounts:\n  l:\n    protocol: maildir\n    path: /m\n" MS
+		 "jobs:\n  j:\n    account: l\n    schedule: '@hourly'\n",
+		 ":7:5: accounts.l.oauth2: not used by a maildir account (it reads path: on this "
+		 "machine)"},
 	};
 	check_cases(cases, sizeof(cases) / sizeof(cases[0]));
 }
@@ -298,6 +355,7 @@ int main(void)
 	RUN(proxy_urls);
 	RUN(proxy_mistakes);
 	RUN(oauth_provider_defaults);
+	RUN(oauth_pop3_accounts);
 	RUN(oauth_mistakes);
 	RUN(summary_without_secrets);
 

@@ -50,6 +50,12 @@ TEST(pick_prefers_strongest_and_keeps_passwords_secret)
 	CHECK(sasl_pick(oauth, 4, true) == NULL);
 	const char *mixed[] = {"PLAIN", "SCRAM-SHA-1"};
 	CHECK_STR(sasl_pick(mixed, 2, false), "SCRAM-SHA-1");
+	/* an OAuth2 account's auto: OAUTHBEARER when offered, else XOAUTH2 */
+	CHECK_STR(sasl_pick_bearer(oauth, 4), "OAUTHBEARER");
+	const char *microsoft[] = {"PLAIN", "xoauth2"};
+	CHECK_STR(sasl_pick_bearer(microsoft, 2), "XOAUTH2");
+	CHECK(sasl_pick_bearer(dovecot, 5) == NULL);
+	CHECK(sasl_pick_bearer(NULL, 0) == NULL);
 	CHECK(sasl_mech_is_plaintext("PLAIN") && sasl_mech_is_plaintext("xoauth2"));
 	CHECK(sasl_mech_is_plaintext("UNKNOWN-MECH"));
 	CHECK(!sasl_mech_is_plaintext("SCRAM-SHA-256") && !sasl_mech_is_plaintext("CRAM-MD5"));
