@@ -120,8 +120,12 @@ static struct imap_client *client_new(const struct config_account *acc,
 		c->lim.max_line = IMAP_DEFAULT_MAX_LINE;
 	if (!c->lim.max_literal)
 		c->lim.max_literal = IMAP_DEFAULT_MAX_LITERAL;
+	/* a message bigger than it was listed is read to its end (up to four
+	 * times the limit) and dropped, so it becomes badmail and the session
+	 * goes on; beyond that the server is broken or hostile */
+	uint64_t skip = c->lim.max_literal > UINT64_MAX / 4 ? UINT64_MAX : c->lim.max_literal * 4;
 	struct imap_parse_limits plim = {
-		.max_line = c->lim.max_line, .max_literal = c->lim.max_literal,
+		.max_line = c->lim.max_line, .max_literal = c->lim.max_literal, .max_skip = skip,
 	};
 	c->parser = imap_parser_new(&plim);
 	/* commands carry at most a UID set, a mailbox name and LOGIN strings */

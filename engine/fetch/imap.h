@@ -72,7 +72,9 @@ int imap_list_messages(struct imap_client *c, struct imap_msg_info **v_r, size_t
 
 /*
  * Called once per message of a fetch, in server order. `raw` is valid only
- * during the call. Returning <0 stops the fetch (after the command's
+ * during the call. raw NULL: the server sent more than max_literal for this
+ * message (it listed less); the bytes were read and dropped, len is what it
+ * announced (capped). Returning <0 stops the fetch (after the command's
  * response is read) and the fetch returns that error.
  */
 typedef int (*imap_body_cb)(void *ud, uint32_t uid, const char *raw, size_t len,

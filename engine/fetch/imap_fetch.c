@@ -162,6 +162,13 @@ static int body_cb(struct imap_client *c, void *ud, const struct imap_response *
 	}
 	bc->done[idx] = 1;
 	bc->ndone++;
+	if (body->skipped) {
+		log_warn("imap.fetch", "host=%s uid=%u size=%llu msg=\"server sent more than the "
+			 "limit for a message it listed smaller; dropped\"", c->host, uid,
+			 (unsigned long long)body->declared);
+		size_t len = body->declared > SIZE_MAX ? SIZE_MAX : (size_t)body->declared;
+		return bc->cb(bc->ud, uid, NULL, len, err);
+	}
 	return bc->cb(bc->ud, uid, body->str, body->len, err);
 }
 

@@ -40,6 +40,7 @@ struct node {
 	size_t parent;          /* node index, NO_PARENT for top level */
 	size_t sib;             /* index among its parent's elements */
 	size_t count;           /* LIST: elements so far */
+	uint64_t declared;      /* LITERAL dropped for its size (max_skip): the size */
 	size_t start;           /* LIST: where its elements go in the final array */
 };
 
@@ -65,6 +66,8 @@ struct imap_parser {
 	bool header_done;       /* tag and name of this response parsed */
 
 	uint64_t lit_size, lit_left, lit_total;
+	bool lit_skip;          /* the literal being read is dropped, not kept */
+	uint64_t skip_total;    /* bytes dropped in this response */
 
 	struct span tag, name, code, code_args, text;
 	struct imap_response resp;
@@ -135,6 +138,8 @@ static void response_clear(struct imap_parser *p)
 	p->top_count = 0;
 	p->header_done = false;
 	p->lit_size = p->lit_left = p->lit_total = 0;
+	p->skip_total = 0;
+	p->lit_skip = false;
 	p->tag.off = p->name.off = p->code.off = p->code_args.off = p->text.off = NO_OFF;
 	memset(&p->resp, 0, sizeof(p->resp));
 }
@@ -281,12 +286,28 @@ static int parse_literal_start(struct imap_parser *p, const char *s, size_t len,
 		d++;
 	if (digits == 0 || d + 1 != len || s[d] != '}')
 		return fail(p, IMAP_PERR_SYNTAX);
-	uint64_t n;
-	if (str_parse_u64(s + i, digits, p->lim.max_literal, &n) < 0)
-		return fail(p, IMAP_PERR_LITERAL_TOO_BIG);
-	if (n > p->lim.max_literal - p->lit_total)
+	uint64_t n, cap = p->lim.max_literal > p->lim.max_skip ? p->lim.max_literal
+								  : p->lim.max_skip;
+	if (str_parse_u64(s + i, digits, cap, &n) < 0)
 		return fail(p, IMAP_PERR_LITERAL_TOO_BIG);
 	size_t idx;
+	if (n > p->lim.max_literal - p->lit_total) {
+		/* too big to keep: drop it when within max_skip (the response's
+		 * dropped literals together), so the session goes on */
+		if (n > p->lim.max_skip - p->skip_total)
+			return fail(p, IMAP_PERR_LITERAL_TOO_BIG);
+		if (node_add(p, IMAP_ARG_LITERAL, &idx) < 0)
+			return -1;
+		if (buf_reserve(&p->data, 1) < 0)  /* its terminating NUL */
+			return fail(p, IMAP_PERR_LITERAL_TOO_BIG);
+		p->nodes[idx].off = p->data.len;
+		p->nodes[idx].len = 0;
+		p->nodes[idx].declared = n;
+		p->skip_total += n;
+		p->lit_skip = true;
+		p->lit_size = p->lit_left = n;
+		return 1;
+	}
 	if (node_add(p, IMAP_ARG_LITERAL, &idx) < 0)
 		return -1;
 	/* n is within max_literal: reserving it now means the literal is
@@ -503,6 +524,8 @@ static void response_finish(struct imap_parser *p)
 		} else {
 			a->str = p->data.data + n->off;
 			a->len = n->len;
+			a->skipped = n->declared > 0;
+			a->declared = n->declared;
 		}
 	}
 	struct imap_response *r = &p->resp;
@@ -538,6 +561,7 @@ static void literal_done(struct imap_parser *p)
 {
 	p->data.data[p->data.len++] = '\0';
 	p->lit_size = 0;
+	p->lit_skip = false;
 	p->state = ST_LINE;
 }
 
@@ -558,8 +582,10 @@ enum imap_parse_result imap_parser_feed(struct imap_parser *p, const char *data,
 			if ((uint64_t)n > p->lit_left)
 				n = (size_t)p->lit_left;
 			/* room was reserved when the literal started */
-			memcpy(p->data.data + p->data.len, data + used, n);
-			p->data.len += n;
+			if (!p->lit_skip) {
+				memcpy(p->data.data + p->data.len, data + used, n);
+				p->data.len += n;
+			}
 			p->lit_left -= n;
 			used += n;
 			if (p->lit_left == 0)

@@ -28,6 +28,14 @@ struct imap_parser;
 struct imap_parse_limits {
 	size_t max_line;        /* text of one response, literals excluded (default 64 KB) */
 	uint64_t max_literal;   /* one literal, and all literals of a response together */
+	/*
+	 * A literal over max_literal but at most max_skip bytes is read and
+	 * dropped rather than refused: the session stays in step and the
+	 * response shows it as `skipped` with its declared size (a server that
+	 * sends more for a message than it listed: that message goes to
+	 * badmail, not the whole mailbox). 0 (default): refused.
+	 */
+	uint64_t max_skip;
 	unsigned max_depth;     /* nested parenthesised lists (default 16) */
 	size_t max_elements;    /* atoms, strings, lists of one response (default 100000) */
 };
@@ -45,6 +53,10 @@ struct imap_arg {
 	/* ATOM, STRING, LITERAL: the bytes, NUL-terminated (the NUL not counted). */
 	const char *str;
 	size_t len;
+	/* LITERAL over max_literal, read and dropped (max_skip): str is "" and
+	 * len 0; `declared` is the size the server announced. */
+	bool skipped;
+	uint64_t declared;
 	/* LIST: the elements. */
 	const struct imap_arg *list;
 	size_t count;

@@ -48,8 +48,8 @@ static int imap_source_fetch(struct source *src, const uint32_t *ids, size_t n,
 			     source_body_cb cb, void *ud, struct err *err)
 {
 	struct imap_source *s = (struct imap_source *)src;
-	/* same contract: the IMAP client never reports a body as too big (a
-	 * literal over max_literal fails the command), so raw is never NULL */
+	/* same contract: a body the server sent bigger than the limit comes as
+	 * raw NULL with its announced size */
 	return imap_fetch_bodies(s->c, ids, n, cb, ud, err);
 }
 

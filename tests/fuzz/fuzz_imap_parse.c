@@ -54,7 +54,8 @@ static uint64_t digest(uint64_t h, const struct imap_response *r)
 static uint64_t run(const char *in, size_t len, size_t step, int *nresp_r)
 {
 	struct imap_parse_limits lim = {
-		.max_line = 1024, .max_literal = 4096, .max_depth = 8, .max_elements = 256,
+		.max_line = 1024, .max_literal = 4096, .max_skip = 16384, .max_depth = 8,
+		.max_elements = 256,
 	};
 	struct imap_parser *p = imap_parser_new(&lim);
 	uint64_t h = 14695981039346656037u;

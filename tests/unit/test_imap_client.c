@@ -132,11 +132,59 @@ static void big_literal(struct imap_client *c)
 	CHECK_INT(err.cls, ERR_TRANSIENT);
 }
 
+/* Records "uid:body;" per message, and "uid:dropped(size);" for raw NULL. */
+static int note_cb(void *ud, uint32_t uid, const char *raw, size_t len, struct err *err)
+{
+	char *out = ud;
+	size_t n = strlen(out);
+	(void)err;
+	if (raw)
+		snprintf(out + n, 256 - n, "%u:%.*s;", uid, (int)len, raw);
+	else
+		snprintf(out + n, 256 - n, "%u:dropped(%zu);", uid, len);
+	return 0;
+}
+
+static void literal_dropped(struct imap_client *c)
+{
+	uint32_t uv, ex;
+	struct err err = {0};
+	char got[256] = "";
+	CHECK(imap_select(c, "INBOX", false, &uv, &ex, &err) == 0);
+	uint32_t uids[] = {1, 2};
+	CHECK(imap_fetch_bodies(c, uids, 2, note_cb, got, &err) == 0);
+	CHECK_STR(got, "1:dropped(300);2:abc;");
+	/* the session is still in step: the next command works */
+	CHECK(imap_fetch_bodies(c, uids + 1, 1, note_cb, got, &err) == 0);
+	CHECK_STR(got, "1:dropped(300);2:abc;2:def;");
+}
+
+TEST(literal_over_limit_dropped_session_goes_on)
+{
+	/* listed small, sent as 300 bytes against a limit of 100: read to its
+	 * end and dropped (the job makes it badmail), the next message comes */
+	static char big[400];
+	memcpy(big, "* 1 FETCH (UID 1 BODY[] {300}\r\n", 31);
+	memset(big + 31, 'x', 300);
+	memcpy(big + 331, ")\r\n* 2 FETCH (UID 2 BODY[] {3}\r\nabc)\r\nA0003 OK done\r\n", 53);
+	const struct step steps[] = {
+		LOGIN_STEPS("MOVE"), SELECT_STEPS("A0002", 2),
+		EXPECT("A0003 UID FETCH 1:2 (UID BODY.PEEK[])"),
+		{S_SEND, big, 384},
+		EXPECT("A0004 UID FETCH 2 (UID BODY.PEEK[])"),
+		SEND("* 2 FETCH (UID 2 BODY[] {3}\r\ndef)\r\nA0004 OK done\r\n"),
+		LOGOUT_STEPS("A0005"), END,
+	};
+	struct imap_limits lim = {.max_line = 1024, .max_literal = 100};
+	session(steps, &lim, 0, literal_dropped);
+}
+
 TEST(literal_over_limit_refused)
 {
 	static const struct step steps[] = {
 		LOGIN_STEPS("MOVE"), SELECT_STEPS("A0002", 1),
 		EXPECT("A0003 UID FETCH 1 (UID BODY.PEEK[])"),
+		/* more than four times the limit: not even read to drop it */
 		SEND("* 1 FETCH (UID 1 BODY[] {1000}\r\n"), END,
 	};
 	struct imap_limits lim = {.max_line = 1024, .max_literal = 100};
@@ -496,6 +544,7 @@ int main(void)
 	RUN(list_skips_deleted_and_sorts);
 	RUN(list_empty_mailbox_sends_no_fetch);
 	RUN(literal_over_limit_refused);
+	RUN(literal_over_limit_dropped_session_goes_on);
 	RUN(server_stops_mid_literal);
 	RUN(server_closes_mid_response);
 	RUN(literal_sizes_from_hostile_servers);

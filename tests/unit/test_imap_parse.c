@@ -23,6 +23,8 @@ static void dump_args(struct buf *o, const struct imap_arg *a, size_t n)
 			buf_addc(o, '"');
 			break;
 		case IMAP_ARG_LITERAL:
+			if (a[i].skipped)
+				buf_addf(o, "{dropped %llu}", (unsigned long long)a[i].declared);
 			buf_addf(o, "{%zu}", a[i].len);
 			buf_add(o, a[i].str, a[i].len);
 			break;
@@ -244,6 +246,25 @@ TEST(literal_limits)
 		"ERR 3\n");
 }
 
+TEST(literal_over_limit_dropped)
+{
+	/* with max_skip, a literal over max_literal is read to its end and
+	 * dropped, in any split of the input; the response goes on after it */
+	struct imap_parse_limits lim = small_lim;
+	lim.max_skip = 150;
+	CHECK_PARSE_LIM(&lim, "* 1 FETCH (UID 7 BODY[] {120}\r\n"
+		"012345678901234567890123456789012345678901234567890123456789"
+		"012345678901234567890123456789012345678901234567890123456789"
+		" FLAGS (\\Seen))\r\n* 2 FETCH (UID 8 BODY[] {3}\r\nabc)\r\n",
+		"*|*|1 FETCH:(UID 7 BODY[] {dropped 120}{0} FLAGS (\\Seen))\n"
+		"*|*|2 FETCH:(UID 8 BODY[] {3}abc)\n");
+	/* beyond max_skip (one literal, or the response's together): refused */
+	CHECK_PARSE_LIM(&lim, "* X {151}\r\n", "ERR 3\n");
+	CHECK_PARSE_LIM(&lim, "* X {101}\r\n"
+		"01234567890123456789012345678901234567890123456789"
+		"01234567890123456789012345678901234567890123456789x {101}\r\n", "ERR 3\n");
+}
+
 TEST(line_limits)
 {
 	struct buf in;
@@ -340,6 +361,7 @@ int main(void)
 	RUN(nested_lists);
 	RUN(element_limit);
 	RUN(literal_limits);
+	RUN(literal_over_limit_dropped);
 	RUN(line_limits);
 	RUN(malformed);
 	RUN(stops_after_response);
