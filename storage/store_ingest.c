@@ -218,10 +218,10 @@ static void add_article(struct store_queue *q, int32_t msg, const struct store_i
 		store_col_add_i64(&c[C_TICKET_ID], pl->ticket_id);
 	else
 		store_col_add(&c[C_TICKET_ID], NULL, 0);
-	add_text(&c[C_SUBJECT], pl->subject ? pl->subject : "(no subject)");
-	add_text(&c[C_QUEUE], pl->queue);
-	add_text(&c[C_PRIORITY], pl->priority);
-	add_text(&c[C_STATUS], pl->status);
+	add_text(&c[C_SUBJECT], pl->ticket.subject ? pl->ticket.subject : "(no subject)");
+	add_text(&c[C_QUEUE], pl->ticket.queue);
+	add_text(&c[C_PRIORITY], pl->ticket.priority);
+	add_text(&c[C_STATUS], pl->ticket.status);
 	add_text(&c[C_REQ_NAME], pl->requester.name);
 	add_text(&c[C_REQ_EMAIL], pl->requester.email);
 	add_text(&c[C_IN_REPLY_TO], m->in_reply_to);

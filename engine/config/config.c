@@ -227,6 +227,7 @@ void config_free(struct config **cfgp)
 		free(j->archive_folder);
 		free(j->badmail_folder);
 		free(j->schedule);
+		config_job_rules_free(j);
 	}
 	free(cfg->jobs);
 	free(cfg->path);

@@ -15,15 +15,17 @@
 
 static const char *const job_keys[] = {
 	"account", "mailbox", "archive_folder", "badmail_folder", "schedule",
-	"max_message_size", "batch_size", "keep_raw", "limits", NULL,
+	"max_message_size", "batch_size", "keep_raw", "limits", "rules", "own_addresses",
+	"followup", "loops", NULL,
 };
 static const char *const limit_keys[] = {
-	"max_parts", "max_depth", "max_header_bytes", "max_text_bytes", NULL,
+	"max_parts", "max_depth", "max_header_bytes", "max_text_bytes", "rules_time", NULL,
 };
 
-static int limits_parse(struct mime_limits *lim, const struct yaml_tree_node *map,
+static int limits_parse(struct config_job *j, const struct yaml_tree_node *map,
 			struct err *err)
 {
+	struct mime_limits *lim = &j->limits;
 	const struct yaml_tree_node *n;
 	uint64_t v;
 	if (yaml_tree_expect_mapping(map, err) < 0 || yaml_tree_check_keys(map, limit_keys, err) < 0)
@@ -43,6 +45,9 @@ static int limits_parse(struct mime_limits *lim, const struct yaml_tree_node *ma
 		return -1;
 	if ((n = yaml_tree_get(map, "max_text_bytes")) &&
 	    yaml_tree_read_size(n, 1 * KB, 1 * GB, &lim->max_text_bytes, err) < 0)
+		return -1;
+	if ((n = yaml_tree_get(map, "rules_time")) &&
+	    yaml_tree_read_duration_ms(n, 10, 600000, &j->rules_budget_ms, err) < 0)
 		return -1;
 	return 0;
 }
@@ -93,7 +98,9 @@ static int job_parse(struct config *cfg, struct config_job *j,
 	j->line = key->line;
 	j->batch_size = 500;
 	j->keep_raw = true;
+	j->rules_budget_ms = 2000;
 	mime_limits_default(&j->limits);
+	policy_init(&j->policy);
 	if (yaml_tree_expect_mapping(map, err) < 0 || yaml_tree_check_keys(map, job_keys, err) < 0)
 		return -1;
 	if (yaml_tree_require(map, "account", &n, err) < 0 || account_find(cfg, j, n, err) < 0)
@@ -116,9 +123,9 @@ static int job_parse(struct config *cfg, struct config_job *j,
 	}
 	if ((n = yaml_tree_get(map, "keep_raw")) && yaml_tree_read_bool(n, &j->keep_raw, err) < 0)
 		return -1;
-	if ((n = yaml_tree_get(map, "limits")) && limits_parse(&j->limits, n, err) < 0)
+	if ((n = yaml_tree_get(map, "limits")) && limits_parse(j, n, err) < 0)
 		return -1;
-	return 0;
+	return config_job_rules_parse(cfg, j, map, err);
 }
 
 int config_jobs_parse(struct config *cfg, const struct yaml_tree_node *jobs, struct err *err)
