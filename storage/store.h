@@ -56,6 +56,7 @@ struct store_item {
 	int64_t ticket_id;         /* 0 when none */
 	char ticket_number[32];
 	int64_t article_id;
+	char matched_by[128];      /* how a follow-up found its ticket ("" when it did not) */
 };
 
 /* Connects (libpq URL or key=value string). ERR_TRANSIENT when the server is unreachable. */
@@ -89,6 +90,15 @@ int store_schema_version(struct store *store, unsigned *version_r, struct err *e
  * items' results are all filled when store_flush/store_commit return.
  * store_apply is store_apply_async + store_flush: the item's results (and
  * those of every queued item) are filled on return.
+ *
+ * The plan decides what is stored (storage only applies it): a plan that
+ * creates a ticket or appends with follow-up references is looked up in the
+ * database first (rules/plan.h), and the outcome stored may differ from the
+ * one asked for: appended to the ticket found, a note from a
+ * non-participant, a closed ticket reopened or split, the per-sender cap.
+ * done_outcome and matched_by say what happened. A message whose
+ * references name a message still queued goes in a later call of the same
+ * transaction, so the lookup finds it.
  *
  * Within one transaction, the first of two messages with the same identity
  * (same UID, or same Message-ID + sha256) is stored; the later one reports

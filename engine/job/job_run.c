@@ -8,6 +8,12 @@
  * finds the row and only moves it. A crash before COMMIT leaves nothing in
  * the database and the message in the mailbox: it is simply done again.
  *
+ * Each message is decided by the job's rules (rules/decide.h: statements,
+ * follow-up detection and loop protection; without rules the built-in
+ * default with the same follow-up detection and loop protection). A rule
+ * that fails on a message (a pattern over its limits, the time budget)
+ * sends that message to badmail with the reason.
+ *
  * Messages are fetched a batch at a time (one UID FETCH per batch) and
  * parsed one at a time inside the callback; the store copies what it needs
  * into its queue (at most 128 messages or ~16 MB before it sends), so
@@ -23,14 +29,16 @@
 #include <time.h>
 
 #include "engine/fetch/imap.h"
-#include "engine/job/uid_list.h"
+#include "engine/job/dispose.h"
 #include "engine/mime/message.h"
 #include "engine/util/arena.h"
 #include "engine/util/fault.h"
 #include "engine/util/str.h"
 #include "engine/util/log.h"
 #include "engine/util/xalloc.h"
+#include "rules/decide.h"
 #include "rules/plan.h"
+#include "rules/rx.h"
 
 /* Committed messages gathered before one MOVE (see run_batch). */
 #define DISPOSE_CHUNK 5000
@@ -39,20 +47,20 @@ struct run_state {
 	const struct config_job *job;
 	struct store *store;
 	struct imap_client *imap;
-	char *mailbox;      /* server names, resolved with LIST */
-	char *archive;
-	char *badmail;
+	char *mailbox;      /* the server's name, resolved with LIST */
+	struct dispose out; /* where committed messages go */
+	struct rules_env env;
+	struct rx_matcher *matcher;  /* this run's (this thread's) match data */
 	uint32_t uidvalidity;
 	int64_t run_id;
 	struct run_counts counts;
-	struct uid_list to_archive;
-	struct uid_list to_badmail;
 	struct imap_limits lim;
 	struct arena *arena;
 	double fetch_s;             /* wall time in FETCH (parse and queueing included) */
 	double commit_s;            /* in COMMIT (the store's flush included) */
 	double move_s;              /* in MOVE */
 	struct store_item *items;   /* the current batch, results filled at COMMIT */
+	uint16_t *item_folder;      /* per item: dispose_folder_of its move_to */
 	size_t nitems;
 	size_t items_cap;
 };
@@ -74,36 +82,11 @@ static void count_outcome(struct run_counts *c, enum outcome o)
 	}
 }
 
-static void queue_dispose(struct run_state *st, uint32_t uid, enum outcome o)
-{
-	if (o == OUTCOME_BADMAIL)
-		uid_list_push(&st->to_badmail, uid);
-	else
-		uid_list_push(&st->to_archive, uid);
-}
-
 /* Moves what has been committed; only ever called after COMMIT. */
-static int dispose_lists(struct run_state *st, struct err *err)
-{
-	if (st->to_archive.n) {
-		if (imap_move(st->imap, st->to_archive.v, st->to_archive.n, st->archive, err) < 0)
-			return err_prefix(err, "moving to \"%s\"", st->archive);
-		log_debug("job.moved", "folder=\"%s\" count=%zu", st->archive, st->to_archive.n);
-	}
-	if (st->to_badmail.n) {
-		if (imap_move(st->imap, st->to_badmail.v, st->to_badmail.n, st->badmail, err) < 0)
-			return err_prefix(err, "moving to \"%s\"", st->badmail);
-		log_debug("job.moved", "folder=\"%s\" count=%zu", st->badmail, st->to_badmail.n);
-	}
-	uid_list_clear(&st->to_archive);
-	uid_list_clear(&st->to_badmail);
-	return 0;
-}
-
 static int dispose_committed(struct run_state *st, struct err *err)
 {
 	double t0 = now_seconds();
-	int rc = dispose_lists(st, err);
+	int rc = dispose_run(&st->out, st->imap, err);
 	st->move_s += now_seconds() - t0;
 	return rc;
 }
@@ -159,7 +142,9 @@ static void batch_reserve(struct run_state *st, size_t n)
 	st->nitems = 0;
 	if (n > st->items_cap) {
 		free(st->items);
+		free(st->item_folder);
 		st->items = xcalloc(n, sizeof(*st->items));
+		st->item_folder = xcalloc(n, sizeof(*st->item_folder));
 		st->items_cap = n;
 	}
 }
@@ -169,6 +154,7 @@ static struct store_item *batch_item(struct run_state *st, uint32_t uid)
 {
 	if (st->nitems >= st->items_cap)
 		abort(); /* a bug: the server returned more UIDs than asked, and imap_fetch checks that */
+	st->item_folder[st->nitems] = 0;
 	struct store_item *item = &st->items[st->nitems++];
 	item_identity(st, uid, item);
 	return item;
@@ -207,8 +193,20 @@ static int process_message(void *ud, uint32_t uid, const char *raw, size_t len, 
 		item->reason = merr.msg;
 		log_warn("message.badmail", "reason=\"%s\"",
 			 log_clean(merr.msg, strlen(merr.msg), clean, sizeof(clean)));
+	} else if (rules_decide(&st->env, st->matcher, msg, NULL, 0, st->arena, &plan, NULL,
+				&merr) < 0) {
+		if (merr.cls != ERR_MESSAGE) {
+			*err = merr;
+			return -1;
+		}
+		/* a rule gave up on this mail: badmail, with the rule's position */
+		item->message_id = msg->message_id;
+		item->sha256 = msg->raw_sha256;
+		item->outcome = OUTCOME_BADMAIL;
+		item->reason = merr.msg;
+		log_warn("message.badmail", "reason=\"%s\"",
+			 log_clean(merr.msg, strlen(merr.msg), clean, sizeof(clean)));
 	} else {
-		plan_default(msg, &plan);
 		item->msg = msg;
 		item->plan = &plan;
 		item->message_id = msg->message_id;
@@ -216,6 +214,13 @@ static int process_message(void *ud, uint32_t uid, const char *raw, size_t len, 
 		item->outcome = outcome_of_plan(&plan);
 		if (item->outcome == OUTCOME_BADMAIL || item->outcome == OUTCOME_IGNORED)
 			item->reason = plan.reason;
+		st->item_folder[st->nitems - 1] = (uint16_t)dispose_folder_of(st->job, plan.move_to);
+		if (plan.nstatements || plan.loop)
+			log_debug("message.decided", "action=%s statements=%zu last=\"%s\"%s%s%s",
+				  plan_action_name(plan.action), plan.nstatements,
+				  plan.nstatements ? plan.statements[plan.nstatements - 1] : "",
+				  plan.loop ? " loop=\"" : "", plan.loop ? plan.loop : "",
+				  plan.loop ? "\"" : "");
 	}
 	rc = store_item(st, item, err);
 	/* the store copied what it needs: nothing may point into this call's memory */
@@ -264,10 +269,14 @@ static void batch_committed(struct run_state *st)
 		} else {
 			count_outcome(&st->counts, item->done_outcome);
 			if (item->ticket_number[0])
-				log_debug("message.stored", "outcome=%s ticket=%s",
-					  outcome_name(item->done_outcome), item->ticket_number);
+				log_debug("message.stored", "outcome=%s ticket=%s%s%s%s",
+					  outcome_name(item->done_outcome), item->ticket_number,
+					  item->matched_by[0] ? " followup=\"" : "", item->matched_by,
+					  item->matched_by[0] ? "\"" : "");
 		}
-		queue_dispose(st, item->uid, item->done_outcome);
+		/* a mail done before keeps the archive: its move_to was not recorded */
+		dispose_queue(&st->out, item->uid, item->done_outcome,
+			      item->already_done ? 0 : st->item_folder[i]);
 	}
 	log_ctx_uid(0);
 	st->nitems = 0;
@@ -317,7 +326,7 @@ static int run_batch(struct run_state *st, const uint32_t *uids, size_t n,
 	 * makes a large mailbox quadratic. What is committed but not yet moved
 	 * is safe: the next run finds its processed record and only moves it.
 	 */
-	if (st->to_archive.n + st->to_badmail.n >= DISPOSE_CHUNK)
+	if (dispose_pending(&st->out) >= DISPOSE_CHUNK)
 		return dispose_committed(st, err);
 	return 0;
 fail:
@@ -339,9 +348,7 @@ static int open_mailboxes(struct run_state *st, struct err *err)
 
 	if (imap_resolve_mailbox(st->imap, job->mailbox, false, &st->mailbox, err) < 0)
 		return -1;
-	if (imap_resolve_mailbox(st->imap, job->archive_folder, true, &st->archive, err) < 0)
-		return -1;
-	if (imap_resolve_mailbox(st->imap, job->badmail_folder, true, &st->badmail, err) < 0)
+	if (dispose_open(&st->out, st->imap, job, err) < 0)
 		return -1;
 	if (imap_select(st->imap, st->mailbox, false, &st->uidvalidity, &exists, err) < 0)
 		return -1;
@@ -385,16 +392,15 @@ static int process_mailbox(struct run_state *st, struct err *err)
 		if (p) {
 			/* committed earlier, but the move did not happen: only dispose */
 			st->counts.already_done++;
-			queue_dispose(st, infos[i].uid, p->outcome);
+			dispose_queue(&st->out, infos[i].uid, p->outcome, 0);
 		} else if (infos[i].size > st->job->limits.max_size) {
 			oversized[noversized++] = infos[i];
 		} else {
 			pending[npending++] = infos[i].uid;
 		}
 	}
-	if (st->to_archive.n || st->to_badmail.n) {
-		log_info("job.redispose", "count=%zu",
-			 st->to_archive.n + st->to_badmail.n);
+	if (dispose_pending(&st->out)) {
+		log_info("job.redispose", "count=%zu", dispose_pending(&st->out));
 		if (dispose_committed(st, err) < 0)
 			goto out;
 	}
@@ -428,10 +434,16 @@ int job_run(const struct config_job *job, struct store *store, struct job_run_re
 
 	memset(res, 0, sizeof(*res));
 	log_ctx_set(job->name, job->account->name);
+	st.env.rules = job->rules;
+	st.env.policy = &job->policy;
+	st.env.account = job->account->name;
+	st.env.job = job->name;
+	st.env.budget_ms = job->rules_budget_ms;
 	if (store_job_run_start(store, job->name, job->account->name, job->mailbox, &st.run_id,
 				err) < 0)
 		goto out_noctx;
 	st.arena = arena_new();
+	st.matcher = rx_matcher_new(NULL);
 	if (imap_connect(job->account, &st.lim, &st.imap, err) < 0)
 		goto out;
 	if (open_mailboxes(&st, err) < 0)
@@ -439,8 +451,7 @@ int job_run(const struct config_job *job, struct store *store, struct job_run_re
 	if (process_mailbox(&st, err) < 0) {
 		/* committed earlier in this run, not yet moved: try now, once */
 		struct err derr = {0};
-		if (st.imap && (st.to_archive.n || st.to_badmail.n) &&
-		    dispose_committed(&st, &derr) < 0)
+		if (st.imap && dispose_pending(&st.out) && dispose_committed(&st, &derr) < 0)
 			log_warn("job.dispose_failed", "error=\"%s\"", derr.msg);
 		goto out;
 	}
@@ -468,12 +479,11 @@ out:
 		 st.counts.badmail, st.counts.already_done, st.counts.bytes, res->seconds,
 		 st.fetch_s, st.commit_s, st.move_s);
 	free(st.mailbox);
-	free(st.archive);
-	free(st.badmail);
 	arena_free(&st.arena);
 	free(st.items);
-	uid_list_release(&st.to_archive);
-	uid_list_release(&st.to_badmail);
+	free(st.item_folder);
+	rx_matcher_free(&st.matcher);
+	dispose_release(&st.out);
 out_noctx:
 	log_ctx_set(NULL, NULL);
 	return rc;
