@@ -529,6 +529,66 @@ TEST(regex_limit_is_a_message_error)
 	free(body);
 }
 
+/* The sample rule file admins start from loads and does what it says. */
+TEST(example_rule_file)
+{
+	const char *root = getenv("M2T_ROOT");
+	char path[512];
+	snprintf(path, sizeof(path), "%s/examples/rules/helpdesk.yaml", root && root[0] ? root : ".");
+	const char *paths[] = {path};
+	struct err err = {0};
+	ruleset_free(&RS);
+	CHECK_INT(ruleset_load(paths, 1, &RS, &err), 0);
+	if (!RS) {
+		fprintf(stderr, "  %s\n", err.msg);
+		return;
+	}
+	struct rules_env env = {.rules = RS, .policy = &POL, .account = "support", .job = "inbox"};
+	struct msg_fixture f;
+
+	msg_init(&f, "Printer on floor 3 is broken", "It jams.");
+	arena_reset(A);
+	CHECK_INT(rules_decide(&env, M, &f.m, NULL, 0, A, &P, &TR, &err), 0);
+	CHECK_STR(P.ticket.queue, "Hardware");
+	CHECK_STR(P.ticket.ntags ? P.ticket.tags[0] : "", "Printer");
+
+	msg_init(&f, "Question", "Hello");
+	f.m.from.email = "boss@BigCorp.example";
+	arena_reset(A);
+	CHECK_INT(rules_decide(&env, M, &f.m, NULL, 0, A, &P, &TR, &err), 0);
+	CHECK_STR(P.ticket.queue, "General");
+	CHECK_STR(P.ticket.priority, "high");
+
+	msg_init(&f, "Order no. 4711 is wrong", "Total 19,90 EUR, due date: 30.12.2026\n");
+	msg_header(&f, "X-Customer-ID", "K-77");
+	arena_reset(A);
+	CHECK_INT(rules_decide(&env, M, &f.m, NULL, 0, A, &P, &TR, &err), 0);
+	CHECK_STR(P.ticket.queue, "Billing");
+	CHECK_STR(P.ticket.subject, "Order 4711: Order no. 4711 is wrong");
+	CHECK_STR(P.ticket.fields_json, "{\"order\":4711,\"amount\":19.90,\"due\":\"2026-12-30\","
+		  "\"customer\":\"K-77\",\"due_checked\":\"yes\"}");
+
+	msg_init(&f, "Our November news", "...");
+	msg_header(&f, "List-Id", "<news.vendor.example>");
+	arena_reset(A);
+	CHECK_INT(rules_decide(&env, M, &f.m, NULL, 0, A, &P, &TR, &err), 0);
+	CHECK_INT(P.action, PLAN_IGNORE);
+	CHECK_STR(P.move_to, "Newsletters");
+
+	msg_init(&f, "Cheap pills", "");
+	msg_header(&f, "X-Spam-Score", "9.1");
+	arena_reset(A);
+	CHECK_INT(rules_decide(&env, M, &f.m, NULL, 0, A, &P, &TR, &err), 0);
+	CHECK_INT(P.action, PLAN_REJECT);
+
+	msg_init(&f, "Invoice", "");
+	msg_attach(&f, "invoice.pdf.EXE", "application/octet-stream", "MZ");
+	arena_reset(A);
+	CHECK_INT(rules_decide(&env, M, &f.m, NULL, 0, A, &P, &TR, &err), 0);
+	CHECK_INT(P.action, PLAN_REJECT);
+	CHECK_STR(P.reason, "executable attachment from anna@example.org");
+}
+
 int main(void)
 {
 	A = arena_new();
@@ -551,6 +611,7 @@ int main(void)
 	RUN(list_files_and_several_files);
 	RUN(trace_and_plan_json);
 	RUN(regex_limit_is_a_message_error);
+	RUN(example_rule_file);
 	ruleset_free(&RS);
 	policy_release(&POL);
 	rx_matcher_free(&M);
