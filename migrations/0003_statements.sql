@@ -568,45 +568,69 @@ BEGIN
 			 WHERE n.o = 'ticket'
 			 ORDER BY n.i;
 		END IF;
+		-- Appended tickets, one UPDATE for all: updated_at, reopening, and the
+		-- `set` changes of their follow-ups in batch order (a later value
+		-- wins; tags are added once; custom fields merged).
 		IF 'appended' = ANY (v_out) THEN
-			UPDATE tickets t SET updated_at = now(), status = coalesce(x.reopen, t.status)
-			  FROM (SELECT n.tid, (array_agg(m.rs ORDER BY n.i DESC)
-					       FILTER (WHERE m.ro))[1] AS reopen
+			-- MATERIALIZED: the planner guesses one row for each, and would
+			-- otherwise run the tag and field aggregates once per ticket
+			WITH sets AS MATERIALIZED (
+				SELECT n.i, n.tid, m.rs, m.ro, m.js::jsonb AS js
 				  FROM unnest(v_idx, v_tid, v_out) AS n(i, tid, o)
-				  JOIN unnest(p_reopen_status, d_reop) WITH ORDINALITY AS m(rs, ro, i)
-				       ON m.i = n.i
+				  JOIN unnest(p_reopen_status, d_reop, p_set) WITH ORDINALITY
+				       AS m(rs, ro, js, i) ON m.i = n.i
 				 WHERE n.o = 'appended'
-				 GROUP BY n.tid) x
-			 WHERE t.id = x.tid;
-			-- `set` on the ticket a follow-up landed on: rare, one by one in order
-			FOR rec IN
-				SELECT n.tid, s.js::jsonb AS js
-				  FROM unnest(v_idx, v_tid, v_out) AS n(i, tid, o)
-				  JOIN unnest(p_set) WITH ORDINALITY AS s(js, i) ON s.i = n.i
-				 WHERE n.o = 'appended' AND s.js IS NOT NULL
-				 ORDER BY n.i
-			LOOP
-				UPDATE tickets t SET
-					status = coalesce(rec.js ->> 'status', t.status),
-					queue = coalesce(rec.js ->> 'queue', t.queue),
-					priority = coalesce(rec.js ->> 'priority', t.priority),
-					type = coalesce(rec.js ->> 'type', t.type),
-					owner = coalesce(rec.js ->> 'owner', t.owner),
-					group_name = coalesce(rec.js ->> 'group', t.group_name),
-					tags = ARRAY(SELECT q.x FROM (
-							SELECT a.x, min(a.o) AS o FROM (
-								SELECT u.x, u.o FROM unnest(t.tags)
-								       WITH ORDINALITY AS u(x, o)
-								UNION ALL
-								SELECT v.x, 1000000 + v.o
-								  FROM jsonb_array_elements_text(
-									coalesce(rec.js -> 'tags', '[]'))
-								       WITH ORDINALITY AS v(x, o)) a
-							 GROUP BY a.x) q
-						     ORDER BY q.o),
-					fields = t.fields || coalesce(rec.js -> 'fields', '{}')
-				 WHERE t.id = rec.tid;
-			END LOOP;
+			), tg AS MATERIALIZED (
+				SELECT s.tid, array_agg(e.x ORDER BY s.i, e.o) AS tags
+				  FROM sets s
+				 CROSS JOIN LATERAL jsonb_array_elements_text(s.js -> 'tags')
+				       WITH ORDINALITY AS e(x, o)
+				 WHERE s.js ? 'tags'
+				 GROUP BY s.tid
+			), fl AS MATERIALIZED (
+				SELECT s.tid, jsonb_object_agg(e.key, e.value ORDER BY s.i) AS fields
+				  FROM sets s CROSS JOIN LATERAL jsonb_each(s.js -> 'fields') AS e
+				 WHERE jsonb_typeof(s.js -> 'fields') = 'object'
+				 GROUP BY s.tid
+			), agg AS (
+				SELECT s.tid,
+				       (array_agg(s.rs ORDER BY s.i DESC) FILTER (WHERE s.ro))[1] AS reopen,
+				       (array_agg(s.js ->> 'status' ORDER BY s.i DESC)
+					  FILTER (WHERE s.js ? 'status'))[1] AS status,
+				       (array_agg(s.js ->> 'queue' ORDER BY s.i DESC)
+					  FILTER (WHERE s.js ? 'queue'))[1] AS queue,
+				       (array_agg(s.js ->> 'priority' ORDER BY s.i DESC)
+					  FILTER (WHERE s.js ? 'priority'))[1] AS priority,
+				       (array_agg(s.js ->> 'type' ORDER BY s.i DESC)
+					  FILTER (WHERE s.js ? 'type'))[1] AS type,
+				       (array_agg(s.js ->> 'owner' ORDER BY s.i DESC)
+					  FILTER (WHERE s.js ? 'owner'))[1] AS owner,
+				       (array_agg(s.js ->> 'group' ORDER BY s.i DESC)
+					  FILTER (WHERE s.js ? 'group'))[1] AS grp
+				  FROM sets s GROUP BY s.tid
+			)
+			UPDATE tickets t SET updated_at = now(),
+			       -- a rule's status wins over reopening
+			       status = coalesce(agg.status, agg.reopen, t.status),
+			       queue = coalesce(agg.queue, t.queue),
+			       priority = coalesce(agg.priority, t.priority),
+			       type = coalesce(agg.type, t.type),
+			       owner = coalesce(agg.owner, t.owner),
+			       group_name = coalesce(agg.grp, t.group_name),
+			       tags = CASE WHEN tg.tags IS NULL THEN t.tags ELSE ARRAY(
+					SELECT q.x FROM (
+						SELECT a.x, min(a.o) AS o FROM (
+							SELECT u.x, u.o FROM unnest(t.tags) WITH ORDINALITY AS u(x, o)
+							UNION ALL
+							SELECT v.x, 1000000 + v.o
+							  FROM unnest(tg.tags) WITH ORDINALITY AS v(x, o)) a
+						 GROUP BY a.x) q
+					 ORDER BY q.o) END,
+			       fields = CASE WHEN fl.fields IS NULL THEN t.fields ELSE t.fields || fl.fields END
+			  FROM agg
+			  LEFT JOIN tg ON tg.tid = agg.tid
+			  LEFT JOIN fl ON fl.tid = agg.tid
+			 WHERE t.id = agg.tid;
 		END IF;
 
 		IF v_aid IS NOT NULL AND EXISTS (SELECT 1 FROM unnest(v_aid) a WHERE a IS NOT NULL) THEN

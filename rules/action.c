@@ -230,6 +230,8 @@ int actions_compile(struct cc *cc, const struct yaml_tree_node *node, struct act
 /* Expanded and kept to one line (newlines and tabs become spaces). */
 static const char *one_line(struct eval *ev, const struct tmpl *t, size_t max)
 {
+	if (t && t->literal_line && strlen(t->literal_line) <= max)
+		return t->literal_line; /* borrowed from the rules, like the names */
 	char *s = tmpl_expand(ev, t, max);
 	if (!s)
 		return NULL;

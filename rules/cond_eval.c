@@ -21,7 +21,8 @@ static void push(struct eval *ev, struct text_val **v, size_t *n, size_t *cap, c
 	if (!s || !len)
 		return;
 	if (*n == *cap) {
-		size_t nc = *cap ? *cap * 2 : 4;
+		/* the caller's small array first; the arena for long lists */
+		size_t nc = *cap * 2;
 		struct text_val *nv = arena_alloc(ev->arena, nc * sizeof(*nv));
 		if (*n)
 			memcpy(nv, *v, *n * sizeof(*nv));
@@ -38,12 +39,12 @@ static void push_str(struct eval *ev, struct text_val **v, size_t *n, size_t *ca
 	push(ev, v, n, cap, s, s ? strlen(s) : 0);
 }
 
-void eval_texts(struct eval *ev, enum src src, const char *name, struct text_val **v_r,
-		size_t *n_r)
+void eval_texts(struct eval *ev, enum src src, const char *name, struct text_val *small,
+		struct text_val **v_r, size_t *n_r)
 {
 	const struct message *m = ev->msg;
-	struct text_val *v = NULL;
-	size_t n = 0, cap = 0;
+	struct text_val *v = small;
+	size_t n = 0, cap = EVAL_SMALL;
 	switch (src) {
 	case SRC_FROM: push_str(ev, &v, &n, &cap, m->from.email); break;
 	case SRC_FROM_NAME: push_str(ev, &v, &n, &cap, m->from.name); break;
@@ -283,9 +284,9 @@ static int test_eval(struct eval *ev, const struct cond *c, struct err *err)
 		default: return 0;
 		}
 	}
-	struct text_val *vals;
+	struct text_val small[EVAL_SMALL], *vals;
 	size_t n;
-	eval_texts(ev, c->src->src, c->name, &vals, &n);
+	eval_texts(ev, c->src->src, c->name, small, &vals, &n);
 	if (c->op == OP_EXISTS)
 		return (n > 0) == c->exists;
 	for (size_t i = 0; i < n; i++) {

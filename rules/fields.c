@@ -169,10 +169,10 @@ int fields_extract(struct eval *ev, struct trace *tr, struct err *err)
 	for (size_t i = 0; i < rs->nfields; i++) {
 		const struct field_def *f = &rs->fields[i];
 		struct trace_field *t = &tr->fields[i];
-		struct text_val *vals;
+		struct text_val small[EVAL_SMALL], *vals;
 		size_t nvals;
 		t->name = f->name;
-		eval_texts(ev, f->src, f->header, &vals, &nvals);
+		eval_texts(ev, f->src, f->header, small, &vals, &nvals);
 		/* the first value a pattern matches gives the field */
 		for (size_t k = 0; k < nvals && !ev->fields[i].set; k++) {
 			int rc = rx_match(ev->m, f->rx, vals[k].s, vals[k].len, 0, err);

@@ -103,6 +103,8 @@ struct tmpl {
 	size_t nparts;
 	const char *source; /* as written */
 	bool single_var;    /* exactly "${x}": keeps a field's type in JSON */
+	const char *literal;      /* no variables: the text, cleaned (newlines kept) */
+	const char *literal_line; /* the same kept to one line */
 };
 
 /* ------------------------------------------------------------ fields */
@@ -350,9 +352,11 @@ struct text_val {
 	const char *s;
 	size_t len;
 };
-/* The text values of src (name for header); *n_r values in arena. */
-void eval_texts(struct eval *ev, enum src src, const char *name, struct text_val **v_r,
-		size_t *n_r);
+/* The text values of src (name for header): *v_r is `small` (EVAL_SMALL
+ * entries, the caller's) or, for more values, an array in the arena. */
+#define EVAL_SMALL 8
+void eval_texts(struct eval *ev, enum src src, const char *name, struct text_val *small,
+		struct text_val **v_r, size_t *n_r);
 
 /* ------------------------------------------------------------ text helpers */
 

@@ -86,6 +86,19 @@ int tmpl_compile(struct cc *cc, const struct yaml_tree_node *node, struct tmpl *
 	t->nparts = np;
 	t->source = cc_strdup(cc, s);
 	t->single_var = np == 1 && parts[0].var;
+	if (np == 0 || (np == 1 && !parts[0].var)) {
+		/* no variables: cleaned once here, used as it is for every mail */
+		char *text = arena_strdup(rs->mem, np ? parts[0].s : "");
+		char *line = arena_strdup(rs->mem, text);
+		for (char *c = text, *d = line; *c; c++, d++) {
+			if (((unsigned char)*c < 0x20 && *c != '\n' && *c != '\t') || *c == 0x7f)
+				*c = *d = ' ';
+			if (*d == '\n' || *d == '\t')
+				*d = ' ';
+		}
+		t->literal = text;
+		t->literal_line = line;
+	}
 
 	if (rs->ntmpls == rs->captmpls) {
 		rs->captmpls = rs->captmpls ? rs->captmpls * 2 : 32;
@@ -129,6 +142,8 @@ char *tmpl_expand(struct eval *ev, const struct tmpl *t, size_t max)
 {
 	if (!t)
 		return NULL;
+	if (t->literal && strlen(t->literal) <= max)
+		return arena_strdup(ev->arena, t->literal);
 	struct buf b;
 	buf_init(&b, max + 8);
 	for (size_t i = 0; i < t->nparts; i++) {

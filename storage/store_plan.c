@@ -225,7 +225,10 @@ void ingest_add_keys(struct store_queue *q, const struct store_item *item)
 		if (p->refs[i].kind == PLAN_REF_FOREIGN)
 			ok &= key_put(q, key_hash(KEY_FOREIGN, p->refs[i].system, p->refs[i].value,
 						  false));
-	if (p->subject_key && p->requester.email)
+	/* only a mail that surely opens a ticket (no references at all) can be
+	 * found by its subject: a reply keeps the ticket it answers */
+	if (p->subject_key && p->requester.email && p->nrefs == 0 &&
+	    item->outcome == OUTCOME_TICKET)
 		ok &= key_put(q, key_hash(KEY_SUBJECT, p->requester.email, p->subject_key, true));
 	if (!ok)
 		q->nkeys = QUEUE_KEYS; /* full: every later lookup splits */

@@ -449,6 +449,27 @@ TEST(append_without_ticket_and_set)
 			  m.plan.set.ntags = 1, &m)), 0);
 	CHECK_STR(qs("SELECT array_to_string(tags, ',') FROM tickets WHERE id = $1",
 		     id_s(t.item.ticket_id), NULL), "followed,again");
+
+	/* two follow-ups of one ticket in one call: the later value wins, tags
+	 * are added in order, fields merge */
+	static const char *tags2[] = {"third"};
+	struct mail a, b;
+	mail_init(&a, "kai@example.org", "Re: Set me");
+	mail_ref(&a, PLAN_REF_MESSAGE_ID, NULL, t.mid);
+	a.plan.set.priority = "low";
+	a.plan.set.status = "pending";
+	a.plan.set.fields_json = "{\"seen\":false,\"a\":1}";
+	mail_init(&b, "kai@example.org", "Re: Set me");
+	mail_ref(&b, PLAN_REF_MESSAGE_ID, NULL, t.mid);
+	b.plan.set.priority = "high";
+	b.plan.set.tags = tags2;
+	b.plan.set.ntags = 1;
+	b.plan.set.fields_json = "{\"b\":2}";
+	struct mail *v[] = {&a, &b};
+	CHECK_INT(store_mails(v, 2), 0);
+	CHECK_STR(qs("SELECT priority || ' ' || status || ' ' || array_to_string(tags, ',') || ' ' || "
+		     "fields::text FROM tickets WHERE id = $1", id_s(t.item.ticket_id), NULL),
+		  "high pending followed,again,third {\"a\": 1, \"b\": 2, \"seen\": false}");
 }
 
 TEST(sender_cap_stops_a_flood)
