@@ -30,7 +30,8 @@ rounds=${BENCH_ROUNDS:-2}
 rules_url="postgresql://postgres@127.0.0.1:$M2T_PG_PORT/mail2ticket_rules"
 # fresh_dbs: both databases empty, with the schema
 fresh_dbs() {
-	psql "$M2T_PG_ADMIN_URL" -qtAX -c "drop database if exists mail2ticket with (force)" \
+	PGOPTIONS="-c client_min_messages=warning" psql "$M2T_PG_ADMIN_URL" -qtAX \
+		-c "drop database if exists mail2ticket with (force)" \
 		-c "drop database if exists mail2ticket_rules with (force)" \
 		-c "create database mail2ticket" -c "create database mail2ticket_rules"
 	./mail2ticket -c "$dir/bench.yaml" migrate >/dev/null
