@@ -131,12 +131,15 @@ int store_commit(struct store *store, struct err *err);
 void store_rollback(struct store *store);
 
 /*
- * UIDs of this mailbox already recorded as processed, with their outcomes,
- * ascending by UID. *v_r is malloc'd (NULL when none): the caller free()s it.
+ * UIDs of this mailbox already recorded as processed, with their outcomes
+ * and the folder their plan moved them to, ascending by UID. *v_r is one
+ * malloc'd block (NULL when none), the move_to names inside it: the caller
+ * free()s it.
  */
 struct processed_uid {
 	uint32_t uid;
 	enum outcome outcome;
+	const char *move_to;   /* the plan's move_to, NULL: the archive (or badmail) */
 };
 int store_processed_uids(struct store *store, const char *account, const char *mailbox,
 			 uint32_t uidvalidity, struct processed_uid **v_r, size_t *n_r,

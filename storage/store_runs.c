@@ -72,13 +72,19 @@ int store_processed_uids(struct store *store, const char *account, const char *m
 	const char *params[3] = { account, mailbox, uv };
 	PGresult *res;
 	if (store_exec(store,
-		       "SELECT uid, outcome FROM processed_messages"
+		       "SELECT uid, outcome, plan->>'move_to' FROM processed_messages"
 		       " WHERE account = $1 AND mailbox = $2 AND uidvalidity = $3 AND uid IS NOT NULL"
 		       " ORDER BY uid",
 		       3, params, PGRES_TUPLES_OK, &res, "list processed uids", err) < 0)
 		return -1;
 	int n = PQntuples(res);
-	struct processed_uid *v = n ? xcalloc((size_t)n, sizeof(*v)) : NULL;
+	/* one block: the entries, then the few move_to names they point to */
+	size_t names = 0;
+	for (int i = 0; i < n; i++)
+		if (!PQgetisnull(res, i, 2))
+			names += (size_t)PQgetlength(res, i, 2) + 1;
+	struct processed_uid *v = n ? xcalloc(1, (size_t)n * sizeof(*v) + names) : NULL;
+	char *pool = v ? (char *)(v + n) : NULL;
 	int rc = 0;
 	for (int i = 0; i < n; i++) {
 		int64_t uid;
@@ -89,6 +95,12 @@ int store_processed_uids(struct store *store, const char *account, const char *m
 		}
 		v[i].uid = (uint32_t)uid;
 		v[i].outcome = (enum outcome)o;
+		if (!PQgetisnull(res, i, 2)) {
+			size_t len = (size_t)PQgetlength(res, i, 2);
+			memcpy(pool, PQgetvalue(res, i, 2), len + 1);
+			v[i].move_to = pool;
+			pool += len + 1;
+		}
 	}
 	PQclear(res);
 	if (rc < 0) {

@@ -274,7 +274,7 @@ static void batch_committed(struct run_state *st)
 					  item->matched_by[0] ? " followup=\"" : "", item->matched_by,
 					  item->matched_by[0] ? "\"" : "");
 		}
-		/* a mail done before keeps the archive: its move_to was not recorded */
+		/* a mail found done earlier in this batch (same identity): the archive */
 		dispose_queue(&st->out, item->uid, item->done_outcome,
 			      item->already_done ? 0 : st->item_folder[i]);
 	}
@@ -392,7 +392,8 @@ static int process_mailbox(struct run_state *st, struct err *err)
 		if (p) {
 			/* committed earlier, but the move did not happen: only dispose */
 			st->counts.already_done++;
-			dispose_queue(&st->out, infos[i].uid, p->outcome, 0);
+			dispose_queue(&st->out, infos[i].uid, p->outcome,
+				      dispose_folder_of(st->job, p->move_to));
 		} else if (infos[i].size > st->job->limits.max_size) {
 			oversized[noversized++] = infos[i];
 		} else {

@@ -180,6 +180,18 @@ check_eq "the failed address is marked bouncing" \
 	"$(psql_q "select bouncing::text || ' ' || bounce_status from contacts where email = 'colleague@example.org'")" \
 	"true 5.1.1"
 
+# ---------------------------------------------------------------- crash before the move
+# A kill between COMMIT and the move: the next run moves the newsletter to
+# the rule's folder, not the archive (the plan recorded where it goes).
+mail "News <news@vendor.example>" "Newsletter 12/2026"
+deliver "$last"
+rc=0
+M2T_FAULT=after-commit "$M2T_BIN" -c "$conf" run support-inbox >/dev/null 2>&1 || rc=$?
+check_eq "a run killed after COMMIT" "$rc" 137
+out=$("$M2T_BIN" -c "$conf" run support-inbox 2>&1) && rc=0 || rc=$?
+check "the next run only moves it" grep -q "already done 1" <<<"$out"
+check_eq "into the move_to folder" "$(count_folder Newsletters)" 2
+
 # ---------------------------------------------------------------- broken rules
 printf 'statements:\n  - name: bad\n    if: { subject: { matches: "(" } }\n    then: [ stop ]\n' \
 	>"$TEST_TMP/rules/extra.yaml"
