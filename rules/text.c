@@ -6,6 +6,9 @@
  * (towlower of towupper in the C.UTF-8 locale, so 'ß', 'ſ' and final sigma
  * compare as expected), with a fast path for ASCII. Invalid UTF-8 bytes are
  * copied as they are (the message model hands over valid UTF-8 anyway).
+ *
+ * SECURITY: the input is mail text; the output size is bounded (4 bytes
+ * per input byte at most) and checked before every write.
  */
 #include "rules/rules_int.h"
 

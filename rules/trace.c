@@ -20,16 +20,18 @@ static const char *clean(const char *s, char *out, size_t outlen)
 void trace_print(const struct trace *tr, FILE *out)
 {
 	char c1[TRACE_TEXT_MAX + 40];
+	char c2[TRACE_TEXT_MAX + 160];
 	struct buf b;
 	if (tr->flags && tr->flags[0])
-		fprintf(out, "  flags: %s\n", tr->flags);
+		fprintf(out, "  flags: %s\n", clean(tr->flags, c2, sizeof(c2)));
 	for (size_t i = 0; i < tr->nrefs; i++)
 		fprintf(out, "  follow-up reference: %s\n", clean(tr->refs[i], c1, sizeof(c1)));
 	for (size_t i = 0; i < tr->nfields; i++) {
 		const struct trace_field *f = &tr->fields[i];
 		fprintf(out, "  field %s = %s%s%s%s\n", f->name,
 			f->value ? clean(f->value, c1, sizeof(c1)) : "(none)",
-			f->defaulted ? " (default)" : "", f->note ? "; " : "", f->note ? f->note : "");
+			f->defaulted ? " (default)" : "", f->note ? "; " : "",
+			f->note ? clean(f->note, c2, sizeof(c2)) : "");
 	}
 	for (size_t i = 0; i < tr->nstmts; i++) {
 		const struct trace_stmt *s = &tr->stmts[i];
@@ -41,7 +43,7 @@ void trace_print(const struct trace *tr, FILE *out)
 				clean(s->caps[j].value, c1, sizeof(c1)));
 	}
 	if (tr->loop)
-		fprintf(out, "  loop protection: %s\n", tr->loop);
+		fprintf(out, "  loop protection: %s\n", clean(tr->loop, c2, sizeof(c2)));
 	if (tr->plan) {
 		buf_init(&b, 1 << 20);
 		plan_json(tr->plan, &b);

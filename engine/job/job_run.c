@@ -216,10 +216,13 @@ static int process_message(void *ud, uint32_t uid, const char *raw, size_t len, 
 			item->reason = plan.reason;
 		st->item_folder[st->nitems - 1] = (uint16_t)dispose_folder_of(st->job, plan.move_to);
 		if (plan.nstatements || plan.loop)
+			/* the loop text quotes the sender: mail text, cleaned */
 			log_debug("message.decided", "action=%s statements=%zu last=\"%s\"%s%s%s",
 				  plan_action_name(plan.action), plan.nstatements,
 				  plan.nstatements ? plan.statements[plan.nstatements - 1] : "",
-				  plan.loop ? " loop=\"" : "", plan.loop ? plan.loop : "",
+				  plan.loop ? " loop=\"" : "",
+				  plan.loop ? log_clean(plan.loop, strlen(plan.loop), clean,
+							sizeof(clean)) : "",
 				  plan.loop ? "\"" : "");
 	}
 	rc = store_item(st, item, err);
@@ -268,10 +271,14 @@ static void batch_committed(struct run_state *st)
 				 outcome_name(item->done_outcome));
 		} else {
 			count_outcome(&st->counts, item->done_outcome);
+			/* matched_by quotes a Message-ID or subject: mail text, cleaned */
+			char how[160];
 			if (item->ticket_number[0])
 				log_debug("message.stored", "outcome=%s ticket=%s%s%s%s",
 					  outcome_name(item->done_outcome), item->ticket_number,
-					  item->matched_by[0] ? " followup=\"" : "", item->matched_by,
+					  item->matched_by[0] ? " followup=\"" : "",
+					  log_clean(item->matched_by, strlen(item->matched_by), how,
+						    sizeof(how)),
 					  item->matched_by[0] ? "\"" : "");
 		}
 		/* a mail found done earlier in this batch (same identity): the archive */
