@@ -48,19 +48,19 @@ static const struct src_def SOURCES[] = {
 };
 #define NSOURCES (sizeof(SOURCES) / sizeof(SOURCES[0]))
 
-static const char *source_names[NSOURCES + 4];
+/* For "did you mean": the combinators and every source (kept in step with
+ * SOURCES; a constant, so that compiling rules on several threads is safe). */
+static const char *const source_names[] = {
+	"all", "any", "not", "from", "from_name", "from_domain", "reply_to", "to", "cc",
+	"recipients", "subject", "body", "body_original", "header", "attachment_count",
+	"attachment_names", "attachment_types", "size", "client", "auto_reply", "bounce", "bulk",
+	"follow_up", "spam", "spam_score", "field", "account", "job", "message_id", NULL,
+};
+_Static_assert(sizeof(source_names) / sizeof(source_names[0]) == NSOURCES + 4,
+	       "source_names must list every source");
 
 const char *const *src_names(void)
 {
-	if (!source_names[0]) {
-		size_t n = 0;
-		source_names[n++] = "all";
-		source_names[n++] = "any";
-		source_names[n++] = "not";
-		for (size_t i = 0; i < NSOURCES; i++)
-			source_names[n++] = SOURCES[i].name;
-		source_names[n] = NULL;
-	}
 	return source_names;
 }
 
