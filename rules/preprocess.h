@@ -10,7 +10,9 @@
  * stages: built-in ones (html_to_text, whitespace), shipped packs by name
  * (rules/packs/NAME.yaml, compiled into the binary), and stages written by
  * the admin with their own rules. The syntax is in README.md,
- * "Preprocessing".
+ * "Preprocessing". The rule-file loader (rules/ruleset.h) compiles the
+ * stages of a job's rule files into one pipeline and chooses the shipped
+ * default when none has the key.
  *
  * SECURITY: rule files are admin input (parsed by rules/yaml_tree.h with its
  * limits); message text is untrusted. Every regex runs under rules/regex.h's
@@ -44,19 +46,18 @@ struct preprocess;
  */
 int preprocess_compile(const struct yaml_tree_node *stages, struct preprocess **pp_r,
 		       struct err *err);
+/*
+ * One pipeline of several `preprocess:` values, their stages one after the
+ * other in the order given (a job's rule files; NULL entries are skipped).
+ * The stage cap holds for the whole pipeline.
+ */
+int preprocess_compile_list(const struct yaml_tree_node *const *lists, size_t n,
+			    struct preprocess **pp_r, struct err *err);
 void preprocess_free(struct preprocess **pp);
 
 /* The shipped packs in their recommended order: what a job without rules of
  * its own runs. */
 int preprocess_default(struct preprocess **pp_r, struct err *err);
-
-/*
- * A rule file: only its `preprocess:` key is read here (`fields` and
- * `statements` belong to the statement rules and are skipped; any other
- * top-level key is an error). A file without `preprocess:` gives an empty
- * pipeline.
- */
-int preprocess_load_file(const char *path, struct preprocess **pp_r, struct err *err);
 
 /* Shipped packs, by name ("gmail", "signatures", ...), in name order. */
 size_t preprocess_pack_count(void);

@@ -16,6 +16,7 @@
 #include "engine/util/log.h"
 #include "engine/util/str.h"
 #include "engine/util/xalloc.h"
+#include "rules/ruleset.h"
 
 #define URL_SPANS_MAX 8
 
@@ -204,6 +205,25 @@ static void job_print(const struct config_job *j, FILE *out)
 		(unsigned)j->limits.max_depth,
 		str_fmt_size(j->limits.max_header_bytes, s2, sizeof(s2)),
 		str_fmt_size(j->limits.max_text_bytes, s3, sizeof(s3)));
+	if (j->rules)
+		fprintf(out, "    rules:    %zu file(s), %zu fields, %zu statements\n",
+			ruleset_file_count(j->rules), ruleset_field_count(j->rules),
+			ruleset_statement_count(j->rules));
+	else
+		fprintf(out, "    rules:    none (one ticket per mail, or its follow-up ticket)\n");
+	for (size_t i = 0; i < j->nrule_files; i++)
+		fprintf(out, "      %s\n", j->rule_files[i]);
+	const struct policy *p = &j->policy;
+	static const char *const loops[] = {"note", "ignore", "ticket"};
+	static const char *const bounces[] = {"attach", "ignore", "ticket"};
+	fprintf(out, "    followup: tag %s, marker %s, references %s, subject %u days, "
+		"non-participant %s, closed %s\n",
+		p->subject_tag ? p->subject_tag : "off", p->body_marker ? p->body_marker : "off",
+		p->references ? "on" : "off", (unsigned)p->subject_days,
+		plan_stranger_name(p->stranger), plan_closed_name(p->closed));
+	fprintf(out, "    loops:    auto-replies %s, bulk %s, bounces %s, %u new tickets per "
+		"sender and hour%s\n", loops[p->auto_replies], loops[p->bulk], bounces[p->bounces],
+		(unsigned)p->sender_cap, p->sender_cap ? "" : " (no cap)");
 }
 
 void config_print_summary(const struct config *cfg, FILE *out)

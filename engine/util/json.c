@@ -1,7 +1,13 @@
+/*
+ * JSON text into a buf (see json.h). The escaper validates UTF-8 itself,
+ * so whatever bytes it is given, the output is valid JSON.
+ */
 #include "engine/util/json.h"
 
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Length of the valid UTF-8 sequence at s (1..4), 0 when invalid. */
 static size_t utf8_seq(const unsigned char *s, size_t len)
@@ -43,6 +49,10 @@ void json_add_string(struct buf *b, const char *str, size_t len)
 	const unsigned char *s = (const unsigned char *)str;
 	size_t i = 0, run = 0;
 
+	if (!str) {
+		buf_adds(b, "null");
+		return;
+	}
 	buf_addc(b, '"');
 	while (i < len) {
 		unsigned char c = s[i];
@@ -76,6 +86,8 @@ void json_add_string(struct buf *b, const char *str, size_t len)
 		case '\t': buf_adds(b, "\\t"); break;
 		case '\b': buf_adds(b, "\\b"); break;
 		case '\f': buf_adds(b, "\\f"); break;
+		/* PostgreSQL's jsonb refuses \u0000: a NUL becomes U+FFFD */
+		case '\0': buf_adds(b, "\\ufffd"); break;
 		default: {
 			char u[7] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0};
 			buf_adds(b, u);
@@ -85,4 +97,22 @@ void json_add_string(struct buf *b, const char *str, size_t len)
 	}
 	buf_add(b, s + i - run, run);
 	buf_addc(b, '"');
+}
+
+void json_add_str(struct buf *b, const char *s)
+{
+	json_add_string(b, s, s ? strlen(s) : 0);
+}
+
+void json_add_key(struct buf *b, const char *key, int first)
+{
+	if (!first)
+		buf_addc(b, ',');
+	json_add_str(b, key);
+	buf_addc(b, ':');
+}
+
+void json_add_i64(struct buf *b, int64_t v)
+{
+	buf_addf(b, "%" PRId64, v);
 }

@@ -237,9 +237,9 @@ TEST(dispose_moves_and_survives_races)
 	CHECK_STR(g.body[0], "first");
 
 	uint32_t archive[] = {1, 3, 4, 5};
-	CHECK_INT(source_dispose(src, archive, 4, SOURCE_ARCHIVE, &err), 0);
+	CHECK_INT(source_dispose(src, archive, 4, SOURCE_ARCHIVE, NULL, &err), 0);
 	uint32_t bad[] = {2};
-	CHECK_INT(source_dispose(src, bad, 1, SOURCE_BADMAIL, &err), 0);
+	CHECK_INT(source_dispose(src, bad, 1, SOURCE_BADMAIL, NULL, &err), 0);
 
 	char *s = slurp(".Processed/cur/2000.M1P1.host:2,S");
 	CHECK_STR(s, "first");
@@ -304,7 +304,7 @@ TEST(read_only_and_keep_touch_nothing)
 	size_t n;
 	if (src) {
 		CHECK_INT(source_list(src, &v, &n, &err), 0);
-		CHECK(source_dispose(src, ids, 1, SOURCE_ARCHIVE, &err) < 0);
+		CHECK(source_dispose(src, ids, 1, SOURCE_ARCHIVE, NULL, &err) < 0);
 		CHECK_INT(err.cls, ERR_FATAL);
 	}
 	source_close(&src, NULL);
