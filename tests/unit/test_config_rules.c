@@ -2,7 +2,8 @@
  * A job's `rules:`, `own_addresses:`, `followup:` and `loops:` keys: rule
  * files resolved against the config file's directory and compiled at load,
  * a broken rule file failing the load with its own position, the defaults
- * of the follow-up and loop settings, and bad values with positions.
+ * of the follow-up and loop settings, bad values with positions, and the
+ * rules' move_to folders checked against the job's account.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -45,13 +46,12 @@ static void put(const char *name, const char *text)
 	"    account: support\n"                                               \
 	"    schedule: \"*/5 * * * *\"\n"
 
-/* Loads BASE + extra; the error with the directory shown as DIR, "OK" when it loaded. */
-static const char *load(const char *extra, struct config **cfg_r)
+/* Loads the config text; the error with the directory shown as DIR, "OK"
+ * when it loaded. */
+static const char *load_text(const char *text, struct config **cfg_r)
 {
 	static char out[700];
 	struct err err = {0};
-	char text[4096];
-	snprintf(text, sizeof(text), "%s%s", BASE, extra);
 	put("config.yaml", text);
 	*cfg_r = NULL;
 	if (config_load(g_cfg, cfg_r, &err) == 0)
@@ -67,6 +67,14 @@ static const char *load(const char *extra, struct config **cfg_r)
 	}
 	out[o] = '\0';
 	return out;
+}
+
+/* Loads BASE + extra. */
+static const char *load(const char *extra, struct config **cfg_r)
+{
+	char text[4096];
+	snprintf(text, sizeof(text), "%s%s", BASE, extra);
+	return load_text(text, cfg_r);
 }
 
 TEST(defaults_without_rules)
@@ -214,6 +222,59 @@ TEST(bad_settings_name_position)
 		  "DIR/config.yaml:13:20: jobs.inbox.own_addresses: expected an email address");
 }
 
+/*
+ * move_to on an account that cannot move mail (POP3), in a job that moves
+ * nothing (keep_on_server), or to a Maildir folder outside the Maildir:
+ * errors at the move_to's position in the rule file.
+ */
+TEST(move_to_needs_a_source_with_folders)
+{
+	struct config *cfg;
+	static const char RULES[] =
+		"statements:\n"
+		"  - name: news\n"
+		"    if: { bulk: true }\n"
+		"    then: [ { move_to: Newsletters }, stop ]\n";
+	put("move.yaml", RULES);
+	/* IMAP: fine, and the folder is listed for the run */
+	CHECK_STR(load("    rules: move.yaml\n", &cfg), "OK");
+	if (cfg) {
+		CHECK_INT(ruleset_folder_count(cfg->jobs[0].rules), 1);
+		CHECK_STR(ruleset_folder(cfg->jobs[0].rules, 0), "Newsletters");
+		config_free(&cfg);
+	}
+	CHECK_STR(load("    keep_on_server: true\n    rules: move.yaml\n", &cfg),
+		  "DIR/move.yaml:4:24: statement \"news\": statements[0].then[0].move_to: job "
+		  "\"inbox\" keeps its mail on the server (keep_on_server: true): nothing is moved");
+	CHECK(cfg == NULL);
+	CHECK_STR(load_text("database:\n  url: postgresql://localhost/x\n"
+			    "accounts:\n  pop:\n    protocol: pop3\n    host: pop.example.com\n"
+			    "    username: a@example.com\n    password_env: M2T_TEST_PW\n"
+			    "jobs:\n  inbox:\n    account: pop\n    schedule: \"@hourly\"\n"
+			    "    rules: move.yaml\n", &cfg),
+		  "DIR/move.yaml:4:24: statement \"news\": statements[0].then[0].move_to: job "
+		  "\"inbox\" reads account \"pop\", which is pop3: it has no folders to move mail to");
+	CHECK(cfg == NULL);
+	/* the same rules without move_to load on POP3 */
+	put("nomove.yaml", "statements:\n  - name: news\n    if: { bulk: true }\n"
+			   "    then: [ ignore, stop ]\n");
+	CHECK_STR(load_text("database:\n  url: postgresql://localhost/x\n"
+			    "accounts:\n  pop:\n    protocol: pop3\n    host: pop.example.com\n"
+			    "    username: a@example.com\n    password_env: M2T_TEST_PW\n"
+			    "jobs:\n  inbox:\n    account: pop\n    schedule: \"@hourly\"\n"
+			    "    rules: nomove.yaml\n", &cfg), "OK");
+	config_free(&cfg);
+	/* Maildir: a name that would leave the Maildir */
+	put("dots.yaml", "statements:\n  - name: out\n    then: [ { move_to: 'a..b' } ]\n");
+	CHECK_STR(load_text("database:\n  url: postgresql://localhost/x\n"
+			    "accounts:\n  md:\n    protocol: maildir\n    path: /tmp/no-such-maildir\n"
+			    "jobs:\n  inbox:\n    account: md\n    schedule: \"@hourly\"\n"
+			    "    rules: dots.yaml\n", &cfg),
+		  "DIR/dots.yaml:3:24: statement \"out\": statements[0].then[0].move_to: a Maildir "
+		  "folder is INBOX or names separated by '/' or '.', none empty");
+	CHECK(cfg == NULL);
+}
+
 int main(void)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -229,6 +290,7 @@ int main(void)
 	RUN(every_key_read);
 	RUN(broken_rules_fail_the_load_with_their_position);
 	RUN(bad_settings_name_position);
+	RUN(move_to_needs_a_source_with_folders);
 	char cmd[400];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
 	if (system(cmd) != 0)

@@ -559,6 +559,12 @@ TEST(source_dele_continues_and_quit_decides)
 		uint32_t ids[] = {2, 2};
 		CHECK_INT(source_fetch(src, ids, 2, count_bodies, &got, &err), 0);
 		CHECK_INT(got, 1);
+		/* POP3 has no folders for rules: refused, nothing sent */
+		const char *folders[] = {"Newsletters"};
+		CHECK(source_prepare_folders(src, folders, 1, &err) < 0);
+		CHECK_INT(err.cls, ERR_FATAL);
+		CHECK(source_dispose(src, ids, 1, SOURCE_FOLDER, "Newsletters", &err) < 0);
+		CHECK_INT(err.cls, ERR_FATAL);
 		/* badmail stays: nothing is sent */
 		uint32_t bad[] = {1};
 		CHECK_INT(source_dispose(src, bad, 1, SOURCE_BADMAIL, NULL, &err), 0);
