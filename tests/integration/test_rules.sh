@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The rules end to end on the real servers: two rule files using every
-# layer (preprocess, fields, statements with each action), follow-ups by
+# layer (preprocess stages from both files as one pipeline, fields,
+# statements with each action, `body` after preprocessing and
+# `body_original` before it), follow-ups by
 # In-Reply-To within one batch and by the subject's ticket number in a later
 # run, a forged follow-up, a reply to a closed ticket, auto-replies, our own
 # address, a delivery report attached to its original's ticket, the
@@ -13,7 +15,11 @@ reset_mailbox
 conf=$TEST_TMP/m2t.yaml
 mkdir -p "$TEST_TMP/rules"
 cat >"$TEST_TMP/rules/main.yaml" <<'EOF'
-preprocess: []
+preprocess:
+  - stage: legal
+    rules:
+      - { name: legal-footer, match: '^LEGAL NOTICE', action: cut_after }
+  - whitespace
 fields:
   order_no: { type: integer, from: subject, pattern: 'Order (\d+)' }
   amount: { type: decimal, from: body, pattern: '(\d+[.,]\d\d) EUR' }
@@ -37,8 +43,15 @@ statements:
   - name: urgent
     if: { header X-Priority: { starts_with: '1' } }
     then: [ { set: { priority: high } } ]
+  - name: legal
+    if: { body_original: { contains: LEGAL NOTICE } }
+    then: [ { set: { tags: [legal] } } ]
 EOF
 cat >"$TEST_TMP/rules/extra.yaml" <<'EOF'
+preprocess:
+  - stage: banner
+    rules:
+      - { name: external, match: '^\[EXTERNAL\] ', action: remove_match }
 statements:
   - name: forbidden
     if: { body: { contains: forbidden content } }
@@ -179,6 +192,29 @@ check_eq "delivery report attached to the original's ticket" \
 check_eq "the failed address is marked bouncing" \
 	"$(psql_q "select bouncing::text || ' ' || bounce_status from contacts where email = 'colleague@example.org'")" \
 	"true 5.1.1"
+
+# ---------------------------------------------------------------- preprocessing
+# The stages of both files, main.yaml's first: "forbidden content" only in
+# the footer the legal stage cuts is not in `body`; `body_original` still
+# has the footer.
+mail "Finn <finn@example.org>" "Toner" "" "[EXTERNAL] Please send toner.
+
+LEGAL NOTICE: this mail may hold forbidden content."
+deliver "$last"
+out=$("$M2T_BIN" -c "$conf" run support-inbox 2>"$TEST_TMP/run3.err") && rc=0 || rc=$?
+check_eq "run 3 exits 0" "$rc" 0 || sed 's/^/  | /' "$TEST_TMP/run3.err"
+check "run 3: a ticket, not badmail" grep -q "fetched 1, tickets 1, appended 0, ignored 0, badmail 0" \
+	<<<"$out" || echo "  | $out"
+q() { psql_q "select $1 from articles where message_id = 'm$n@test.example'"; }
+check_eq "body_text is the text after both files' stages" "$(q body_text)" "Please send toner."
+check "body_original keeps what the stages removed" grep -q "^LEGAL NOTICE: this mail" <<<"$(q body_original)"
+check_eq "the trace names both stages, in file order" \
+	"$(q "string_agg(e->>'stage' || '/' || (e->>'rule'), ',' order by o) from articles, jsonb_array_elements(preprocess_trace) with ordinality x(e, o) where message_id = 'm$n@test.example' --")" \
+	"legal/legal-footer,banner/external"
+check "a removal names its rule file" grep -q 'rules/extra.yaml:4:9' <<<"$(q preprocess_trace)"
+check_eq "a condition on body_original sees the footer" \
+	"$(psql_q "select array_to_string(tags, ',') from tickets t join processed_messages p on p.ticket_id = t.id where p.message_id = 'm$n@test.example'")" \
+	"legal"
 
 # ---------------------------------------------------------------- crash before the move
 # A kill between COMMIT and the move: the next run moves the newsletter to
