@@ -76,6 +76,9 @@ void preprocess_limits_default(struct preprocess_limits *lim);
 /* Changes the limits; only before the pipeline is shared between threads. */
 void preprocess_set_limits(struct preprocess *pp, const struct preprocess_limits *lim);
 size_t preprocess_stage_count(const struct preprocess *pp);
+/* The name of stage i (owned by pp): a built-in's, a pack's or the rule
+ * file's `stage:`. */
+const char *preprocess_stage_name(const struct preprocess *pp, size_t i);
 
 /* One removal. stage, rule and file belong to the pipeline (valid while it
  * lives); text to the arena given to preprocess_run. */

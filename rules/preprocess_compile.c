@@ -83,6 +83,11 @@ size_t preprocess_stage_count(const struct preprocess *pp)
 	return pp->nstages;
 }
 
+const char *preprocess_stage_name(const struct preprocess *pp, size_t i)
+{
+	return i < pp->nstages ? pp->stages[i].name : NULL;
+}
+
 /* ---------------------------------------------------------------- packs */
 
 size_t preprocess_pack_count(void)

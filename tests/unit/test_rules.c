@@ -586,6 +586,41 @@ TEST(example_rule_file)
 	CHECK_INT(rules_decide(&env, &f.m, NULL, A, &P, &TR, &err), 0);
 	CHECK_INT(P.action, PLAN_REJECT);
 	CHECK_STR(P.reason, "executable attachment from anna@example.org");
+
+	/* its preprocess layer: the shipped default's stages, ours before the
+	 * white space; the statements see the cleaned text as body */
+	const struct preprocess *pp = ruleset_preprocess(RS);
+	struct preprocess *def = NULL;
+	CHECK(pp != NULL);
+	CHECK_INT(preprocess_default(&def, &err), 0);
+	if (pp && def) {
+		size_t n = preprocess_stage_count(def);
+		CHECK_INT(preprocess_stage_count(pp), n + 1);
+		for (size_t i = 0, k = 0; i < preprocess_stage_count(pp) && k < n; i++) {
+			if (strcmp(preprocess_stage_name(pp, i), "our-footer") == 0)
+				continue;
+			CHECK_STR(preprocess_stage_name(pp, i), preprocess_stage_name(def, k++));
+		}
+		CHECK_STR(preprocess_stage_name(pp, n - 1), "our-footer");
+		/* "connection was reset" only in the quoted footer our stage cuts */
+		struct preprocess_result pre;
+		const char *text = "The printer drops every job.\n\n----- Ticket #2026112100001 "
+				   "-----\nYour request: connection was reset\n";
+		msg_init(&f, "Re: access problem", text);
+		f.m.in_reply_to = "agent-1@helpdesk.example.com";
+		arena_reset(A);
+		CHECK_INT(preprocess_run(pp, &f.m, A, &pre, &err), 0);
+		CHECK_STR(pre.text, "The printer drops every job.");
+		CHECK_INT(pre.nremoved, 1);
+		if (pre.nremoved)
+			CHECK_STR(pre.removed[0].stage, "our-footer");
+		CHECK_INT(rules_decide(&env, &f.m, &pre, A, &P, &TR, &err), 0);
+		CHECK_STR(P.ticket.queue, "General");
+		/* not preprocessed, body is the whole text */
+		CHECK_INT(rules_decide(&env, &f.m, NULL, A, &P, &TR, &err), 0);
+		CHECK_STR(P.ticket.queue, "Network");
+	}
+	preprocess_free(&def);
 }
 
 int main(void)
