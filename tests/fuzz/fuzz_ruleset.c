@@ -1,8 +1,9 @@
 /*
- * libFuzzer target: the rule loader from memory (YAML tree, fields,
- * conditions, actions, templates, statements), then, when the rules
- * compiled, a decision on a fixed message, so evaluation and templates see
- * whatever the fuzzer makes up. List files are refused (no file access).
+ * libFuzzer target: the rule loader from memory (YAML tree, preprocess
+ * stages, fields, conditions, actions, templates, statements), then, when
+ * the rules compiled, their preprocessing stages and a decision on a fixed
+ * message, so stages, evaluation and templates see whatever the fuzzer
+ * makes up. List files are refused (no file access).
  *   make build/fuzz/fuzz_ruleset && build/fuzz/fuzz_ruleset -max_total_time=60
  */
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include "engine/util/arena.h"
 #include "rules/decide.h"
 #include "rules/policy.h"
+#include "rules/preprocess.h"
 #include "rules/ruleset.h"
 #include "rules/yaml_tree.h"
 
@@ -62,8 +64,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					.budget_ms = 1000};
 		struct plan plan;
 		struct trace *tr;
+		struct preprocess_result pre;
+		const struct preprocess *pp = ruleset_preprocess(rs);
 		arena_reset(arena);
-		(void)rules_decide(&env, &msg, NULL, arena, &plan, &tr, &err);
+		/* as a job does it: the stages first, their result is `body` */
+		if (!pp || preprocess_run(pp, &msg, arena, &pre, &err) == 0)
+			(void)rules_decide(&env, &msg, pp ? &pre : NULL, arena, &plan, &tr, &err);
 		ruleset_free(&rs);
 	}
 	yaml_tree_free(&tree);
