@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/util/str.h"
 #include "engine/util/xalloc.h"
 #include "rules/preprocess.h"
 #include "rules/rules_int.h"
@@ -240,16 +241,6 @@ out:
 
 /* ------------------------------------------------------------ loading */
 
-static char *dir_of(const char *file)
-{
-	const char *slash = strrchr(file, '/');
-	if (!slash)
-		return xstrdup(".");
-	if (slash == file)
-		return xstrdup("/");
-	return xstrndup(file, (size_t)(slash - file));
-}
-
 void ruleset_free(struct ruleset **rsp)
 {
 	struct ruleset *rs = *rsp;
@@ -311,7 +302,7 @@ int ruleset_compile(const struct yaml_tree_node *const *roots, size_t n, bool al
 	for (size_t i = 0; i < n; i++) {
 		const struct yaml_tree_node *f = roots[i] ? yaml_tree_get(roots[i], "fields") : NULL;
 		free(dir);
-		dir = dir_of(rs->files[i]);
+		dir = str_dirname(rs->files[i]);
 		cc.file = rs->files[i];
 		cc.dir = dir;
 		if (f && !yaml_tree_is_null(f) && fields_compile(&cc, f, err) < 0)
@@ -334,7 +325,7 @@ int ruleset_compile(const struct yaml_tree_node *const *roots, size_t n, bool al
 	for (size_t i = 0; i < n; i++) {
 		const struct yaml_tree_node *s = roots[i] ? yaml_tree_get(roots[i], "statements") : NULL;
 		free(dir);
-		dir = dir_of(rs->files[i]);
+		dir = str_dirname(rs->files[i]);
 		cc.file = rs->files[i];
 		cc.dir = dir;
 		if (s && !yaml_tree_is_null(s) && stmts_compile(&cc, s, err) < 0)

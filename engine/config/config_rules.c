@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/util/str.h"
 #include "engine/util/xalloc.h"
 #include "rules/ruleset.h"
 
@@ -29,16 +30,6 @@ static const char *const loop_names[] = {"note", "ignore", "ticket", NULL};
 static const char *const bounce_names[] = {"attach", "ignore", "ticket", NULL};
 
 #define MAX_RULE_FILES 32
-
-static char *dir_of(const char *file)
-{
-	const char *slash = strrchr(file, '/');
-	if (!slash)
-		return xstrdup(".");
-	if (slash == file)
-		return xstrdup("/");
-	return xstrndup(file, (size_t)(slash - file));
-}
 
 /* A scalar or a list of scalars, as a list of nodes. */
 static int node_list(const struct yaml_tree_node *n, const struct yaml_tree_node *const **v_r,
@@ -97,7 +88,7 @@ static int rules_files(const struct config *cfg, struct config_job *j,
 		return 0;
 	if (cnt > MAX_RULE_FILES)
 		return yaml_tree_error(err, n, "at most %d rule files", MAX_RULE_FILES);
-	char *dir = dir_of(cfg->path);
+	char *dir = str_dirname(cfg->path);
 	j->rule_files = xcalloc(cnt, sizeof(char *));
 	int rc = 0;
 	for (size_t i = 0; i < cnt && rc == 0; i++) {

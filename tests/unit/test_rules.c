@@ -602,6 +602,21 @@ TEST(example_rule_file)
 			CHECK_STR(preprocess_stage_name(pp, i), preprocess_stage_name(def, k++));
 		}
 		CHECK_STR(preprocess_stage_name(pp, n - 1), "our-footer");
+	}
+	/* the same stages compiled here, with a time budget valgrind cannot
+	 * exhaust (the shipped 50 ms keep a slowed-down mail whole) */
+	struct yaml_tree *tree = NULL;
+	struct preprocess *own = NULL;
+	struct preprocess_limits lim;
+	CHECK_INT(yaml_tree_load_file(path, NULL, &tree, &err), 0);
+	CHECK_INT(preprocess_compile(yaml_tree_get(yaml_tree_root(tree), "preprocess"), &own, &err),
+		  0);
+	yaml_tree_free(&tree);
+	preprocess_limits_default(&lim);
+	lim.budget_us = 30 * 1000 * 1000;
+	if (own) {
+		preprocess_set_limits(own, &lim);
+		pp = own;
 		/* "connection was reset" only in the quoted footer our stage cuts */
 		struct preprocess_result pre;
 		const char *text = "The printer drops every job.\n\n----- Ticket #2026112100001 "
@@ -620,6 +635,7 @@ TEST(example_rule_file)
 		CHECK_INT(rules_decide(&env, &f.m, NULL, A, &P, &TR, &err), 0);
 		CHECK_STR(P.ticket.queue, "Network");
 	}
+	preprocess_free(&own);
 	preprocess_free(&def);
 }
 

@@ -26,6 +26,7 @@
 #include "storage/migrations.h"
 #include "storage/store.h"
 #include "tests/unit/test.h"
+#include "tests/unit/test_db.h"
 
 static struct store *S;     /* the store under test */
 static PGconn *DB;          /* independent view for the checks */
@@ -1295,70 +1296,13 @@ TEST(throughput)
 
 /* ------------------------------------------------------------ setup */
 
-/* conninfo of the server in `admin`, with dbname replaced. */
-static char *conninfo_with_db(PGconn *admin, const char *dbname)
-{
-	struct buf b;
-	buf_init(&b, 8192);
-	PQconninfoOption *opts = PQconninfo(admin);
-	for (PQconninfoOption *o = opts; o && o->keyword; o++) {
-		const char *val = strcmp(o->keyword, "dbname") == 0 ? dbname : o->val;
-		if (!val || !*val)
-			continue;
-		buf_addf(&b, "%s='", o->keyword);
-		for (const char *c = val; *c; c++) {
-			if (*c == '\'' || *c == '\\')
-				buf_addc(&b, '\\');
-			buf_addc(&b, *c);
-		}
-		buf_adds(&b, "' ");
-	}
-	PQconninfoFree(opts);
-	return buf_detach(&b, NULL);
-}
-
-static int admin_exec(PGconn *admin, const char *sql)
-{
-	PGresult *res = PQexec(admin, sql);
-	int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-	if (!ok)
-		fprintf(stderr, "%s: %s", sql, PQresultErrorMessage(res));
-	PQclear(res);
-	return ok ? 0 : -1;
-}
-
-static void quiet(void *arg, const char *message)
-{
-	(void)arg;
-	(void)message;
-}
-
 int main(void)
 {
-	const char *url = getenv("M2T_TEST_DATABASE_URL");
-	if (!url || !*url) {
-		printf("SKIP test_store (M2T_TEST_DATABASE_URL unset)\n");
-		return 0;
-	}
-	PGconn *admin = PQconnectdb(url);
-	if (PQstatus(admin) != CONNECTION_OK) {
-		fprintf(stderr, "test_store: cannot connect: %s", PQerrorMessage(admin));
-		printf("FAIL test_store_setup\n");
-		PQfinish(admin);
-		return 1;
-	}
-	PQsetNoticeProcessor(admin, quiet, NULL);
-	char dbname[64], sql[160];
-	snprintf(dbname, sizeof(dbname), "m2t_test_%ld", (long)getpid());
-	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", dbname);
-	admin_exec(admin, sql);
-	snprintf(sql, sizeof(sql), "CREATE DATABASE %s TEMPLATE template0 ENCODING 'UTF8'", dbname);
-	if (admin_exec(admin, sql) < 0) {
-		printf("FAIL test_store_setup\n");
-		PQfinish(admin);
-		return 1;
-	}
-	TEST_URL = conninfo_with_db(admin, dbname);
+	struct test_db tdb;
+	int setup = test_db_create(&tdb, "test_store", "m2t_test");
+	if (setup != 0)
+		return setup > 0 ? 0 : 1;
+	TEST_URL = tdb.url;
 	DB = PQconnectdb(TEST_URL);
 	struct err err = { 0 };
 	int rc = 1;
@@ -1398,9 +1342,6 @@ int main(void)
 out:
 	store_free(&S);
 	PQfinish(DB);
-	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", dbname);
-	admin_exec(admin, sql);
-	PQfinish(admin);
-	free(TEST_URL);
+	test_db_drop(&tdb);
 	return rc;
 }

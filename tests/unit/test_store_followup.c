@@ -24,6 +24,7 @@
 #include "engine/util/str.h"
 #include "storage/store.h"
 #include "tests/unit/test.h"
+#include "tests/unit/test_db.h"
 
 static struct store *S;
 static PGconn *DB;
@@ -550,58 +551,15 @@ TEST(delivery_report_attached_and_address_bouncing)
 
 /* ------------------------------------------------------------ setup */
 
-static int admin_exec(PGconn *admin, const char *sql)
-{
-	PGresult *res = PQexec(admin, sql);
-	int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-	if (!ok)
-		fprintf(stderr, "%s: %s", sql, PQresultErrorMessage(res));
-	PQclear(res);
-	return ok ? 0 : -1;
-}
-
-static void quiet(void *arg, const char *message)
-{
-	(void)arg;
-	(void)message;
-}
-
 int main(void)
 {
-	const char *url = getenv("M2T_TEST_DATABASE_URL");
-	if (!url || !*url) {
-		printf("SKIP test_store_followup (M2T_TEST_DATABASE_URL unset)\n");
-		return 0;
-	}
-	PGconn *admin = PQconnectdb(url);
-	if (PQstatus(admin) != CONNECTION_OK) {
-		fprintf(stderr, "cannot connect: %s", PQerrorMessage(admin));
-		printf("FAIL test_store_followup_setup\n");
-		PQfinish(admin);
-		return 1;
-	}
-	PQsetNoticeProcessor(admin, quiet, NULL);
-	char dbname[64], sql[160];
-	snprintf(dbname, sizeof(dbname), "m2t_test_fu_%ld", (long)getpid());
-	snprintf(sql, sizeof(sql), "CREATE DATABASE %s TEMPLATE template0 ENCODING 'UTF8'", dbname);
-	if (admin_exec(admin, sql) < 0) {
-		printf("FAIL test_store_followup_setup\n");
-		PQfinish(admin);
-		return 1;
-	}
-	/* the admin URL with the test database instead */
-	PQconninfoOption *opts = PQconninfo(admin);
-	char conn[1024];
-	size_t o = 0;
-	for (PQconninfoOption *op = opts; op && op->keyword; op++) {
-		const char *val = strcmp(op->keyword, "dbname") == 0 ? dbname : op->val;
-		if (val && *val && !strchr(val, '\'') && !strchr(val, '\\'))
-			o += (size_t)snprintf(conn + o, sizeof(conn) - o, "%s='%s' ", op->keyword, val);
-	}
-	PQconninfoFree(opts);
-	TEST_URL = conn;
+	struct test_db tdb;
+	int setup = test_db_create(&tdb, "test_store_followup", "m2t_test_fu");
+	if (setup != 0)
+		return setup > 0 ? 0 : 1;
+	TEST_URL = tdb.url;
 	DB = PQconnectdb(TEST_URL);
-	PQsetNoticeProcessor(DB, quiet, NULL);
+	PQsetNoticeProcessor(DB, test_db_quiet, NULL);
 	struct err err = {0};
 	int rc = 1;
 	FILE *devnull = fopen("/dev/null", "w");
@@ -625,8 +583,6 @@ out:
 		fclose(devnull);
 	store_free(&S);
 	PQfinish(DB);
-	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", dbname);
-	admin_exec(admin, sql);
-	PQfinish(admin);
+	test_db_drop(&tdb);
 	return rc;
 }
