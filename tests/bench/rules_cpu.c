@@ -3,7 +3,8 @@
  * database around it: every mail of a Maildir (new/ and cur/) is parsed
  * (not timed), then decided with the built-in default (follow-up detection
  * and loop protection only) and with a rule file, each several times; the
- * fastest round of each is printed, in microseconds per mail.
+ * fastest round of each is printed, in microseconds of this thread's CPU
+ * time per mail (a busy machine does not skew it).
  *
  *   rules_cpu DIR RULES.yaml [ROUNDS]
  */
@@ -21,29 +22,9 @@
 #include "rules/policy.h"
 #include "rules/ruleset.h"
 #include "rules/regex.h"
+#include "tests/bench/bench_util.h"
 
 #define MAX_MAILS 200000
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static char *slurp(const char *path, size_t *len_r)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *d = xmalloc(n > 0 ? (size_t)n : 1);
-	*len_r = fread(d, 1, n > 0 ? (size_t)n : 0, f);
-	fclose(f);
-	return d;
-}
 
 /* The fastest of `rounds` passes over every mail, in seconds. */
 static double pass(const struct rules_env *env, struct message **msgs, size_t n,
@@ -51,7 +32,7 @@ static double pass(const struct rules_env *env, struct message **msgs, size_t n,
 {
 	double best = 1e9;
 	for (unsigned r = 0; r < rounds; r++) {
-		double t0 = now_s();
+		double t0 = bench_cpu_s();
 		for (size_t i = 0; i < n; i++) {
 			struct plan plan;
 			struct err err;
@@ -59,7 +40,7 @@ static double pass(const struct rules_env *env, struct message **msgs, size_t n,
 			if (rules_decide(env, msgs[i], NULL, scratch, &plan, NULL, &err) < 0)
 				fprintf(stderr, "rules_cpu: %s\n", err.msg);
 		}
-		double dt = now_s() - t0;
+		double dt = bench_cpu_s() - t0;
 		if (dt < best)
 			best = dt;
 	}
@@ -101,7 +82,7 @@ int main(int argc, char **argv)
 			char path[8192];
 			size_t len;
 			snprintf(path, sizeof(path), "%s/%s", sub, e->d_name);
-			char *raw = slurp(path, &len);
+			char *raw = bench_read_file(path, &len);
 			if (!raw)
 				continue;
 			arenas[n] = arena_new();

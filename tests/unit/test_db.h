@@ -7,6 +7,7 @@
 #ifndef M2T_TEST_DB_H
 #define M2T_TEST_DB_H
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +107,24 @@ static inline void test_db_drop(struct test_db *t)
 	}
 	free(t->url);
 	memset(t, 0, sizeof(*t));
+}
+
+/* Waits up to ms for a notification on c; returns its payload (malloc'd)
+ * or NULL. */
+static inline char *test_db_wait_notify(PGconn *c, int ms)
+{
+	for (int waited = 0; waited <= ms; waited += 50) {
+		PQconsumeInput(c);
+		PGnotify *n = PQnotifies(c);
+		if (n) {
+			char *p = strdup(n->extra);
+			PQfreemem(n);
+			return p;
+		}
+		struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
+		poll(&pfd, 1, 50);
+	}
+	return NULL;
 }
 
 #endif

@@ -673,23 +673,6 @@ TEST(uidvalidity_tracking)
 	CHECK_INT(qint("SELECT uidvalidity FROM mailbox_state WHERE mailbox = 'Box'", NULL), 4294967295LL);
 }
 
-/* Waits up to ms for a notification on c; returns its payload (malloc'd) or NULL. */
-static char *wait_notify(PGconn *c, int ms)
-{
-	for (int waited = 0; waited <= ms; waited += 50) {
-		PQconsumeInput(c);
-		PGnotify *n = PQnotifies(c);
-		if (n) {
-			char *p = strdup(n->extra);
-			PQfreemem(n);
-			return p;
-		}
-		struct pollfd pfd = { .fd = PQsocket(c), .events = POLLIN };
-		poll(&pfd, 1, 50);
-	}
-	return NULL;
-}
-
 TEST(notify_on_commit_only)
 {
 	PGconn *l = PQconnectdb(TEST_URL);
@@ -702,19 +685,19 @@ TEST(notify_on_commit_only)
 	CHECK_INT(store_begin(S, &err), 0);
 	CHECK_INT(store_apply(S, 0, &f.item, &err), 0);
 	store_rollback(S);
-	char *p = wait_notify(l, 200);
+	char *p = test_db_wait_notify(l, 200);
 	CHECK(p == NULL);
 	free(p);
 
 	fixture_init(&f, "announced");
 	CHECK_INT(apply_one(&f.item, 0), 0);
-	p = wait_notify(l, 3000);
+	p = test_db_wait_notify(l, 3000);
 	char want[160];
 	snprintf(want, sizeof(want), "{\"event\" : \"ticket_created\", \"ticket_id\" : %" PRId64
 		 ", \"number\" : \"%s\"}", f.item.ticket_id, f.item.ticket_number);
 	CHECK_STR(p, want);
 	free(p);
-	p = wait_notify(l, 3000);
+	p = test_db_wait_notify(l, 3000);
 	CHECK(p && strstr(p, "\"article_added\"") != NULL);
 	free(p);
 	PQfinish(l);

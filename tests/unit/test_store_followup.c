@@ -70,22 +70,6 @@ static const char *id_s(int64_t v)
 	return o;
 }
 
-static char *wait_notify(PGconn *c, int ms)
-{
-	for (int waited = 0; waited <= ms; waited += 50) {
-		PQconsumeInput(c);
-		PGnotify *n = PQnotifies(c);
-		if (n) {
-			char *p = strdup(n->extra);
-			PQfreemem(n);
-			return p;
-		}
-		struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
-		poll(&pfd, 1, 50);
-	}
-	return NULL;
-}
-
 /* ------------------------------------------------------------ message builders */
 
 struct mail {
@@ -381,10 +365,10 @@ TEST(closed_ticket_policies)
 	char want[200];
 	snprintf(want, sizeof(want), "{\"event\" : \"ticket_updated\", \"ticket_id\" : %s, "
 		 "\"number\" : \"%s\", \"changes\" : [\"status\"]}", tid, t.item.ticket_number);
-	char *p = wait_notify(l, 3000);
+	char *p = test_db_wait_notify(l, 3000);
 	CHECK_STR(p, want);
 	free(p);
-	p = wait_notify(l, 3000);
+	p = test_db_wait_notify(l, 3000);
 	CHECK(p && strstr(p, "article_added"));
 	free(p);
 
@@ -525,7 +509,7 @@ TEST(delivery_report_attached_and_address_bouncing)
 	CHECK_STR(qs("SELECT bouncing::text || ' ' || bounce_status FROM contacts WHERE email = "
 		     "'lena@example.org'", NULL, NULL), "true 5.1.1");
 	bool seen = false;
-	for (char *p; (p = wait_notify(l, 1000)) != NULL; free(p))
+	for (char *p; (p = test_db_wait_notify(l, 1000)) != NULL; free(p))
 		seen |= strstr(p, "\"contact_bouncing\"") && strstr(p, "lena@example.org");
 	CHECK(seen);
 
