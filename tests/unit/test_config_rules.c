@@ -102,6 +102,14 @@ TEST(defaults_without_rules)
 	CHECK_INT(j->policy.nown, 1);
 	CHECK_STR(j->policy.nown ? j->policy.own_addresses[0] : "", "support@example.com");
 	CHECK_INT(j->rules_budget_ms, 2000);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	config_print_summary(cfg, f);
+	fclose(f);
+	CHECK(strstr(text, "preprocess: the shipped default pipeline\n") != NULL);
+	CHECK(strstr(text, "move_to:") == NULL);
+	free(text);
 	config_free(&cfg);
 }
 
@@ -112,8 +120,9 @@ TEST(every_key_read)
 	char sub[400];
 	snprintf(sub, sizeof(sub), "%s/rules", g_dir);
 	mkdir(sub, 0755);
-	put("rules/a.yaml", "statements:\n  - name: a\n    then: [ { set: { priority: high } } ]\n");
-	put("rules/b.yaml", "fields:\n  x: { from: subject, pattern: x }\n"
+	put("rules/a.yaml", "preprocess: [ signatures ]\nstatements:\n  - name: a\n"
+			    "    then: [ { set: { priority: high } } ]\n");
+	put("rules/b.yaml", "preprocess: [ whitespace ]\nfields:\n  x: { from: subject, pattern: x }\n"
 			    "statements:\n  - name: b\n    then: [ { move_to: Sorted } ]\n");
 	const char *extra =
 		"    rules: [ rules/a.yaml, rules/b.yaml ]\n"
@@ -176,6 +185,9 @@ TEST(every_key_read)
 	config_print_summary(cfg, f);
 	fclose(f);
 	CHECK(strstr(text, "rules:    2 file(s), 1 fields, 2 statements") != NULL);
+	CHECK(strstr(text, "preprocess: 2 stages from the rule files: signatures, whitespace\n")
+	      != NULL);
+	CHECK(strstr(text, "move_to:  Sorted\n") != NULL);
 	CHECK(strstr(text, "followup: tag [Case {number}], marker off, references off") != NULL);
 	CHECK(strstr(text, "0 new tickets per sender and hour (no cap)") != NULL);
 	free(text);
