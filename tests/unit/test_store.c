@@ -25,6 +25,7 @@
 #include "engine/util/str.h"
 #include "storage/migrations.h"
 #include "storage/store.h"
+#include "storage/store_ingest.h"
 #include "tests/unit/test.h"
 #include "tests/unit/test_db.h"
 
@@ -242,6 +243,11 @@ TEST(migrate_twice_is_idempotent)
 	CHECK_INT(qint("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
 		       " WHERE n.nspname = 'public' AND c.relkind = 'r'"
 		       " AND obj_description(c.oid, 'pg_class') IS NULL", NULL), 0);
+	/* one ingest function, whatever the migrations did on the way, with
+	 * exactly the parameters the store sends */
+	CHECK_INT(qint("SELECT count(*) FROM pg_proc WHERE proname = 'm2t_ingest_batch'", NULL), 1);
+	CHECK_INT(qint("SELECT pronargs FROM pg_proc WHERE proname = 'm2t_ingest_batch'", NULL),
+		  C_COUNT);
 }
 
 TEST(refuses_newer_schema)
@@ -353,6 +359,55 @@ TEST(ingest_creates_ticket_article_attachments)
 	CHECK_INT(apply_one(&g.item, 0), 0);
 	CHECK_INT(count_rows("attachment_contents"), contents_before);
 	CHECK_INT(qint("SELECT count(*) FROM attachments WHERE sha256 = '" ATT1_SHA "'", NULL), 4);
+}
+
+/*
+ * What preprocessing made of a mail goes in with its article: the cleaned
+ * body, the text before, the client and the trace. An UPDATE of articles
+ * would fail here: the row is written once.
+ */
+TEST(preprocessing_stored_with_its_article)
+{
+	struct fixture f;
+	fixture_init(&f, "Re: printer");
+	static const char base[] = "Still broken.\n\nOn Mon, Anna wrote:\n> Hello\n";
+	struct preprocess_removal rm = {
+		.stage = "reply-headers", .rule = "on-date-wrote", .file = "rules/packs/x.yaml",
+		.line = 4, .column = 7, .start = 15, .end = sizeof(base) - 1,
+		.text = base + 15, .len = sizeof(base) - 1 - 15,
+	};
+	struct preprocess_result pre = {
+		.text = "Still broken.", .len = 13, .base = base, .base_len = sizeof(base) - 1,
+		.client = "thunderbird", .removed = &rm, .nremoved = 1,
+	};
+	f.item.pre = &pre;
+	PQclear(q("CREATE FUNCTION t_no_article_update() RETURNS trigger LANGUAGE plpgsql AS"
+		  " $$BEGIN RAISE EXCEPTION 'articles are written once'; END$$", NULL));
+	PQclear(q("CREATE TRIGGER t_no_article_update BEFORE UPDATE ON articles"
+		  " FOR EACH ROW EXECUTE FUNCTION t_no_article_update()", NULL));
+	CHECK_INT(apply_one(&f.item, 0), 0);
+	PQclear(q("DROP TRIGGER t_no_article_update ON articles", NULL));
+	PQclear(q("DROP FUNCTION t_no_article_update()", NULL));
+	char aid[24];
+	i64s(f.item.article_id, aid);
+	char *s = qstr("SELECT concat_ws('|', body_text, body_original, mail_client) FROM articles"
+		       " WHERE id = $1", aid);
+	char want[256];
+	snprintf(want, sizeof(want), "Still broken.|%s|thunderbird", base);
+	CHECK_STR(s, want);
+	free(s);
+	s = qstr("SELECT preprocess_trace::text FROM articles WHERE id = $1", aid);
+	CHECK_STR(s, "[{\"at\": \"rules/packs/x.yaml:4:7\", \"end\": 43, \"rule\": "
+		     "\"on-date-wrote\", \"text\": \"On Mon, Anna wrote:\\n> Hello\\n\", "
+		     "\"stage\": \"reply-headers\", \"start\": 15}]");
+	free(s);
+	/* without preprocessing: the text as it is, both ways, an empty trace */
+	struct fixture g;
+	fixture_init(&g, "plain");
+	CHECK_INT(apply_one(&g.item, 0), 0);
+	i64s(g.item.article_id, aid);
+	CHECK_INT(qint("SELECT count(*) FROM articles WHERE id = $1 AND body_text = body_original"
+		       " AND preprocess_trace = '[]' AND mail_client IS NULL", aid), 1);
 }
 
 TEST(same_identity_is_already_done)
@@ -1301,6 +1356,7 @@ int main(void)
 	RUN(migrate_twice_is_idempotent);
 	RUN(refuses_newer_schema);
 	RUN(ingest_creates_ticket_article_attachments);
+	RUN(preprocessing_stored_with_its_article);
 	RUN(same_identity_is_already_done);
 	RUN(badmail_and_ignored_have_no_ticket);
 	RUN(append_adds_article);
