@@ -10,7 +10,9 @@
  * stages: built-in ones (html_to_text, whitespace), shipped packs by name
  * (rules/packs/NAME.yaml, compiled into the binary), and stages written by
  * the admin with their own rules. The syntax is in README.md,
- * "Preprocessing".
+ * "Preprocessing". The rule-file loader (rules/ruleset.h) compiles the
+ * stages of a job's rule files into one pipeline and chooses the shipped
+ * default when none has the key.
  *
  * SECURITY: rule files are admin input (parsed by rules/yaml_tree.h with its
  * limits); message text is untrusted. Every regex runs under rules/regex.h's
@@ -44,19 +46,18 @@ struct preprocess;
  */
 int preprocess_compile(const struct yaml_tree_node *stages, struct preprocess **pp_r,
 		       struct err *err);
+/*
+ * One pipeline of several `preprocess:` values, their stages one after the
+ * other in the order given (a job's rule files; NULL entries are skipped).
+ * The stage cap holds for the whole pipeline.
+ */
+int preprocess_compile_list(const struct yaml_tree_node *const *lists, size_t n,
+			    struct preprocess **pp_r, struct err *err);
 void preprocess_free(struct preprocess **pp);
 
 /* The shipped packs in their recommended order: what a job without rules of
  * its own runs. */
 int preprocess_default(struct preprocess **pp_r, struct err *err);
-
-/*
- * A rule file: only its `preprocess:` key is read here (`fields` and
- * `statements` belong to the statement rules and are skipped; any other
- * top-level key is an error). A file without `preprocess:` gives an empty
- * pipeline.
- */
-int preprocess_load_file(const char *path, struct preprocess **pp_r, struct err *err);
 
 /* Shipped packs, by name ("gmail", "signatures", ...), in name order. */
 size_t preprocess_pack_count(void);
@@ -75,6 +76,9 @@ void preprocess_limits_default(struct preprocess_limits *lim);
 /* Changes the limits; only before the pipeline is shared between threads. */
 void preprocess_set_limits(struct preprocess *pp, const struct preprocess_limits *lim);
 size_t preprocess_stage_count(const struct preprocess *pp);
+/* The name of stage i (owned by pp): a built-in's, a pack's or the rule
+ * file's `stage:`. */
+const char *preprocess_stage_name(const struct preprocess *pp, size_t i);
 
 /* One removal. stage, rule and file belong to the pipeline (valid while it
  * lives); text to the arena given to preprocess_run. */

@@ -83,6 +83,11 @@ size_t preprocess_stage_count(const struct preprocess *pp)
 	return pp->nstages;
 }
 
+const char *preprocess_stage_name(const struct preprocess *pp, size_t i)
+{
+	return i < pp->nstages ? pp->stages[i].name : NULL;
+}
+
 /* ---------------------------------------------------------------- packs */
 
 size_t preprocess_pack_count(void)
@@ -412,23 +417,34 @@ static int read_stage(const struct yaml_tree_node *n, struct pp_stage *st, struc
 	return read_conditions(n, st, err);
 }
 
-int preprocess_compile(const struct yaml_tree_node *stages, struct preprocess **pp_r,
-		       struct err *err)
+int preprocess_compile_list(const struct yaml_tree_node *const *lists, size_t n,
+			    struct preprocess **pp_r, struct err *err)
 {
 	struct preprocess *pp = xcalloc(1, sizeof(*pp));
+	size_t total = 0;
 	preprocess_limits_default(&pp->lim);
 	*pp_r = NULL;
-	if (stages && !yaml_tree_is_null(stages)) {
+	for (size_t i = 0; i < n; i++) {
+		const struct yaml_tree_node *stages = lists[i];
+		if (!stages || yaml_tree_is_null(stages))
+			continue;
 		if (yaml_tree_expect_sequence(stages, err) < 0)
 			goto fail;
-		if (stages->nitems > PP_MAX_STAGES) {
-			yaml_tree_error(err, stages, "more than %d stages", PP_MAX_STAGES);
+		/* the cap is on the pipeline: several files together too */
+		if (stages->nitems > PP_MAX_STAGES - total) {
+			yaml_tree_error(err, stages, "more than %d stages%s", PP_MAX_STAGES,
+					total ? " with the files before" : "");
 			goto fail;
 		}
-		pp->stages = xcalloc(stages->nitems ? stages->nitems : 1, sizeof(*pp->stages));
-		for (size_t i = 0; i < stages->nitems; i++) {
-			pp->nstages++;
-			if (read_stage(stages->items[i], &pp->stages[i], err) < 0)
+		total += stages->nitems;
+	}
+	pp->stages = xcalloc(total ? total : 1, sizeof(*pp->stages));
+	for (size_t i = 0; i < n; i++) {
+		const struct yaml_tree_node *stages = lists[i];
+		if (!stages || yaml_tree_is_null(stages))
+			continue;
+		for (size_t k = 0; k < stages->nitems; k++) {
+			if (read_stage(stages->items[k], &pp->stages[pp->nstages++], err) < 0)
 				goto fail;
 		}
 	}
@@ -439,22 +455,10 @@ fail:
 	return -1;
 }
 
-int preprocess_load_file(const char *path, struct preprocess **pp_r, struct err *err)
+int preprocess_compile(const struct yaml_tree_node *stages, struct preprocess **pp_r,
+		       struct err *err)
 {
-	static const char *const keys[] = {"preprocess", "fields", "statements", NULL};
-	struct yaml_tree *tree = NULL;
-	int rc = -1;
-	*pp_r = NULL;
-	if (yaml_tree_load_file(path, NULL, &tree, err) < 0)
-		return -1;
-	const struct yaml_tree_node *root = yaml_tree_root(tree);
-	if (root && (yaml_tree_expect_mapping(root, err) < 0 ||
-		     yaml_tree_check_keys(root, keys, err) < 0))
-		goto out;
-	rc = preprocess_compile(root ? yaml_tree_get(root, "preprocess") : NULL, pp_r, err);
-out:
-	yaml_tree_free(&tree);
-	return rc;
+	return preprocess_compile_list(&stages, 1, pp_r, err);
 }
 
 /* The shipped packs, in the order that makes them work together: forwards

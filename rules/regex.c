@@ -6,7 +6,8 @@
  * whatever the match limit (STYLE.md, library notes), so patterns are JIT
  * compiled where possible, and every subject is cut to max_subject bytes.
  * PCRE2_MATCH_INVALID_UTF lets broken UTF-8 from mail be searched safely:
- * invalid sequences simply never match.
+ * invalid sequences simply never match. The depth limit bounds the
+ * interpreter's recursion where JIT is not available.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "rules/regex.h"
@@ -24,6 +25,9 @@ struct regex {
 	char *pattern;
 	bool jit;
 	uint32_t groups;
+	uint32_t names;
+	uint32_t name_entry;     /* bytes per entry of the name table */
+	PCRE2_SPTR name_table;   /* owned by code */
 };
 
 /* Per-thread match state: match data sized for the largest pattern seen. */
@@ -98,6 +102,7 @@ static struct regex_tls *tls_get(uint32_t pairs)
 void regex_limits_default(struct regex_limits *lim)
 {
 	lim->match_limit = 1000000;
+	lim->depth_limit = 10000;
 	lim->heap_limit_kib = 20 * 1024;
 	lim->max_subject = 256 * 1024;
 }
@@ -112,11 +117,30 @@ int regex_compile(const char *pattern, size_t len, unsigned flags, struct regex 
 	*re_r = NULL;
 	if (offset_r)
 		*offset_r = 0;
-	if (flags & REGEX_MULTILINE)
-		opts |= PCRE2_MULTILINE;
+	if (len > REGEX_MAX_PATTERN)
+		return err_set(err, ERR_FATAL, "bad regex: longer than %d bytes", REGEX_MAX_PATTERN);
 	if (flags & REGEX_CASELESS)
 		opts |= PCRE2_CASELESS;
-	pcre2_code *code = pcre2_compile((PCRE2_SPTR)pattern, len, opts, &ec, &off, NULL);
+	if (flags & REGEX_ANCHORED)
+		opts |= PCRE2_ANCHORED;
+	if (flags & REGEX_ENDANCHORED)
+		opts |= PCRE2_ENDANCHORED;
+	/* PCRE2 refuses UCP and MULTILINE meanings with LITERAL; a caseless
+	 * UTF literal folds Unicode anyway */
+	if (flags & REGEX_LITERAL) {
+		opts |= PCRE2_LITERAL;
+	} else {
+		if (flags & REGEX_MULTILINE)
+			opts |= PCRE2_MULTILINE;
+		if (flags & REGEX_UCP)
+			opts |= PCRE2_UCP;
+	}
+	pcre2_compile_context *cc = pcre2_compile_context_create(NULL);
+	if (!cc)
+		abort(); /* out of memory: fatal, as xmalloc */
+	pcre2_set_max_pattern_length(cc, REGEX_MAX_PATTERN);
+	pcre2_code *code = pcre2_compile((PCRE2_SPTR)pattern, len, opts, &ec, &off, cc);
+	pcre2_compile_context_free(cc);
 	if (!code) {
 		PCRE2_UCHAR msg[160];
 		if (pcre2_get_error_message(ec, msg, sizeof(msg)) < 0)
@@ -132,9 +156,10 @@ int regex_compile(const char *pattern, size_t len, unsigned flags, struct regex 
 	/* no JIT on this platform or for this pattern: the interpreter runs it,
 	 * under the same limits */
 	re->jit = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
-	uint32_t n = 0;
-	pcre2_pattern_info(code, PCRE2_INFO_CAPTURECOUNT, &n);
-	re->groups = n;
+	pcre2_pattern_info(code, PCRE2_INFO_CAPTURECOUNT, &re->groups);
+	pcre2_pattern_info(code, PCRE2_INFO_NAMECOUNT, &re->names);
+	pcre2_pattern_info(code, PCRE2_INFO_NAMEENTRYSIZE, &re->name_entry);
+	pcre2_pattern_info(code, PCRE2_INFO_NAMETABLE, &re->name_table);
 	*re_r = re;
 	return 0;
 }
@@ -171,6 +196,20 @@ int regex_group_index(const struct regex *re, const char *name)
 	return n > 0 ? n : -1;
 }
 
+size_t regex_name_count(const struct regex *re)
+{
+	return re->names;
+}
+
+const char *regex_name_at(const struct regex *re, size_t i, uint32_t *group_r)
+{
+	/* each entry: the group number in 2 bytes (big endian), then the
+	 * NUL-terminated name; entries are sorted by name */
+	PCRE2_SPTR e = re->name_table + i * re->name_entry;
+	*group_r = ((uint32_t)e[0] << 8) | e[1];
+	return (const char *)(e + 2);
+}
+
 /* The largest length <= max that does not split a UTF-8 sequence. */
 static size_t utf8_cut(const char *s, size_t len, size_t max)
 {
@@ -186,17 +225,19 @@ static size_t utf8_cut(const char *s, size_t len, size_t max)
 int regex_match(const struct regex *re, const char *subject, size_t len, size_t from,
 		const struct regex_limits *lim, struct regex_match *m, struct err *err)
 {
-	size_t n = utf8_cut(subject, len, lim->max_subject);
+	size_t n = subject ? utf8_cut(subject, len, lim->max_subject) : 0;
 	if (from > n)
 		return 0;
 	struct regex_tls *t = tls_get(re->groups + 1);
 	pcre2_set_match_limit(t->mc, lim->match_limit);
+	pcre2_set_depth_limit(t->mc, lim->depth_limit);
 	pcre2_set_heap_limit(t->mc, lim->heap_limit_kib);
+	PCRE2_SPTR subj = (PCRE2_SPTR)(subject ? subject : "");
 	int rc;
 	if (re->jit)
-		rc = pcre2_jit_match(re->code, (PCRE2_SPTR)subject, n, from, 0, t->md, t->mc);
+		rc = pcre2_jit_match(re->code, subj, n, from, 0, t->md, t->mc);
 	else
-		rc = pcre2_match(re->code, (PCRE2_SPTR)subject, n, from, 0, t->md, t->mc);
+		rc = pcre2_match(re->code, subj, n, from, 0, t->md, t->mc);
 	if (rc == PCRE2_ERROR_NOMATCH)
 		return 0;
 	if (rc < 0) {
@@ -222,4 +263,22 @@ int regex_match(const struct regex *re, const char *subject, size_t len, size_t 
 		}
 	}
 	return 1;
+}
+
+bool regex_match_group(const struct regex_match *m, uint32_t g, size_t *start_r,
+		       size_t *len_r)
+{
+	if (g > m->ngroups)
+		return false;
+	if (g == 0) {
+		*start_r = m->start;
+		*len_r = m->end - m->start;
+		return true;
+	}
+	/* unset, or \K moved the start past the end */
+	if (m->gstart[g] == SIZE_MAX || m->gend[g] < m->gstart[g])
+		return false;
+	*start_r = m->gstart[g];
+	*len_r = m->gend[g] - m->gstart[g];
+	return true;
 }

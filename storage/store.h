@@ -70,6 +70,7 @@ struct store_item {
 	int64_t ticket_id;         /* 0 when none */
 	char ticket_number[32];
 	int64_t article_id;
+	char matched_by[128];      /* how a follow-up found its ticket ("" when it did not) */
 };
 
 /* Connects (libpq URL or key=value string). ERR_TRANSIENT when the server is unreachable. */
@@ -104,6 +105,15 @@ int store_schema_version(struct store *store, unsigned *version_r, struct err *e
  * store_apply is store_apply_async + store_flush: the item's results (and
  * those of every queued item) are filled on return.
  *
+ * The plan decides what is stored (storage only applies it): a plan that
+ * creates a ticket or appends with follow-up references is looked up in the
+ * database first (rules/plan.h), and the outcome stored may differ from the
+ * one asked for: appended to the ticket found, a note from a
+ * non-participant, a closed ticket reopened or split, the per-sender cap.
+ * done_outcome and matched_by say what happened. A message whose
+ * references name a message still queued goes in a later call of the same
+ * transaction, so the lookup finds it.
+ *
  * Within one transaction, the first of two messages with the same identity
  * (same UID, same source key, or same Message-ID + sha256) is stored; the
  * later one reports already_done with the first one's results, as if stored
@@ -136,12 +146,15 @@ int store_commit(struct store *store, struct err *err);
 void store_rollback(struct store *store);
 
 /*
- * UIDs of this mailbox already recorded as processed, with their outcomes,
- * ascending by UID. *v_r is malloc'd (NULL when none): the caller free()s it.
+ * UIDs of this mailbox already recorded as processed, with their outcomes
+ * and the folder their plan moved them to, ascending by UID. *v_r is one
+ * malloc'd block (NULL when none), the move_to names inside it: the caller
+ * free()s it.
  */
 struct processed_uid {
 	uint32_t uid;
 	enum outcome outcome;
+	const char *move_to;   /* the plan's move_to, NULL: the archive (or badmail) */
 };
 int store_processed_uids(struct store *store, const char *account, const char *mailbox,
 			 uint32_t uidvalidity, struct processed_uid **v_r, size_t *n_r,
@@ -149,14 +162,19 @@ int store_processed_uids(struct store *store, const char *account, const char *m
 
 /*
  * Which of keys[0..n) (source keys: POP3 UIDLs, Maildir unique names) are
- * recorded as processed for this account: outcome_r[i] is the stored
- * enum outcome, or -1 when keys[i] is new. One round trip whatever n; only
- * the keys asked for are read, so a mailbox kept on the server costs its
- * listing, not the account's whole history. ERR_FATAL for a key that is
- * not valid UTF-8 or holds a NUL (a bug in the caller).
+ * recorded as processed for this account: (*v_r)[i] says for keys[i], with
+ * outcome -1 when it is new. One round trip whatever n; only the keys
+ * asked for are read, so a mailbox kept on the server costs its listing,
+ * not the account's whole history. *v_r is one malloc'd block (NULL when n
+ * is 0), the move_to names inside it: the caller free()s it. ERR_FATAL for
+ * a key that is not valid UTF-8 or holds a NUL (a bug in the caller).
  */
+struct processed_key {
+	int outcome;           /* enum outcome; -1: not processed */
+	const char *move_to;   /* the plan's move_to, NULL: the archive (or badmail) */
+};
 int store_processed_keys(struct store *store, const char *account, const char *const *keys,
-			 size_t n, int *outcome_r, struct err *err);
+			 size_t n, struct processed_key **v_r, struct err *err);
 
 struct run_counts {
 	uint64_t fetched;

@@ -1,11 +1,12 @@
 /*
  * Batch ingest. store_apply_async() only queues a message: it checks it,
  * then copies what the database needs (identity, plan, article, addresses,
- * attachments, raw bytes) into columnar buffers, one PostgreSQL array per
- * column (store_cols.c). store_flush() sends the whole queue as ONE call of
- * the server function m2t_ingest_batch() (migrations/0001_initial.sql),
- * which stores it with one statement per table, and fills each item from
- * the row returned for it. The server's cost per message is then a share of
+ * attachments, preprocessing, raw bytes) into columnar buffers, one
+ * PostgreSQL array per column (store_cols.c; the article's columns in
+ * store_article.c, the plan's in store_plan.c). store_flush() sends the
+ * whole queue as ONE call of the server function m2t_ingest_batch()
+ * (migrations/0004_sources.sql), which stores it with one statement per
+ * table, and fills each item from the row returned for it. The server's cost per message is then a share of
  * ~15 statements per batch instead of ~10 statements per message.
  *
  * SECURITY: everything here is mail text. It travels only as parameter
@@ -22,33 +23,13 @@
 
 #include "engine/util/xalloc.h"
 #include "storage/store_cols.h"
+#include "storage/store_ingest.h"
 #include "storage/store_int.h"
 
 #define INGEST_STMT "m2t_ingest_batch"
-#define INGEST_SQL                                                                          \
-	"SELECT idx, already_done, outcome, ticket_id, ticket_number, article_id "           \
-	"FROM m2t_ingest_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, " \
-	"$15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, "    \
-	"$31, $32, $33, $34, $35, $36, $37, $38, $39, $40, $41, $42, $43, $44, $45, $46, $47)"
-
-/* Columns = parameters of m2t_ingest_batch() (migrations 0001, 0002 and
- * 0004), in declaration order. The first C_PER_MESSAGE, C_BODY_ORIGINAL,
- * C_CLIENT and C_SOURCE_KEY have exactly one element per queued message;
- * the C_TR_* ones one per removal of preprocessing. */
-enum {
-	C_JOB_RUN_ID, C_ACCOUNT, C_MAILBOX, C_UIDVALIDITY, C_UID, C_MESSAGE_ID, C_SHA256,
-	C_SIZE, C_OUTCOME, C_REASON, C_RAW, C_TICKET_ID, C_SUBJECT, C_QUEUE, C_PRIORITY,
-	C_STATUS, C_REQ_NAME, C_REQ_EMAIL, C_IN_REPLY_TO, C_REFERENCES, C_FROM_NAME,
-	C_FROM_EMAIL, C_ART_SUBJECT, C_BODY_TEXT, C_BODY_HTML, C_SENT_AT,
-	C_PER_MESSAGE,
-	C_ADDR_MSG = C_PER_MESSAGE, C_ADDR_CC, C_ADDR_NAME, C_ADDR_EMAIL,
-	C_ATT_MSG, C_ATT_FILENAME, C_ATT_TYPE, C_ATT_CID, C_ATT_INLINE, C_ATT_SHA256,
-	C_ATT_CONTENT,
-	C_BODY_ORIGINAL, C_CLIENT,      /* migrations/0002_preprocess.sql */
-	C_TR_MSG, C_TR_STAGE, C_TR_RULE, C_TR_AT, C_TR_START, C_TR_END, C_TR_TEXT,
-	C_SOURCE_KEY,                   /* migrations/0004_sources.sql */
-	C_COUNT
-};
+#define INGEST_RESULT "idx, already_done, outcome, ticket_id, ticket_number, article_id, " \
+		      "matched_by"
+#define INGEST_NRESULT 7
 
 static const unsigned COL_OID[C_COUNT] = {
 	[C_JOB_RUN_ID] = STORE_OID_INT8, [C_UIDVALIDITY] = STORE_OID_INT8,
@@ -58,6 +39,8 @@ static const unsigned COL_OID[C_COUNT] = {
 	[C_ATT_MSG] = STORE_OID_INT4, [C_ATT_INLINE] = STORE_OID_BOOL,
 	[C_ATT_CONTENT] = STORE_OID_BYTEA,
 	[C_TR_MSG] = STORE_OID_INT4, [C_TR_START] = STORE_OID_INT8, [C_TR_END] = STORE_OID_INT8,
+	[C_FOLLOWUP] = STORE_OID_BOOL, [C_SENDER_CAP] = STORE_OID_INT4,
+	[C_REF_MSG] = STORE_OID_INT4,
 	/* every other column: text (0 below) */
 };
 
@@ -72,16 +55,6 @@ static const unsigned COL_OID[C_COUNT] = {
 /* PostgreSQL's limit for one parameter value. */
 #define COL_MAX_BYTES (((size_t)1 << 30) - 64)
 
-/* Dates the timestamptz type and to_timestamp() accept comfortably:
- * 1900-01-01 .. 9999-12-31. A Date header outside is stored as NULL. */
-#define SENT_AT_MIN INT64_C(-2208988800)
-#define SENT_AT_MAX INT64_C(253402300799)
-
-struct store_queue {
-	struct store_col col[C_COUNT];
-	struct store_item **items; /* filled from the results */
-	size_t n, cap;
-};
 
 static struct store_queue *queue_new(void)
 {
@@ -103,6 +76,7 @@ static void queue_reset(struct store_queue *q)
 	for (int i = 0; i < C_COUNT; i++)
 		store_col_reset(&q->col[i]);
 	q->n = 0;
+	ingest_keys_reset(q);
 }
 
 static void queue_free(struct store_queue **qp)
@@ -154,8 +128,7 @@ static size_t queue_bytes(const struct store_queue *q)
 	return n;
 }
 
-/* Cleaned text (NULL stays NULL) appended to column c. */
-static void add_text_len(struct store_col *c, const char *s, size_t len)
+void ingest_add_text_len(struct store_col *c, const char *s, size_t len)
 {
 	if (!s) {
 		store_col_add(c, NULL, 0);
@@ -168,9 +141,9 @@ static void add_text_len(struct store_col *c, const char *s, size_t len)
 	free(owned);
 }
 
-static void add_text(struct store_col *c, const char *s)
+void ingest_add_text(struct store_col *c, const char *s)
 {
-	add_text_len(c, s, s ? strlen(s) : 0);
+	ingest_add_text_len(c, s, s ? strlen(s) : 0);
 }
 
 /* Source keys are POP3 UIDLs (RFC 1939: 1-70 of 0x21-0x7E) and Maildir
@@ -197,108 +170,6 @@ static bool is_sha256_hex(const char *s)
 		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
 			return false;
 	return true;
-}
-
-static void add_addresses(struct store_queue *q, int32_t msg, bool cc, const struct address_list *l)
-{
-	for (size_t i = 0; l && i < l->n; i++) {
-		store_col_add_i32(&q->col[C_ADDR_MSG], msg);
-		store_col_add_bool(&q->col[C_ADDR_CC], cc);
-		add_text(&q->col[C_ADDR_NAME], l->v[i].name ? l->v[i].name : "");
-		add_text(&q->col[C_ADDR_EMAIL], l->v[i].email ? l->v[i].email : "");
-	}
-}
-
-static void add_attachments(struct store_queue *q, int32_t msg, const struct message *m)
-{
-	for (size_t i = 0; i < m->nattachments; i++) {
-		const struct attachment *a = &m->attachments[i];
-		store_col_add_i32(&q->col[C_ATT_MSG], msg);
-		add_text(&q->col[C_ATT_FILENAME], a->filename ? a->filename : "");
-		add_text(&q->col[C_ATT_TYPE],
-			 a->content_type ? a->content_type : "application/octet-stream");
-		add_text(&q->col[C_ATT_CID], a->content_id);
-		store_col_add_bool(&q->col[C_ATT_INLINE], a->is_inline);
-		store_col_add(&q->col[C_ATT_SHA256], a->sha256, 64);
-		store_col_add(&q->col[C_ATT_CONTENT], a->data ? (const void *)a->data : "",
-			      a->data ? a->size : 0);
-	}
-}
-
-/*
- * The body agents read (the text after preprocessing, when it ran), the
- * text before it, the client, and one trace row per removal.
- */
-static void add_body(struct store_queue *q, int32_t msg, const struct store_item *item)
-{
-	struct store_col *c = q->col;
-	const struct message *m = item->msg;
-	const struct preprocess_result *pre = item->pre;
-	const char *orig = m->text ? m->text : "";
-	size_t orig_len = m->text ? m->text_len : 0;
-	if (!pre) {
-		add_text_len(&c[C_BODY_TEXT], orig, orig_len);
-		add_text_len(&c[C_BODY_ORIGINAL], orig, orig_len);
-		add_text(&c[C_CLIENT], m->client);
-		return;
-	}
-	add_text_len(&c[C_BODY_TEXT], pre->text, pre->len);
-	/* the trace's offsets are into the text the stages started from */
-	add_text_len(&c[C_BODY_ORIGINAL], pre->base, pre->base_len);
-	add_text(&c[C_CLIENT], pre->client);
-	for (size_t i = 0; i < pre->nremoved; i++) {
-		const struct preprocess_removal *x = &pre->removed[i];
-		char at[600];
-		snprintf(at, sizeof(at), "%s:%u:%u", x->file, x->line, x->column);
-		store_col_add_i32(&c[C_TR_MSG], msg);
-		add_text(&c[C_TR_STAGE], x->stage);
-		add_text(&c[C_TR_RULE], x->rule);
-		add_text(&c[C_TR_AT], at);
-		store_col_add_i64(&c[C_TR_START], (int64_t)x->start);
-		store_col_add_i64(&c[C_TR_END], (int64_t)x->end);
-		add_text_len(&c[C_TR_TEXT], x->text, x->len);
-	}
-}
-
-/* The ticket's and article's columns: values for ticket and appended, NULLs else. */
-static void add_article(struct store_queue *q, int32_t msg, const struct store_item *item,
-			bool with_article)
-{
-	struct store_col *c = q->col;
-	if (!with_article) {
-		for (int i = C_TICKET_ID; i <= C_SENT_AT; i++)
-			store_col_add(&c[i], NULL, 0);
-		store_col_add(&c[C_BODY_ORIGINAL], NULL, 0);
-		store_col_add(&c[C_CLIENT], NULL, 0);
-		return;
-	}
-	const struct message *m = item->msg;
-	const struct plan *pl = item->plan;
-	if (item->outcome == OUTCOME_APPENDED)
-		store_col_add_i64(&c[C_TICKET_ID], pl->ticket_id);
-	else
-		store_col_add(&c[C_TICKET_ID], NULL, 0);
-	add_text(&c[C_SUBJECT], pl->subject ? pl->subject : "(no subject)");
-	add_text(&c[C_QUEUE], pl->queue);
-	add_text(&c[C_PRIORITY], pl->priority);
-	add_text(&c[C_STATUS], pl->status);
-	add_text(&c[C_REQ_NAME], pl->requester.name);
-	add_text(&c[C_REQ_EMAIL], pl->requester.email);
-	add_text(&c[C_IN_REPLY_TO], m->in_reply_to);
-	add_text(&c[C_REFERENCES], m->references);
-	add_text(&c[C_FROM_NAME], m->from.name);
-	add_text(&c[C_FROM_EMAIL], m->from.email);
-	add_text(&c[C_ART_SUBJECT], m->subject);
-	add_body(q, msg, item);
-	add_text_len(&c[C_BODY_HTML], m->html, m->html_len);
-	int64_t date = (int64_t)m->date;
-	if (date != 0 && date >= SENT_AT_MIN && date <= SENT_AT_MAX)
-		store_col_add_i64(&c[C_SENT_AT], date);
-	else
-		store_col_add(&c[C_SENT_AT], NULL, 0);
-	add_addresses(q, msg, false, &m->to);
-	add_addresses(q, msg, true, &m->cc);
-	add_attachments(q, msg, m);
 }
 
 /* Everything checked before anything is queued, so a refusal leaves the
@@ -334,8 +205,9 @@ static int item_check(const struct store *store, const struct store_item *item,
 		return err_set(err, ERR_MESSAGE, "message too large to store (1 GB)");
 	if (!with_article)
 		return 0;
-	if (item->outcome == OUTCOME_APPENDED && item->plan->ticket_id <= 0)
-		return err_set(err, ERR_FATAL, "append without a ticket id");
+	if (item->outcome == OUTCOME_APPENDED && item->plan->ticket_id <= 0 &&
+	    !item->plan->followup)
+		return err_set(err, ERR_FATAL, "append without a ticket id or a follow-up lookup");
 	const struct message *m = item->msg;
 	if (m->text_len > ((size_t)1 << 30) || m->html_len > ((size_t)1 << 30))
 		return err_set(err, ERR_MESSAGE, "body too large to store (1 GB)");
@@ -371,6 +243,7 @@ static void item_results_clear(struct store_item *item)
 	item->ticket_id = 0;
 	item->ticket_number[0] = '\0';
 	item->article_id = 0;
+	item->matched_by[0] = '\0';
 }
 
 static int queue_add(struct store *store, int64_t job_run_id, struct store_item *item,
@@ -388,8 +261,8 @@ static int queue_add(struct store *store, int64_t job_run_id, struct store_item 
 		store_col_add_i64(&c[C_JOB_RUN_ID], job_run_id);
 	else
 		store_col_add(&c[C_JOB_RUN_ID], NULL, 0);
-	add_text(&c[C_ACCOUNT], item->account);
-	add_text(&c[C_MAILBOX], item->mailbox);
+	ingest_add_text(&c[C_ACCOUNT], item->account);
+	ingest_add_text(&c[C_MAILBOX], item->mailbox);
 	if (item->identity == STORE_ID_UID) {
 		store_col_add_i64(&c[C_UIDVALIDITY], item->uidvalidity);
 		store_col_add_i64(&c[C_UID], item->uid);
@@ -397,22 +270,24 @@ static int queue_add(struct store *store, int64_t job_run_id, struct store_item 
 	} else {
 		store_col_add(&c[C_UIDVALIDITY], NULL, 0);
 		store_col_add(&c[C_UID], NULL, 0);
-		add_text(&c[C_SOURCE_KEY], item->identity == STORE_ID_KEY ? item->source_key : NULL);
+		ingest_add_text(&c[C_SOURCE_KEY],
+				item->identity == STORE_ID_KEY ? item->source_key : NULL);
 	}
 	const char *mid = item->message_id;
 	if (!mid && item->msg)
 		mid = item->msg->message_id;
-	add_text(&c[C_MESSAGE_ID], mid);
-	add_text(&c[C_SHA256], sha);
+	ingest_add_text(&c[C_MESSAGE_ID], mid);
+	ingest_add_text(&c[C_SHA256], sha);
 	uint64_t size = item->size ? item->size : item->raw_len;
 	store_col_add_i64(&c[C_SIZE], size > INT64_MAX ? INT64_MAX : (int64_t)size);
-	add_text(&c[C_OUTCOME], outcome_name(item->outcome));
+	ingest_add_text(&c[C_OUTCOME], outcome_name(item->outcome));
 	const char *reason = item->reason;
 	if (!reason && item->plan)
 		reason = item->plan->reason;
-	add_text(&c[C_REASON], reason);
+	ingest_add_text(&c[C_REASON], reason);
 	store_col_add(&c[C_RAW], item->raw ? item->raw : NULL, item->raw ? item->raw_len : 0);
-	add_article(q, msg, item, with_article);
+	ingest_add_article(q, msg, item, with_article);
+	ingest_add_plan(q, msg, item, with_article);
 
 	for (int i = 0; i < C_COUNT; i++) {
 		if (store_col_failed(&c[i])) {
@@ -426,15 +301,30 @@ static int queue_add(struct store *store, int64_t job_run_id, struct store_item 
 		q->items = xreallocarray(q->items, q->cap, sizeof(*q->items));
 	}
 	q->items[q->n++] = item;
+	ingest_add_keys(q, item);
 	return 0;
+}
+
+/* "SELECT ... FROM m2t_ingest_batch($1, ..., $N)", N = C_COUNT: one
+ * placeholder per column, so the call cannot fall out of step with the
+ * column list. */
+static void ingest_sql(char *out, size_t outlen)
+{
+	size_t o = (size_t)snprintf(out, outlen, "SELECT %s FROM m2t_ingest_batch(", INGEST_RESULT);
+	for (int i = 1; i <= C_COUNT && o < outlen; i++)
+		o += (size_t)snprintf(out + o, outlen - o, i > 1 ? ", $%d" : "$%d", i);
+	if (o < outlen)
+		snprintf(out + o, outlen - o, ")");
 }
 
 static int ingest_prepare(struct store *store, struct err *err)
 {
+	char sql[160 + 6 * C_COUNT];
 	if (store->ingest_prepared)
 		return 0;
+	ingest_sql(sql, sizeof(sql));
 	/* Types come from the function's signature. */
-	PGresult *res = PQprepare(store->conn, INGEST_STMT, INGEST_SQL, C_COUNT, NULL);
+	PGresult *res = PQprepare(store->conn, INGEST_STMT, sql, C_COUNT, NULL);
 	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
 		store_fail(store, res, "prepare ingest", err);
 		PQclear(res);
@@ -463,14 +353,17 @@ static int read_row(const PGresult *res, int row, struct store_item *item, struc
 	if (!PQgetisnull(res, row, 4))
 		snprintf(item->ticket_number, sizeof(item->ticket_number), "%s",
 			 PQgetvalue(res, row, 4));
+	item->matched_by[0] = '\0';
+	if (!PQgetisnull(res, row, 6))
+		snprintf(item->matched_by, sizeof(item->matched_by), "%s", PQgetvalue(res, row, 6));
 	return 0;
 }
 
 static int read_results(const PGresult *res, struct store_queue *q, struct err *err)
 {
-	if (PQntuples(res) != (int)q->n || PQnfields(res) != 6)
-		return err_set(err, ERR_FATAL, "ingest: expected %zu rows of 6 columns, got %d rows",
-			       q->n, PQntuples(res));
+	if (PQntuples(res) != (int)q->n || PQnfields(res) != INGEST_NRESULT)
+		return err_set(err, ERR_FATAL, "ingest: expected %zu rows of %d columns, got %d rows",
+			       q->n, INGEST_NRESULT, PQntuples(res));
 	for (int row = 0; row < PQntuples(res); row++) {
 		int64_t idx;
 		if (store_get_i64(res, row, 0, &idx, err) < 0)
@@ -586,8 +479,11 @@ int store_apply_async(struct store *store, int64_t job_run_id, struct store_item
 	const char *sha = NULL;
 	if (item_check(store, item, &sha, err) < 0)
 		return -1;
+	/* a message that refers to one still queued goes in the next call, which
+	 * runs after that one is stored (and also when the queue is full) */
 	if (store->queue && store->queue->n &&
-	    queue_bytes(store->queue) + item_estimate(item) > QUEUE_MAX_BYTES &&
+	    (queue_bytes(store->queue) + item_estimate(item) > QUEUE_MAX_BYTES ||
+	     ingest_needs_earlier(store->queue, item)) &&
 	    queue_send_next(store, err) < 0)
 		return -1;
 	if (queue_add(store, job_run_id, item, sha, err) < 0)

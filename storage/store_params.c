@@ -9,46 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/util/utf8.h"
 #include "engine/util/xalloc.h"
 #include "storage/store_int.h"
 
-/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, no
- * surrogates, nothing above U+10FFFF), 0 when invalid. NUL counts as
+/* Length of the valid UTF-8 sequence at p, 0 when invalid. NUL counts as
  * invalid: PostgreSQL text cannot hold it. */
 static size_t utf8_seq_len(const unsigned char *p, size_t avail)
 {
-	unsigned char c = p[0];
-	if (c == 0)
-		return 0;
-	if (c < 0x80)
-		return 1;
-	size_t n;
-	unsigned char lo = 0x80, hi = 0xBF;
-	if (c >= 0xC2 && c <= 0xDF) {
-		n = 2;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		n = 3;
-		if (c == 0xE0)
-			lo = 0xA0;
-		else if (c == 0xED)
-			hi = 0x9F;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		n = 4;
-		if (c == 0xF0)
-			lo = 0x90;
-		else if (c == 0xF4)
-			hi = 0x8F;
-	} else {
-		return 0;
-	}
-	if (avail < n)
-		return 0;
-	if (p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (p[i] < 0x80 || p[i] > 0xBF)
-			return 0;
-	return n;
+	return p[0] ? utf8_decode(p, avail, NULL) : 0;
 }
 
 const char *store_utf8_clean(const char *s, size_t len, char **owned_r, size_t *len_r)

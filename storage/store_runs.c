@@ -96,13 +96,19 @@ int store_processed_uids(struct store *store, const char *account, const char *m
 	const char *params[3] = { account, mailbox, uv };
 	PGresult *res;
 	if (store_exec(store,
-		       "SELECT uid, outcome FROM processed_messages"
+		       "SELECT uid, outcome, plan->>'move_to' FROM processed_messages"
 		       " WHERE account = $1 AND mailbox = $2 AND uidvalidity = $3 AND uid IS NOT NULL"
 		       " ORDER BY uid",
 		       3, params, PGRES_TUPLES_OK, &res, "list processed uids", err) < 0)
 		return -1;
 	int n = PQntuples(res);
-	struct processed_uid *v = n ? xcalloc((size_t)n, sizeof(*v)) : NULL;
+	/* one block: the entries, then the few move_to names they point to */
+	size_t names = 0;
+	for (int i = 0; i < n; i++)
+		if (!PQgetisnull(res, i, 2))
+			names += (size_t)PQgetlength(res, i, 2) + 1;
+	struct processed_uid *v = n ? xcalloc(1, (size_t)n * sizeof(*v) + names) : NULL;
+	char *pool = v ? (char *)(v + n) : NULL;
 	int rc = 0;
 	for (int i = 0; i < n; i++) {
 		int64_t uid;
@@ -113,6 +119,12 @@ int store_processed_uids(struct store *store, const char *account, const char *m
 		}
 		v[i].uid = (uint32_t)uid;
 		v[i].outcome = (enum outcome)o;
+		if (!PQgetisnull(res, i, 2)) {
+			size_t len = (size_t)PQgetlength(res, i, 2);
+			memcpy(pool, PQgetvalue(res, i, 2), len + 1);
+			v[i].move_to = pool;
+			pool += len + 1;
+		}
 	}
 	PQclear(res);
 	if (rc < 0) {
@@ -137,10 +149,9 @@ static bool key_ok(const char *k)
 }
 
 int store_processed_keys(struct store *store, const char *account, const char *const *keys,
-			 size_t n, int *outcome_r, struct err *err)
+			 size_t n, struct processed_key **v_r, struct err *err)
 {
-	for (size_t i = 0; i < n; i++)
-		outcome_r[i] = -1;
+	*v_r = NULL;
 	if (n == 0)
 		return 0;
 	if (n > INT32_MAX)
@@ -170,7 +181,7 @@ int store_processed_keys(struct store *store, const char *account, const char *c
 	/* The ordinality says which key a row belongs to; the partial unique
 	 * index (account, source_key) answers each probe. */
 	res = PQexecParams(store->conn,
-			   "SELECT k.i, pm.outcome"
+			   "SELECT k.i, pm.outcome, pm.plan->>'move_to'"
 			   "  FROM unnest($2::text[]) WITH ORDINALITY AS k(key, i)"
 			   "  JOIN processed_messages pm"
 			   "    ON pm.account = $1 AND pm.source_key = k.key"
@@ -180,15 +191,32 @@ int store_processed_keys(struct store *store, const char *account, const char *c
 		store_fail(store, res, "list processed keys", err);
 		goto out;
 	}
+	/* one block: the entries, then the few move_to names they point to */
+	size_t names = 0;
+	for (int r = 0; r < PQntuples(res); r++)
+		if (!PQgetisnull(res, r, 2))
+			names += (size_t)PQgetlength(res, r, 2) + 1;
+	struct processed_key *v = xcalloc(1, n * sizeof(*v) + names);
+	char *pool = (char *)(v + n);
+	for (size_t i = 0; i < n; i++)
+		v[i].outcome = -1;
 	for (int r = 0; r < PQntuples(res); r++) {
 		int64_t i;
 		int o = PQgetisnull(res, r, 1) ? -1 : outcome_parse(PQgetvalue(res, r, 1));
 		if (store_get_i64(res, r, 0, &i, err) < 0 || i < 1 || (uint64_t)i > n || o < 0) {
 			err_set(err, ERR_FATAL, "processed_messages holds an invalid outcome");
+			free(v);
 			goto out;
 		}
-		outcome_r[i - 1] = o;
+		v[i - 1].outcome = o;
+		if (!PQgetisnull(res, r, 2)) {
+			size_t len = (size_t)PQgetlength(res, r, 2);
+			memcpy(pool, PQgetvalue(res, r, 2), len + 1);
+			v[i - 1].move_to = pool;
+			pool += len + 1;
+		}
 	}
+	*v_r = v;
 	rc = 0;
 out:
 	PQclear(res);

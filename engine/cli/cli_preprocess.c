@@ -3,6 +3,10 @@
  * pipeline over mail files (or plain text) and prints what an agent would
  * read, optionally with the trace of what was removed, or as JSON (one
  * object a line). Admins use it to try rules; the accuracy bench uses it.
+ * The pipeline is the one a job would run (rules/ruleset.h): a job's rule
+ * files (--job, with its message limits and fallback charset), or the rule
+ * files given (--rules), their `preprocess:` stages, else the shipped
+ * default.
  *
  * SECURITY: the inputs are mail; they are read up to the message size
  * limit and go through the same parser and limits as a job run.
@@ -14,22 +18,26 @@
 #include <sysexits.h>
 
 #include "engine/cli/cli.h"
+#include "engine/config/config.h"
 #include "engine/mime/message.h"
 #include "engine/util/buf.h"
 #include "engine/util/json.h"
 #include "rules/preprocess.h"
+#include "rules/ruleset.h"
 
 struct pp_cli {
-	struct preprocess *pp;
+	const struct preprocess *pp;
 	bool json, trace, text;
 	struct mime_options mopt;
 };
 
 static void pp_usage(FILE *out)
 {
-	fputs("usage: mail2ticket preprocess [-c FILE --job JOB | --rules FILE] [--json] [--trace]\n"
+	fputs("usage: mail2ticket preprocess [-c FILE --job JOB | --rules FILE...] [--json] [--trace]\n"
 	      "                              [--text] MAIL...\n"
-	      "  --rules FILE  the `preprocess:` stages of a rule file (default: the shipped packs)\n"
+	      "  --job JOB     what the job runs: its rule files' stages and its message limits\n"
+	      "  --rules FILE  the `preprocess:` stages of rule files (repeat for several, in order)\n"
+	      "  (a job or rule files without `preprocess:`, and neither option: the shipped packs)\n"
 	      "  --json        one JSON object a line: file, client, text, removed\n"
 	      "  --trace       after the text, what each stage and rule removed\n"
 	      "  --text        the inputs are plain text, not mail\n"
@@ -172,6 +180,48 @@ out:
 	return rc;
 }
 
+#define PP_MAX_RULE_FILES 32
+
+/*
+ * The pipeline: a job's (its rules, message options), rule files', or the
+ * default. *cfg_r / *rs_r / *own_r hold what backs c->pp, for the caller
+ * to free. EX_OK, or an exit code after a message on stderr.
+ */
+static int pipeline_load(struct pp_cli *c, const char *config_path, const char *job,
+			 const char *const *rules, size_t nrules, struct config **cfg_r,
+			 struct ruleset **rs_r, struct preprocess **own_r)
+{
+	struct err err = {0};
+	const struct ruleset *rs = NULL;
+	if (job) {
+		if (config_load(config_path, cfg_r, &err) < 0) {
+			fprintf(stderr, "mail2ticket: %s\n", err.msg);
+			return EX_CONFIG;
+		}
+		const struct config_job *j = config_find_job(*cfg_r, job);
+		if (!j) {
+			fprintf(stderr, "mail2ticket: preprocess: no job \"%s\" in %s\n", job,
+				config_path);
+			return EX_USAGE;
+		}
+		rs = j->rules;
+		c->mopt.limits = j->limits;
+		c->mopt.charset_fallback = j->account->charset_fallback;
+		c->mopt.attach_html = j->attach_html;
+	} else if (nrules) {
+		if (ruleset_load(rules, nrules, rs_r, &err) < 0) {
+			fprintf(stderr, "mail2ticket: %s\n", err.msg);
+			return EX_CONFIG;
+		}
+		rs = *rs_r;
+	}
+	if (ruleset_pipeline(rs, &c->pp, own_r, &err) < 0) {
+		fprintf(stderr, "mail2ticket: %s\n", err.msg);
+		return EX_CONFIG;
+	}
+	return EX_OK;
+}
+
 int cli_preprocess(const struct cli_opts *o, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -185,18 +235,28 @@ int cli_preprocess(const struct cli_opts *o, int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct pp_cli c = {0};
-	const char *rules = NULL, *job = NULL;
-	struct err err = {0};
+	const char *rules[PP_MAX_RULE_FILES];
+	size_t nrules = 0;
+	const char *job = NULL, *config_path = o->config_path;
+	struct config *cfg = NULL;
+	struct ruleset *rs = NULL;
+	struct preprocess *own = NULL;
 	int ch, rc = EX_OK;
 
-	(void)o;
 	mime_options_default(&c.mopt);
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (ch) {
-		case 'c': break; /* the configuration only matters with --job */
+		case 'c': config_path = optarg; break; /* only matters with --job */
 		case 'j': job = optarg; break;
-		case 'r': rules = optarg; break;
+		case 'r':
+			if (nrules == PP_MAX_RULE_FILES) {
+				fprintf(stderr, "mail2ticket: preprocess: at most %d rule files\n",
+					PP_MAX_RULE_FILES);
+				return EX_USAGE;
+			}
+			rules[nrules++] = optarg;
+			break;
 		case 'J': c.json = true; break;
 		case 't': c.trace = true; break;
 		case 'T': c.text = true; break;
@@ -204,21 +264,13 @@ int cli_preprocess(const struct cli_opts *o, int argc, char **argv)
 		default: pp_usage(stderr); return EX_USAGE;
 		}
 	}
-	if (optind >= argc || (job && rules)) {
+	if (optind >= argc || (job && nrules)) {
 		pp_usage(stderr);
 		return EX_USAGE;
 	}
-	if (job) {
-		/* a job's own rule file comes with the statement rules */
-		fprintf(stderr, "mail2ticket: preprocess: job rules not supported yet "
-			"(use --rules FILE)\n");
-		return EX_USAGE;
-	}
-	if (rules ? preprocess_load_file(rules, &c.pp, &err) < 0
-		  : preprocess_default(&c.pp, &err) < 0) {
-		fprintf(stderr, "mail2ticket: %s\n", err.msg);
-		return EX_CONFIG;
-	}
+	rc = pipeline_load(&c, config_path, job, rules, nrules, &cfg, &rs, &own);
+	if (rc != EX_OK)
+		goto out;
 	if (!c.text)
 		mime_global_init();
 	bool many = argc - optind > 1;
@@ -227,7 +279,10 @@ int cli_preprocess(const struct cli_opts *o, int argc, char **argv)
 			rc = EX_DATAERR;
 	if (!c.text)
 		mime_global_shutdown();
-	preprocess_free(&c.pp);
+out:
+	preprocess_free(&own);
+	ruleset_free(&rs);
+	config_free(&cfg);
 	regex_thread_release();
 	return rc;
 }

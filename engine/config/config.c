@@ -284,6 +284,7 @@ void config_free(struct config **cfgp)
 		free(j->schedule);
 		cron_free(&j->cron);
 		free(j->timezone);
+		config_job_rules_free(j);
 	}
 	free(cfg->jobs);
 	for (size_t i = 0; i < cfg->nzones; i++)

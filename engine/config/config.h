@@ -17,6 +17,9 @@
 #include "engine/sched/cron.h"
 #include "engine/sched/tz.h"
 #include "engine/util/err.h"
+#include "rules/policy.h"
+
+struct ruleset;
 
 enum protocol {
 	PROTO_IMAP,
@@ -173,6 +176,11 @@ struct config_job {
 	bool keep_raw;          /* store raw mail in raw_messages; default true */
 	bool attach_html;       /* keep the HTML body as attachment "message.html" too;
 				   default false */
+	char **rule_files;      /* `rules:` resolved against the config's directory */
+	size_t nrule_files;
+	struct ruleset *rules;  /* compiled at load; NULL: the built-in default */
+	struct policy policy;   /* `followup:`, `loops:`, `own_addresses:` */
+	uint64_t rules_budget_ms;  /* limits.rules_time: per message; default 2 s */
 	unsigned line;
 };
 
@@ -202,7 +210,11 @@ struct config {
  * Every resolved password (and a password inside the database URL) is
  * registered with log_add_secret(). The file is at most 1 MB; relative
  * password_file paths are taken as written (relative to the working
- * directory). *cfg_r is owned by the caller: config_free().
+ * directory). Each job's rule files (`rules:`, relative to the config
+ * file's directory) are loaded and compiled here: a broken rule file fails
+ * the load like any other error, naming its own file:line:column. A
+ * reload that fails leaves the caller's previous config (and rules) as
+ * they were. *cfg_r is owned by the caller: config_free().
  */
 int config_load(const char *path, struct config **cfg_r, struct err *err);
 void config_free(struct config **cfg);

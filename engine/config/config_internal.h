@@ -63,6 +63,17 @@ int config_accounts_parse(struct config *cfg, const struct yaml_tree_node *accou
 int config_jobs_parse(struct config *cfg, const struct yaml_tree_node *jobs,
 		      struct err *err);
 
+/* A Maildir++ folder name that stays inside the Maildir: "INBOX", or names
+ * separated by '/' or '.', none empty (an empty one would make ".."). */
+bool config_maildir_folder_ok(const char *name);
+
+/* A job's `rules`, `own_addresses`, `followup` and `loops` keys (the
+ * policy starts from its defaults); the rules are compiled, and their
+ * move_to folders checked against the job's account. */
+int config_job_rules_parse(const struct config *cfg, struct config_job *j,
+			   const struct yaml_tree_node *map, struct err *err);
+void config_job_rules_free(struct config_job *j);
+
 /* Copies url into out with every password in it replaced by "***". */
 const char *config_mask_url(const char *url, char *out, size_t outlen);
 /* Registers each password found inside url with log_add_secret(). */

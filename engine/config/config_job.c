@@ -24,16 +24,17 @@
 static const char *const job_keys[] = {
 	"account", "mailbox", "archive_folder", "badmail_folder", "schedule", "timezone",
 	"max_message_size", "batch_size", "keep_raw", "attach_html", "limits", "keep_on_server",
-	NULL,
+	"rules", "own_addresses", "followup", "loops", NULL,
 };
 static const char *const folder_keys[] = {"mailbox", "archive_folder", "badmail_folder", NULL};
 static const char *const limit_keys[] = {
-	"max_parts", "max_depth", "max_header_bytes", "max_text_bytes", NULL,
+	"max_parts", "max_depth", "max_header_bytes", "max_text_bytes", "rules_time", NULL,
 };
 
-static int limits_parse(struct mime_limits *lim, const struct yaml_tree_node *map,
+static int limits_parse(struct config_job *j, const struct yaml_tree_node *map,
 			struct err *err)
 {
+	struct mime_limits *lim = &j->limits;
 	const struct yaml_tree_node *n;
 	uint64_t v;
 	if (yaml_tree_expect_mapping(map, err) < 0 || yaml_tree_check_keys(map, limit_keys, err) < 0)
@@ -53,6 +54,9 @@ static int limits_parse(struct mime_limits *lim, const struct yaml_tree_node *ma
 		return -1;
 	if ((n = yaml_tree_get(map, "max_text_bytes")) &&
 	    yaml_tree_read_size(n, 1 * KB, 1 * GB, &lim->max_text_bytes, err) < 0)
+		return -1;
+	if ((n = yaml_tree_get(map, "rules_time")) &&
+	    yaml_tree_read_duration_ms(n, 10, 600000, &j->rules_budget_ms, err) < 0)
 		return -1;
 	return 0;
 }
@@ -143,22 +147,27 @@ static int text_or_default(const struct yaml_tree_node *map, const char *key, co
  * split at '/' or '.', are non-empty ("Support/Level2" is .Support.Level2).
  * An empty part would make "..", a path outside the Maildir.
  */
-static int maildir_folder_check(const struct yaml_tree_node *n, const char *name,
-				struct err *err)
+bool config_maildir_folder_ok(const char *name)
 {
 	if (strcmp(name, "INBOX") == 0)
-		return 0;
+		return true;
 	bool empty_part = true;
 	for (const char *p = name; *p; p++) {
 		if (*p == '/' || *p == '.') {
 			if (empty_part)
-				break;
+				return false;
 			empty_part = true;
 		} else {
 			empty_part = false;
 		}
 	}
-	if (empty_part)
+	return !empty_part;
+}
+
+static int maildir_folder_check(const struct yaml_tree_node *n, const char *name,
+				struct err *err)
+{
+	if (!config_maildir_folder_ok(name))
 		return yaml_tree_error(err, n, "a Maildir folder is INBOX or names separated by "
 				       "'/' or '.', none empty");
 	return 0;
@@ -190,7 +199,9 @@ static int job_parse(struct config *cfg, struct config_job *j,
 	j->line = key->line;
 	j->batch_size = 500;
 	j->keep_raw = true;
+	j->rules_budget_ms = 2000;
 	mime_limits_default(&j->limits);
+	policy_init(&j->policy);
 	if (yaml_tree_expect_mapping(map, err) < 0 || yaml_tree_check_keys(map, job_keys, err) < 0)
 		return -1;
 	if (yaml_tree_require(map, "account", &n, err) < 0 || account_find(cfg, j, n, err) < 0)
@@ -231,9 +242,9 @@ static int job_parse(struct config *cfg, struct config_job *j,
 	if ((n = yaml_tree_get(map, "attach_html")) &&
 	    yaml_tree_read_bool(n, &j->attach_html, err) < 0)
 		return -1;
-	if ((n = yaml_tree_get(map, "limits")) && limits_parse(&j->limits, n, err) < 0)
+	if ((n = yaml_tree_get(map, "limits")) && limits_parse(j, n, err) < 0)
 		return -1;
-	return 0;
+	return config_job_rules_parse(cfg, j, map, err);
 }
 
 int config_jobs_parse(struct config *cfg, const struct yaml_tree_node *jobs, struct err *err)

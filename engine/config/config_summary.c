@@ -16,6 +16,8 @@
 #include "engine/util/log.h"
 #include "engine/util/str.h"
 #include "engine/util/xalloc.h"
+#include "rules/preprocess.h"
+#include "rules/ruleset.h"
 
 #define URL_SPANS_MAX 8
 
@@ -203,6 +205,22 @@ static void account_print(const struct config_account *a, FILE *out)
 		a->charset_fallback ? a->charset_fallback : "windows-1252 (default)");
 }
 
+/* Which stages clean the text: the rule files' (by name), or the default. */
+static void print_preprocess(const struct config_job *j, FILE *out)
+{
+	const struct preprocess *pp = ruleset_preprocess(j->rules);
+	if (!pp) {
+		fprintf(out, "    preprocess: the shipped default pipeline\n");
+		return;
+	}
+	size_t n = preprocess_stage_count(pp);
+	fprintf(out, "    preprocess: %zu stage%s from the rule files%s", n, n == 1 ? "" : "s",
+		n ? ":" : " (none: the text is kept as it is)");
+	for (size_t i = 0; i < n; i++)
+		fprintf(out, "%s %s", i ? "," : "", preprocess_stage_name(pp, i));
+	fputc('\n', out);
+}
+
 static void job_print(const struct config_job *j, FILE *out)
 {
 	char s1[32], s2[32], s3[32], when[CRON_DESCRIBE_MAX];
@@ -227,6 +245,31 @@ static void job_print(const struct config_job *j, FILE *out)
 		(unsigned)j->limits.max_depth,
 		str_fmt_size(j->limits.max_header_bytes, s2, sizeof(s2)),
 		str_fmt_size(j->limits.max_text_bytes, s3, sizeof(s3)));
+	if (j->rules)
+		fprintf(out, "    rules:    %zu file(s), %zu fields, %zu statements\n",
+			ruleset_file_count(j->rules), ruleset_field_count(j->rules),
+			ruleset_statement_count(j->rules));
+	else
+		fprintf(out, "    rules:    none (one ticket per mail, or its follow-up ticket)\n");
+	for (size_t i = 0; i < j->nrule_files; i++)
+		fprintf(out, "      %s\n", j->rule_files[i]);
+	print_preprocess(j, out);
+	size_t nfolders = j->rules ? ruleset_folder_count(j->rules) : 0;
+	for (size_t i = 0; i < nfolders; i++)
+		fprintf(out, "%s%s", i ? ", " : "    move_to:  ", ruleset_folder(j->rules, i));
+	if (nfolders)
+		fputc('\n', out);
+	const struct policy *p = &j->policy;
+	static const char *const loops[] = {"note", "ignore", "ticket"};
+	static const char *const bounces[] = {"attach", "ignore", "ticket"};
+	fprintf(out, "    followup: tag %s, marker %s, references %s, subject %u days, "
+		"non-participant %s, closed %s\n",
+		p->subject_tag ? p->subject_tag : "off", p->body_marker ? p->body_marker : "off",
+		p->references ? "on" : "off", (unsigned)p->subject_days,
+		plan_stranger_name(p->stranger), plan_closed_name(p->closed));
+	fprintf(out, "    loops:    auto-replies %s, bulk %s, bounces %s, %u new tickets per "
+		"sender and hour%s\n", loops[p->auto_replies], loops[p->bulk], bounces[p->bounces],
+		(unsigned)p->sender_cap, p->sender_cap ? "" : " (no cap)");
 }
 
 void config_print_summary(const struct config *cfg, FILE *out)

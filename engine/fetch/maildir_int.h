@@ -37,9 +37,13 @@ struct md_folder {
 struct maildir_source {
 	struct source base;
 	char *mailbox;      /* as configured */
+	int root;           /* the Maildir, for the folders prepared later; -1 when closed */
+	struct stat root_st;
 	struct md_folder dir;      /* the job's folder */
 	struct md_folder archive;  /* targets; not opened when nothing is disposed */
 	struct md_folder badmail;
+	struct md_folder *folders; /* the rules' move_to targets (prepared) */
+	size_t nfolders;
 	struct md_file *files;     /* the listing, by id - 1 */
 	size_t nfiles;
 	uint64_t max_message;
@@ -72,8 +76,10 @@ void maildir_folder_close(struct md_folder *f);
  * updated), -1 gone.
  */
 int maildir_relocate(struct maildir_source *s, struct md_file *f);
+/* The source_ops prepare: the move_to folders, created when missing. */
+int maildir_prepare(struct source *src, const char *const *names, size_t n, struct err *err);
 /* The source_ops dispose: rename into the target folder, after COMMIT. */
 int maildir_dispose(struct source *src, const uint32_t *ids, size_t n, enum source_dispose d,
-		    struct err *err);
+		    size_t folder, struct err *err);
 
 #endif

@@ -4,6 +4,8 @@
  *
  * The Maildir driver's dispose: after COMMIT, a message is renamed into
  * the same subdirectory (new/ or cur/) of the archive or badmail folder,
+ * or of the Maildir++ folder a rule's move_to named (prepared before the
+ * batch, see maildir_prepare),
  * keeping its name and flags, with RENAME_NOREPLACE (link + unlink where
  * the file system lacks it). A client may have renamed the file since the
  * listing (new/ to cur/, a flag change): it is looked up again by its
@@ -122,13 +124,32 @@ static int move_one(struct maildir_source *s, struct md_file *f,
 		       strerror(e));
 }
 
-int maildir_dispose(struct source *src, const uint32_t *ids, size_t n,
-			   enum source_dispose d, struct err *err)
+int maildir_prepare(struct source *src, const char *const *names, size_t n, struct err *err)
 {
 	struct maildir_source *s = (struct maildir_source *)src;
-	const struct md_folder *dest = d == SOURCE_BADMAIL ? &s->badmail : &s->archive;
-	const char *what = d == SOURCE_BADMAIL ? "badmail" : "archive";
-	if (dest->fd < 0)
+	if (s->root < 0)
+		return err_set(err, ERR_FATAL, "maildir folders prepared after open (bug)");
+	s->folders = xcalloc(n, sizeof(*s->folders));
+	for (size_t i = 0; i < n; i++) {
+		s->folders[i] = (struct md_folder){.fd = -1, .sub = {-1, -1}};
+		s->nfolders = i + 1;
+		/* the configuration checked the name stays inside the Maildir */
+		if (maildir_folder_ensure(s->root, &s->root_st, names[i], &s->folders[i], err) < 0)
+			return err_prefix(err, "move_to folder");
+	}
+	return 0;
+}
+
+int maildir_dispose(struct source *src, const uint32_t *ids, size_t n,
+			   enum source_dispose d, size_t folder, struct err *err)
+{
+	struct maildir_source *s = (struct maildir_source *)src;
+	const struct md_folder *dest = d == SOURCE_BADMAIL ? &s->badmail
+				       : d == SOURCE_ARCHIVE ? &s->archive
+				       : folder < s->nfolders ? &s->folders[folder] : NULL;
+	const char *what = d == SOURCE_BADMAIL ? "badmail" : d == SOURCE_ARCHIVE ? "archive"
+										 : "move_to";
+	if (!dest || dest->fd < 0)
 		return err_set(err, ERR_FATAL, "no %s folder opened (bug)", what);
 	for (size_t i = 0; i < n; i++) {
 		if (ids[i] == 0 || ids[i] > s->nfiles)

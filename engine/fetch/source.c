@@ -7,6 +7,9 @@
 #include "engine/fetch/source_int.h"
 
 #include <stdlib.h>
+#include <string.h>
+
+#include "engine/util/xalloc.h"
 
 #include "engine/net/net.h"
 
@@ -54,14 +57,40 @@ int source_fetch(struct source *src, const uint32_t *ids, size_t n, source_body_
 	return src->ops->fetch(src, ids, n, cb, ud, err);
 }
 
-int source_dispose(struct source *src, const uint32_t *ids, size_t n, enum source_dispose d,
-		   struct err *err)
+int source_prepare_folders(struct source *src, const char *const *names, size_t n,
+			   struct err *err)
 {
+	if (src->nfolders)
+		return err_set(err, ERR_FATAL, "%s source: folders prepared twice (bug)",
+			       src->info.kind);
+	if (n == 0 || src->mode == SOURCE_READ_ONLY)
+		return 0;
+	if (src->ops->prepare && src->ops->prepare(src, names, n, err) < 0)
+		return -1;
+	src->folders = xcalloc(n, sizeof(*src->folders));
+	for (size_t i = 0; i < n; i++)
+		src->folders[i] = xstrdup(names[i]);
+	src->nfolders = n;
+	return 0;
+}
+
+int source_dispose(struct source *src, const uint32_t *ids, size_t n, enum source_dispose d,
+		   const char *folder, struct err *err)
+{
+	size_t f = 0;
 	if (src->mode == SOURCE_READ_ONLY)
 		return err_set(err, ERR_FATAL, "%s source opened read-only (bug)", src->info.kind);
+	if (d == SOURCE_FOLDER) {
+		/* a handful of folders: a linear search is all it takes */
+		while (folder && f < src->nfolders && strcmp(src->folders[f], folder) != 0)
+			f++;
+		if (!folder || f == src->nfolders)
+			return err_set(err, ERR_FATAL, "%s source: folder \"%s\" was not prepared "
+				       "(bug)", src->info.kind, folder ? folder : "");
+	}
 	if (n == 0)
 		return 0;
-	return src->ops->dispose(src, ids, n, d, err);
+	return src->ops->dispose(src, ids, n, d, f, err);
 }
 
 int source_close(struct source **srcp, struct err *err)
@@ -71,5 +100,12 @@ int source_close(struct source **srcp, struct err *err)
 	if (!src)
 		return 0;
 	*srcp = NULL;
-	return src->ops->close(src, err ? err : &ignored);
+	char **folders = src->folders;
+	size_t nfolders = src->nfolders;
+	int rc = src->ops->close(src, err ? err : &ignored);
+	/* the driver freed src itself */
+	for (size_t i = 0; i < nfolders; i++)
+		free(folders[i]);
+	free(folders);
+	return rc;
 }

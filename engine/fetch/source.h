@@ -4,8 +4,8 @@
  * drivers behind one vtable (isync's driver.h habit); the job run only ever
  * talks to this header.
  *
- * A session: open → list → fetch (in batches) → dispose what the database
- * has committed → close. Messages are named by an id that is stable for the
+ * A session: open → prepare the rules' folders → list → fetch (in
+ * batches) → dispose what the database has committed → close. Messages are named by an id that is stable for the
  * session (the IMAP UID; POP3 and Maildir: position in the listing, from 1),
  * and identified across sessions by source_info.identity:
  *   SOURCE_ID_UID      (mailbox, uidvalidity, id)       IMAP
@@ -42,11 +42,15 @@ enum source_identity {
 /*
  * What happens to a message after COMMIT. POP3 has no folders: ARCHIVE
  * deletes it (DELE, applied at QUIT) and BADMAIL leaves it on the server
- * (source_info.badmail_stays); the database remembers both.
+ * (source_info.badmail_stays); the database remembers both. FOLDER moves
+ * it to a folder a rule named (move_to), made ready by
+ * source_prepare_folders(); POP3 has none (the configuration refuses
+ * move_to on a POP3 account).
  */
 enum source_dispose {
 	SOURCE_ARCHIVE,
 	SOURCE_BADMAIL,
+	SOURCE_FOLDER,
 };
 
 struct source_msg {
@@ -90,6 +94,18 @@ int source_open(const struct config_job *job, enum source_mode mode,
 const struct source_info *source_info(const struct source *src);
 
 /*
+ * The folders the job's rules may move mail to (move_to), made ready
+ * before the first message is fetched, so that a dispose after COMMIT
+ * never meets a missing folder: IMAP resolves each name with LIST and
+ * creates it when missing, Maildir creates the Maildir++ subfolder, stdin
+ * needs nothing. POP3 has no folders: ERR_FATAL when n > 0. In read-only
+ * mode nothing is created (a test run disposes nothing). Call it once;
+ * names are copied.
+ */
+int source_prepare_folders(struct source *src, const char *const *names, size_t n,
+			   struct err *err);
+
+/*
  * Every message of the mailbox, ascending by id (IMAP by UID, POP3 in
  * server order, Maildir by file name). *v_r is owned by the source and
  * valid until the next source_list() or source_close().
@@ -117,12 +133,14 @@ int source_fetch(struct source *src, const uint32_t *ids, size_t n, source_body_
 
 /*
  * Only ever after COMMIT: moves (IMAP, Maildir) or deletes (POP3) the
- * messages. A failure leaves them where they are; the database knows them
- * as processed, so the next run only disposes them. ERR_FATAL in
- * read-only mode.
+ * messages. `folder` names the target of SOURCE_FOLDER (one of the
+ * prepared folders) and is NULL otherwise. A failure leaves them where
+ * they are; the database knows them as processed, so the next run only
+ * disposes them. ERR_FATAL in read-only mode, and for a folder that was
+ * not prepared.
  */
 int source_dispose(struct source *src, const uint32_t *ids, size_t n, enum source_dispose d,
-		   struct err *err);
+		   const char *folder, struct err *err);
 
 /*
  * Ends the session (IMAP LOGOUT, POP3 QUIT) and frees; sets *src to NULL.

@@ -2,10 +2,11 @@
  * The IMAP driver of the source interface: a thin adapter over the IMAP
  * client (imap.h), which keeps its own API. Open resolves the job's three
  * folders with LIST (creating archive and badmail when missing) and
- * SELECTs the mailbox; list is UID FETCH 1:* (RFC822.SIZE); fetch is one
- * UID FETCH BODY.PEEK[] per batch, bodies handed to the caller in place;
- * dispose is UID MOVE (or COPY + STORE + UID EXPUNGE), gathered by the
- * caller into large sets. Nothing here is on the per-message path except
+ * SELECTs the mailbox; prepare resolves the rules' move_to folders the same
+ * way (creating them when missing); list is UID FETCH 1:* (RFC822.SIZE);
+ * fetch is one UID FETCH BODY.PEEK[] per batch, bodies handed to the
+ * caller in place; dispose is UID MOVE (or COPY + STORE + UID EXPUNGE),
+ * gathered by the caller into large sets. Nothing here is on the per-message path except
  * the pointer hop into imap_fetch_bodies.
  */
 #include <inttypes.h>
@@ -24,6 +25,8 @@ struct imap_source {
 	char *mailbox;          /* server names, resolved with LIST */
 	char *archive;          /* NULL when the job keeps its mail or reads only */
 	char *badmail;
+	char **folders;         /* the prepared move_to targets, resolved */
+	size_t nfolders;
 };
 
 static int imap_source_list(struct source *src, struct err *err)
@@ -53,14 +56,30 @@ static int imap_source_fetch(struct source *src, const uint32_t *ids, size_t n,
 	return imap_fetch_bodies(s->c, ids, n, cb, ud, err);
 }
 
-static int imap_source_dispose(struct source *src, const uint32_t *ids, size_t n,
-			       enum source_dispose d, struct err *err)
+static int imap_source_prepare(struct source *src, const char *const *names, size_t n,
+			       struct err *err)
 {
 	struct imap_source *s = (struct imap_source *)src;
-	const char *dest = d == SOURCE_BADMAIL ? s->badmail : s->archive;
+	s->folders = xcalloc(n, sizeof(*s->folders));
+	for (size_t i = 0; i < n; i++) {
+		if (imap_resolve_mailbox(s->c, names[i], true, &s->folders[i], err) < 0)
+			return err_prefix(err, "move_to folder \"%s\"", names[i]);
+		s->nfolders = i + 1;
+	}
+	return 0;
+}
+
+static int imap_source_dispose(struct source *src, const uint32_t *ids, size_t n,
+			       enum source_dispose d, size_t folder, struct err *err)
+{
+	struct imap_source *s = (struct imap_source *)src;
+	const char *dest = d == SOURCE_BADMAIL ? s->badmail
+			   : d == SOURCE_ARCHIVE ? s->archive
+			   : folder < s->nfolders ? s->folders[folder] : NULL;
 	if (!dest)
 		return err_set(err, ERR_FATAL, "no %s folder resolved (bug)",
-			       d == SOURCE_BADMAIL ? "badmail" : "archive");
+			       d == SOURCE_BADMAIL ? "badmail" : d == SOURCE_ARCHIVE ? "archive"
+										   : "move_to");
 	if (imap_move(s->c, ids, n, dest, err) < 0)
 		return err_prefix(err, "moving to \"%s\"", dest);
 	log_debug("job.moved", "folder=\"%s\" count=%zu", dest, n);
@@ -75,6 +94,9 @@ static int imap_source_close(struct source *src, struct err *err)
 	free(s->mailbox);
 	free(s->archive);
 	free(s->badmail);
+	for (size_t i = 0; i < s->nfolders; i++)
+		free(s->folders[i]);
+	free(s->folders);
 	free(src->msgs);
 	free(s);
 	return 0;
@@ -83,6 +105,7 @@ static int imap_source_close(struct source *src, struct err *err)
 static const struct source_ops imap_source_ops = {
 	.list = imap_source_list,
 	.fetch = imap_source_fetch,
+	.prepare = imap_source_prepare,
 	.dispose = imap_source_dispose,
 	.close = imap_source_close,
 };

@@ -14,9 +14,14 @@ struct source_ops {
 	int (*list)(struct source *src, struct err *err);
 	int (*fetch)(struct source *src, const uint32_t *ids, size_t n, source_body_cb cb,
 		     void *ud, struct err *err);
-	/* Never called in read-only mode, nor with n == 0. */
+	/* Makes names[0..n) ready as SOURCE_FOLDER targets (n > 0; never in
+	 * read-only mode); NULL: the source needs nothing for them. */
+	int (*prepare)(struct source *src, const char *const *names, size_t n,
+		       struct err *err);
+	/* Never called in read-only mode, nor with n == 0. folder: for
+	 * SOURCE_FOLDER, the index of the target in the prepared names. */
 	int (*dispose)(struct source *src, const uint32_t *ids, size_t n,
-		       enum source_dispose d, struct err *err);
+		       enum source_dispose d, size_t folder, struct err *err);
 	/* Ends the session and frees everything, the struct included. */
 	int (*close)(struct source *src, struct err *err);
 };
@@ -27,6 +32,8 @@ struct source {
 	enum source_mode mode;
 	struct source_msg *msgs;
 	size_t nmsgs;
+	char **folders;         /* prepared SOURCE_FOLDER targets (source.c frees them) */
+	size_t nfolders;
 };
 
 /* The drivers' open functions, called by source_open(). */

@@ -21,8 +21,8 @@
  *
  * Folders are Maildir++: "INBOX" is the Maildir itself, "Support/Level2"
  * (or "Support.Level2") is .Support.Level2/ inside it. Archive and badmail
- * folders are created when missing, with cur/ new/ tmp/ and the
- * maildirfolder marker, owned like the Maildir.
+ * folders, and the rules' move_to folders, are created when missing, with
+ * cur/ new/ tmp/ and the maildirfolder marker, owned like the Maildir.
  *
  * Dispose is rename() after COMMIT, into the same subdirectory (new/ or
  * cur/) of the target folder, keeping name and flags, with
@@ -255,6 +255,11 @@ static int maildir_close(struct source *src, struct err *err)
 	maildir_folder_close(&s->dir);
 	maildir_folder_close(&s->archive);
 	maildir_folder_close(&s->badmail);
+	for (size_t i = 0; i < s->nfolders; i++)
+		maildir_folder_close(&s->folders[i]);
+	free(s->folders);
+	if (s->root >= 0)
+		close(s->root);
 	buf_release(&s->body);
 	free(s->mailbox);
 	free(src->msgs);
@@ -265,6 +270,7 @@ static int maildir_close(struct source *src, struct err *err)
 static const struct source_ops maildir_ops = {
 	.list = maildir_list,
 	.fetch = maildir_fetch,
+	.prepare = maildir_prepare,
 	.dispose = maildir_dispose,
 	.close = maildir_close,
 };
@@ -277,6 +283,7 @@ int source_maildir_open(const struct config_job *job, enum source_mode mode,
 	struct maildir_source *s = xcalloc(1, sizeof(*s));
 	int root = -1;
 	struct stat root_st;
+	s->root = -1;
 	s->base.ops = &maildir_ops;
 	s->base.mode = mode;
 	s->base.info.kind = "maildir";
@@ -305,7 +312,9 @@ int source_maildir_open(const struct config_job *job, enum source_mode mode,
 	    (maildir_folder_ensure(root, &root_st, job->archive_folder, &s->archive, err) < 0 ||
 	     maildir_folder_ensure(root, &root_st, job->badmail_folder, &s->badmail, err) < 0))
 		goto fail;
-	close(root);
+	/* kept for the rules' folders (source_prepare_folders) */
+	s->root = root;
+	s->root_st = root_st;
 	log_info("job.selected", "maildir=\"%s\" mailbox=\"%s\"", path, job->mailbox);
 	*src_r = &s->base;
 	return 0;

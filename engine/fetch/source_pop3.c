@@ -73,12 +73,24 @@ static int pop3_source_fetch(struct source *src, const uint32_t *ids, size_t n,
 	return rc;
 }
 
+/* config_rules.c refuses move_to on a POP3 account: this is the last guard */
+static int pop3_source_prepare(struct source *src, const char *const *names, size_t n,
+			       struct err *err)
+{
+	(void)src;
+	(void)n;
+	return err_set(err, ERR_FATAL, "pop3 has no folders to move mail to (\"%s\")", names[0]);
+}
+
 static int pop3_source_dispose(struct source *src, const uint32_t *ids, size_t n,
-			       enum source_dispose d, struct err *err)
+			       enum source_dispose d, size_t folder, struct err *err)
 {
 	struct pop3_source *s = (struct pop3_source *)src;
+	(void)folder;
 	if (d == SOURCE_BADMAIL)
 		return 0;  /* stays on the server; the database remembers it */
+	if (d == SOURCE_FOLDER)
+		return err_set(err, ERR_FATAL, "pop3 has no folders (bug)");
 	int rc = 0;
 	size_t refused = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -131,6 +143,7 @@ static int pop3_source_close(struct source *src, struct err *err)
 static const struct source_ops pop3_source_ops = {
 	.list = pop3_source_list,
 	.fetch = pop3_source_fetch,
+	.prepare = pop3_source_prepare,
 	.dispose = pop3_source_dispose,
 	.close = pop3_source_close,
 };

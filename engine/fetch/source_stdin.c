@@ -57,14 +57,17 @@ static int stdin_fetch(struct source *src, const uint32_t *ids, size_t n, source
 }
 
 static int stdin_dispose(struct source *src, const uint32_t *ids, size_t n,
-			 enum source_dispose d, struct err *err)
+			 enum source_dispose d, size_t folder, struct err *err)
 {
 	(void)src;
 	(void)ids;
 	(void)n;
 	(void)d;
+	(void)folder;
 	(void)err;
-	return 0;  /* recorded is done: the MTA deletes its copy on our exit code */
+	/* recorded is done: the MTA deletes its copy on our exit code; a rule's
+	 * folder means nothing to a pipe */
+	return 0;
 }
 
 static int stdin_close(struct source *src, struct err *err)

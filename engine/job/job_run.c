@@ -10,10 +10,19 @@
  * name) and only disposes it. A crash before COMMIT leaves nothing in the
  * database and the message in the mailbox: it is simply done again.
  *
+ * Each message is parsed, preprocessed (the stages of the job's rule files,
+ * else the shipped default pipeline) and decided by the job's rules
+ * (rules/decide.h: statements, follow-up detection and loop protection;
+ * without rules the built-in default with the same follow-up detection and
+ * loop protection). A rule that fails on a message (a pattern over its
+ * limits, the time budget) sends that message to badmail with the reason.
+ * A plan's move_to folder is made ready before the first batch
+ * (engine/job/dispose.h), so the dispose after COMMIT finds it.
+ *
  * Messages are fetched a batch at a time (one UID FETCH per batch) and
- * parsed and preprocessed one at a time inside the callback; the store copies what it needs
- * into its queue (at most 128 messages or ~16 MB before it sends), so
- * memory is bounded whatever the size of the mailbox.
+ * handled one at a time inside the callback; the store copies what it
+ * needs into its queue (at most 128 messages or ~16 MB before it sends),
+ * so memory is bounded whatever the size of the mailbox.
  */
 #include "engine/job/job_run.h"
 
@@ -24,54 +33,16 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine/fetch/source.h"
-#include "engine/job/uid_list.h"
-#include "engine/mime/message.h"
-#include "engine/util/arena.h"
+#include "engine/job/job_int.h"
 #include "engine/util/fault.h"
-#include "engine/util/str.h"
 #include "engine/util/log.h"
 #include "engine/util/xalloc.h"
-#include "rules/plan.h"
-#include "rules/preprocess.h"
+#include "rules/ruleset.h"
 
 /* Committed messages gathered before one MOVE (see run_batch). */
 #define DISPOSE_CHUNK 5000
 
-struct run_state {
-	const struct config_job *job;
-	struct store *store;
-	struct source *src;
-	const struct source_info *info;  /* the source's, valid while it is open */
-	const struct source_msg *msgs;   /* the listing (SOURCE_ID_KEY: by id - 1) */
-	size_t nmsgs;
-	int64_t run_id;
-	struct run_counts counts;
-	struct uid_list to_archive;      /* source ids, committed, not yet disposed */
-	struct uid_list to_badmail;
-	struct mime_options mopt;  /* limits, the account's fallback charset, attach_html */
-	bool have_outcome;
-	enum outcome last_outcome;       /* recorded for the last message (deliver) */
-	struct arena *arena;
-	/* the job's preprocessing stages; the shipped default until rule files
-	 * come with the statement rules */
-	struct preprocess *pp;
-	double fetch_s;             /* wall time in FETCH (parse and queueing included) */
-	double commit_s;            /* in COMMIT (the store's flush included) */
-	double move_s;              /* in MOVE */
-	struct store_item *items;   /* the current batch, results filled at COMMIT */
-	size_t nitems;
-	size_t items_cap;
-	const atomic_bool *stop;    /* job_run_ctl.stop; NULL: never */
-	bool stopped;
-};
-
-/*
- * Between two messages: has the caller asked the run to stop? One relaxed
- * atomic load per message, free on the hot path; the flag only ever goes
- * from false to true during a run, so seeing it a message late is fine.
- */
-static bool stop_requested(struct run_state *st)
+bool job_stop_requested(struct run_state *st)
 {
 	if (!st->stopped && st->stop && atomic_load_explicit(st->stop, memory_order_relaxed)) {
 		st->stopped = true;
@@ -97,238 +68,16 @@ static void count_outcome(struct run_counts *c, enum outcome o)
 	}
 }
 
-/*
- * Queues a committed message for its dispose, unless it stays where it is:
- * a job that keeps its mail on the server, or badmail on a source without
- * folders (POP3). Those are remembered by their identity and skipped by
- * every later run without a word. Returns whether it was queued.
- */
-static bool queue_dispose(struct run_state *st, uint32_t id, enum outcome o)
-{
-	if (st->job->keep_on_server || (o == OUTCOME_BADMAIL && st->info->badmail_stays))
-		return false;
-	if (o == OUTCOME_BADMAIL)
-		uid_list_push(&st->to_badmail, id);
-	else
-		uid_list_push(&st->to_archive, id);
-	return true;
-}
-
-/* Disposes what has been committed; only ever called after COMMIT. */
-static int dispose_lists(struct run_state *st, struct err *err)
-{
-	if (source_dispose(st->src, st->to_archive.v, st->to_archive.n, SOURCE_ARCHIVE, err) < 0 ||
-	    source_dispose(st->src, st->to_badmail.v, st->to_badmail.n, SOURCE_BADMAIL, err) < 0)
-		return -1;
-	uid_list_clear(&st->to_archive);
-	uid_list_clear(&st->to_badmail);
-	return 0;
-}
-
+/* Disposes what has been committed; only ever called after COMMIT. A
+ * message stays where it is when the job keeps its mail on the server, and
+ * badmail on a source without folders (POP3): those are remembered by
+ * their identity and skipped by every later run without a word. */
 static int dispose_committed(struct run_state *st, struct err *err)
 {
 	double t0 = now_seconds();
-	int rc = dispose_lists(st, err);
+	int rc = dispose_run(&st->out, err);
 	st->move_s += now_seconds() - t0;
 	return rc;
-}
-
-/* `id` is the source's: the IMAP UID, else the position in the listing. */
-static void item_identity(const struct run_state *st, uint32_t id, struct store_item *item)
-{
-	memset(item, 0, sizeof(*item));
-	item->account = st->job->account->name;
-	item->mailbox = st->info->mailbox;
-	item->uid = id;
-	switch (st->info->identity) {
-	case SOURCE_ID_UID:
-		item->identity = STORE_ID_UID;
-		item->uidvalidity = st->info->uidvalidity;
-		break;
-	case SOURCE_ID_KEY:
-		item->identity = STORE_ID_KEY;
-		item->source_key = id >= 1 && id <= st->nmsgs ? st->msgs[id - 1].key : NULL;
-		break;
-	case SOURCE_ID_CONTENT:
-		item->identity = STORE_ID_CONTENT;
-		break;
-	}
-}
-
-static enum outcome outcome_of_plan(const struct plan *plan)
-{
-	switch (plan->action) {
-	case PLAN_CREATE_TICKET: return OUTCOME_TICKET;
-	case PLAN_APPEND: return OUTCOME_APPENDED;
-	case PLAN_IGNORE: return OUTCOME_IGNORED;
-	case PLAN_REJECT: return OUTCOME_BADMAIL;
-	}
-	return OUTCOME_BADMAIL;
-}
-
-/*
- * Sends one item in the batch's pipeline (the server stores it while we
- * fetch and parse the next). Its results are filled at COMMIT. A message
- * the store refuses as it is (ERR_MESSAGE) is stored as badmail instead.
- */
-static int store_item(struct run_state *st, struct store_item *item, struct err *err)
-{
-	struct err serr = {0};
-	if (store_apply_async(st->store, st->run_id, item, &serr) == 0)
-		return 0;
-	if (serr.cls != ERR_MESSAGE) {
-		*err = serr;
-		return -1;
-	}
-	log_warn("message.badmail", "reason=\"%s\"", serr.msg);
-	item->msg = NULL;
-	item->plan = NULL;
-	item->pre = NULL;
-	item->outcome = OUTCOME_BADMAIL;
-	item->reason = serr.msg;
-	return store_apply_async(st->store, st->run_id, item, err);
-}
-
-/*
- * Room for a whole batch, made before it starts: the store fills queued
- * items' results at COMMIT, so they must never move during a batch.
- */
-static void batch_reserve(struct run_state *st, size_t n)
-{
-	st->nitems = 0;
-	if (n > st->items_cap) {
-		free(st->items);
-		st->items = xcalloc(n, sizeof(*st->items));
-		st->items_cap = n;
-	}
-}
-
-/* A new item of the current batch (batch_reserve made room for it). */
-static struct store_item *batch_item(struct run_state *st, uint32_t uid)
-{
-	if (st->nitems >= st->items_cap)
-		abort(); /* a bug: a source delivered more messages than asked; each driver checks */
-	struct store_item *item = &st->items[st->nitems++];
-	item_identity(st, uid, item);
-	return item;
-}
-
-/* source_body_cb: parse, decide, store one message. Runs inside the batch transaction. */
-static int process_message(void *ud, uint32_t uid, const char *raw, size_t len, struct err *err)
-{
-	struct run_state *st = ud;
-	/* asked to stop: the rest of this FETCH is read and left where it is */
-	if (stop_requested(st))
-		return 0;
-	struct store_item *item = batch_item(st, uid);
-	struct message *msg = NULL;
-	struct plan plan;
-	struct preprocess_result pre;
-	struct err merr = {0};
-	char sha[65];
-	char clean[160];
-	int rc;
-
-	log_ctx_uid(uid);
-	st->counts.fetched++;
-	st->counts.bytes += len;
-	arena_reset(st->arena);
-	item->size = len;
-	if (st->job->keep_raw) {
-		item->raw = raw;
-		item->raw_len = len;
-	}
-
-	if (mime_parse(raw, len, &st->mopt, st->arena, &msg, &merr) < 0) {
-		if (merr.cls != ERR_MESSAGE) {
-			*err = merr;
-			return -1;
-		}
-		mime_sha256_hex(raw, len, sha);
-		item->sha256 = sha;
-		item->outcome = OUTCOME_BADMAIL;
-		item->reason = merr.msg;
-		log_warn("message.badmail", "reason=\"%s\"",
-			 log_clean(merr.msg, strlen(merr.msg), clean, sizeof(clean)));
-	} else if (preprocess_run(st->pp, msg, st->arena, &pre, &merr) < 0) {
-		/* a rule that fails on this mail (a match limit, too many
-		 * removals): the mail is kept whole in badmail, with the rule named
-		 * in the reason (DESIGN.md, decision 2) */
-		if (merr.cls != ERR_MESSAGE) {
-			*err = merr;
-			return -1;
-		}
-		item->sha256 = msg->raw_sha256;
-		item->message_id = msg->message_id;
-		item->outcome = OUTCOME_BADMAIL;
-		item->reason = merr.msg;
-		log_warn("message.badmail", "reason=\"%s\"",
-			 log_clean(merr.msg, strlen(merr.msg), clean, sizeof(clean)));
-	} else {
-		if (pre.budget_spent)
-			log_warn("message.preprocess_budget",
-				 "msg=\"time budget spent, the text is stored whole\" us=%llu",
-				 (unsigned long long)pre.elapsed_us);
-		log_debug("message.preprocessed", "client=%s removed=%zu kept_all=%d us=%llu",
-			  pre.client ? pre.client : "-", pre.nremoved, pre.kept_all,
-			  (unsigned long long)pre.elapsed_us);
-		plan_default(msg, &plan);
-		item->msg = msg;
-		item->pre = &pre;
-		item->plan = &plan;
-		item->message_id = msg->message_id;
-		item->sha256 = msg->raw_sha256;
-		item->outcome = outcome_of_plan(&plan);
-		if (item->outcome == OUTCOME_BADMAIL || item->outcome == OUTCOME_IGNORED)
-			item->reason = plan.reason;
-	}
-	rc = store_item(st, item, err);
-	/* the store copied what it needs: nothing may point into this call's memory */
-	item->raw = NULL;
-	item->msg = NULL;
-	item->plan = NULL;
-	item->pre = NULL;
-	item->sha256 = NULL;
-	item->message_id = NULL;
-	item->reason = NULL;
-	log_ctx_uid(0);
-	return rc;
-}
-
-/*
- * Mail over max_message_size is never fetched (or, when the source found it
- * bigger than announced while fetching, not kept): recorded as badmail by
- * its size. sha256 is known only when the source hashed it anyway (stdin).
- */
-static int handle_oversized(struct run_state *st, uint32_t id, uint64_t size,
-			    const char *sha256, struct err *err)
-{
-	char reason[160];
-	char a[32], b[32];
-	struct store_item *item = batch_item(st, id);
-
-	log_ctx_uid(id);
-	snprintf(reason, sizeof(reason), "message size %s exceeds max_message_size %s",
-		 str_fmt_size(size, a, sizeof(a)),
-		 str_fmt_size(st->job->limits.max_size, b, sizeof(b)));
-	item->size = size;
-	item->sha256 = sha256;
-	item->outcome = OUTCOME_BADMAIL;
-	item->reason = reason;
-	log_warn("message.badmail", "reason=\"%s\"", reason);
-	int rc = store_item(st, item, err);
-	item->reason = NULL;
-	item->sha256 = NULL;
-	log_ctx_uid(0);
-	return rc;
-}
-
-/* The fetch callback: a body goes to process_message; NULL means "too big". */
-static int fetched(void *ud, uint32_t id, const char *raw, size_t len, struct err *err)
-{
-	if (raw)
-		return process_message(ud, id, raw, len, err);
-	return handle_oversized(ud, id, len, NULL, err);
 }
 
 /* After COMMIT: count each item by the outcome recorded and queue its dispose. */
@@ -343,13 +92,21 @@ static void batch_committed(struct run_state *st)
 				 outcome_name(item->done_outcome));
 		} else {
 			count_outcome(&st->counts, item->done_outcome);
+			/* matched_by quotes a Message-ID or subject: mail text, cleaned */
+			char how[160];
 			if (item->ticket_number[0])
-				log_debug("message.stored", "outcome=%s ticket=%s",
-					  outcome_name(item->done_outcome), item->ticket_number);
+				log_debug("message.stored", "outcome=%s ticket=%s%s%s%s",
+					  outcome_name(item->done_outcome), item->ticket_number,
+					  item->matched_by[0] ? " followup=\"" : "",
+					  log_clean(item->matched_by, strlen(item->matched_by), how,
+						    sizeof(how)),
+					  item->matched_by[0] ? "\"" : "");
 		}
 		st->have_outcome = true;
 		st->last_outcome = item->done_outcome;
-		queue_dispose(st, item->uid, item->done_outcome);
+		/* a mail found done earlier in this batch (same identity): the archive */
+		dispose_queue(&st->out, item->uid, item->done_outcome,
+			      item->already_done ? 0 : st->item_folder[i]);
 	}
 	log_ctx_uid(0);
 	st->nitems = 0;
@@ -375,16 +132,16 @@ static const struct processed_uid *find_processed(const struct processed_uid *v,
 static int run_batch(struct run_state *st, const uint32_t *ids, size_t n,
 		     const struct source_msg *oversized, size_t noversized, struct err *err)
 {
-	batch_reserve(st, n + noversized);
+	job_batch_reserve(st, n + noversized);
 	if (store_begin(st->store, err) < 0)
 		return -1;
 	for (size_t i = 0; i < noversized; i++) {
-		if (handle_oversized(st, oversized[i].id, oversized[i].size, oversized[i].sha256,
+		if (job_oversized(st, oversized[i].id, oversized[i].size, oversized[i].sha256,
 				     err) < 0)
 			goto fail;
 	}
 	double t0 = now_seconds();
-	if (n && source_fetch(st->src, ids, n, fetched, st, err) < 0)
+	if (n && source_fetch(st->src, ids, n, job_fetched, st, err) < 0)
 		goto fail;
 	double t1 = now_seconds();
 	st->fetch_s += t1 - t0;
@@ -401,7 +158,7 @@ static int run_batch(struct run_state *st, const uint32_t *ids, size_t n,
 	 * disposed is safe: the next run finds its processed record and only
 	 * disposes it.
 	 */
-	if (st->to_archive.n + st->to_badmail.n >= DISPOSE_CHUNK)
+	if (dispose_pending(&st->out) >= DISPOSE_CHUNK)
 		return dispose_committed(st, err);
 	return 0;
 fail:
@@ -434,19 +191,25 @@ static int check_uidvalidity(struct run_state *st, struct err *err)
 	return 0;
 }
 
+/* A listed message recorded earlier: its outcome (-1: new) and the
+ * folder its plan moved it to (dispose_folder_of). */
+struct done {
+	int outcome;
+	unsigned folder;
+};
+
 /*
- * The outcome recorded earlier for each listed message, or -1 when it is
- * new: by UID (one query for the mailbox, then a binary search per
- * message), by source key (one query for exactly the listed keys), or not
- * at all for piped mail (the ingest itself finds a duplicate).
+ * The record of each listed message: by UID (one query for the mailbox,
+ * then a binary search per message), by source key (one query for exactly
+ * the listed keys), or not at all for piped mail (the ingest itself finds
+ * a duplicate).
  */
-static int find_done(struct run_state *st, int *done, struct err *err)
+static int find_done(struct run_state *st, struct done *done, struct err *err)
 {
 	const struct source_msg *m = st->msgs;
 	size_t n = st->nmsgs;
-	int rc = 0;
 	for (size_t i = 0; i < n; i++)
-		done[i] = -1;
+		done[i] = (struct done){.outcome = -1};
 	if (st->info->identity == SOURCE_ID_UID) {
 		struct processed_uid *v = NULL;
 		size_t nv = 0;
@@ -457,22 +220,29 @@ static int find_done(struct run_state *st, int *done, struct err *err)
 		for (size_t i = 0; i < n; i++) {
 			const struct processed_uid *p = find_processed(v, nv, m[i].id);
 			if (p)
-				done[i] = (int)p->outcome;
+				done[i] = (struct done){(int)p->outcome,
+							dispose_folder_of(&st->out, p->move_to)};
 		}
 		free(v);
 	} else if (st->info->identity == SOURCE_ID_KEY && n) {
 		const char **keys = xcalloc(n, sizeof(*keys));
+		struct processed_key *v = NULL;
 		for (size_t i = 0; i < n; i++)
 			keys[i] = m[i].key;
-		rc = store_processed_keys(st->store, st->job->account->name, keys, n, done, err);
+		int rc = store_processed_keys(st->store, st->job->account->name, keys, n, &v, err);
 		free(keys);
+		if (rc < 0)
+			return -1;
+		for (size_t i = 0; i < n; i++)
+			done[i] = (struct done){v[i].outcome, dispose_folder_of(&st->out, v[i].move_to)};
+		free(v);
 	}
-	return rc;
+	return 0;
 }
 
 static int process_mailbox(struct run_state *st, struct err *err)
 {
-	int *done = NULL;
+	struct done *done = NULL;
 	struct source_msg *oversized = NULL;
 	uint32_t *pending = NULL;
 	size_t noversized = 0, npending = 0;
@@ -488,9 +258,11 @@ static int process_mailbox(struct run_state *st, struct err *err)
 	pending = xcalloc(n ? n : 1, sizeof(*pending));
 	oversized = xcalloc(n ? n : 1, sizeof(*oversized));
 	for (size_t i = 0; i < n; i++) {
-		if (done[i] >= 0) {
-			/* committed earlier, but not disposed: only dispose */
-			if (queue_dispose(st, st->msgs[i].id, (enum outcome)done[i]))
+		if (done[i].outcome >= 0) {
+			/* committed earlier, but not disposed: only dispose, where its
+			 * plan said (a rule's move_to folder, else archive or badmail) */
+			if (dispose_queue(&st->out, st->msgs[i].id, (enum outcome)done[i].outcome,
+					  done[i].folder))
 				st->counts.already_done++;
 		} else if (st->msgs[i].size > st->job->limits.max_size) {
 			oversized[noversized++] = st->msgs[i];
@@ -498,9 +270,8 @@ static int process_mailbox(struct run_state *st, struct err *err)
 			pending[npending++] = st->msgs[i].id;
 		}
 	}
-	if (st->to_archive.n || st->to_badmail.n) {
-		log_info("job.redispose", "count=%zu",
-			 st->to_archive.n + st->to_badmail.n);
+	if (dispose_pending(&st->out)) {
+		log_info("job.redispose", "count=%zu", dispose_pending(&st->out));
 		if (dispose_committed(st, err) < 0)
 			goto out;
 	}
@@ -509,7 +280,7 @@ static int process_mailbox(struct run_state *st, struct err *err)
 	size_t batch = st->job->batch_size ? st->job->batch_size : 1;
 	if (noversized && run_batch(st, NULL, 0, oversized, noversized, err) < 0)
 		goto out;
-	for (size_t off = 0; off < npending && !stop_requested(st); off += batch) {
+	for (size_t off = 0; off < npending && !job_stop_requested(st); off += batch) {
 		size_t k = npending - off < batch ? npending - off : batch;
 		if (run_batch(st, pending + off, k, NULL, 0, err) < 0)
 			goto out;
@@ -545,7 +316,10 @@ static int run(const struct config_job *job, struct source *given, struct store 
 				err) < 0)
 		goto out_noctx;
 	st.arena = arena_new();
-	if (preprocess_default(&st.pp, err) < 0)
+	st.env = (struct rules_env){.rules = job->rules, .policy = &job->policy,
+				    .account = job->account->name, .job = job->name,
+				    .budget_ms = job->rules_budget_ms};
+	if (ruleset_pipeline(job->rules, &st.pp, &st.own_pp, err) < 0)
 		goto out;
 	if (!st.src) {
 		struct source_limits lim = {.max_message = job->limits.max_size};
@@ -553,12 +327,14 @@ static int run(const struct config_job *job, struct source *given, struct store 
 			goto out;
 	}
 	st.info = source_info(st.src);
+	if (dispose_open(&st.out, st.src, job, err) < 0)
+		goto out;
 	if (st.info->identity == SOURCE_ID_UID && check_uidvalidity(&st, err) < 0)
 		goto out;
 	if (process_mailbox(&st, err) < 0) {
 		/* committed earlier in this run, not yet disposed: try now, once */
 		struct err derr = {0};
-		if ((st.to_archive.n || st.to_badmail.n) && dispose_committed(&st, &derr) < 0)
+		if (dispose_pending(&st.out) && dispose_committed(&st, &derr) < 0)
 			log_warn("job.dispose_failed", "error=\"%s\"", derr.msg);
 		goto out;
 	}
@@ -600,10 +376,10 @@ out:
 		 st.counts.badmail, st.counts.already_done, st.counts.bytes, res->seconds,
 		 st.fetch_s, st.commit_s, st.move_s);
 	arena_free(&st.arena);
-	preprocess_free(&st.pp);
+	preprocess_free(&st.own_pp);
 	free(st.items);
-	uid_list_release(&st.to_archive);
-	uid_list_release(&st.to_badmail);
+	free(st.item_folder);
+	dispose_release(&st.out);
 out_noctx:
 	/* a source handed in is ours to close, also when the run never started */
 	source_close(&st.src, NULL);

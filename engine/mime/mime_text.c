@@ -20,43 +20,9 @@
 
 #include "engine/util/buf.h"
 #include "engine/util/str.h"
+#include "engine/util/utf8.h"
 
 static const char replacement[3] = { '\xEF', '\xBF', '\xBD' }; /* U+FFFD */
-
-/* Length of the valid UTF-8 sequence at s[0..left), 0 when invalid. */
-static size_t utf8_seq_len(const unsigned char *s, size_t left)
-{
-	unsigned char c = s[0];
-	if (c < 0x80)
-		return 1;
-	if (c < 0xC2)
-		return 0; /* continuation byte or overlong 2-byte lead */
-	if (c < 0xE0) {
-		if (left < 2 || (s[1] & 0xC0) != 0x80)
-			return 0;
-		return 2;
-	}
-	if (c < 0xF0) {
-		if (left < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
-			return 0;
-		if (c == 0xE0 && s[1] < 0xA0)
-			return 0; /* overlong */
-		if (c == 0xED && s[1] >= 0xA0)
-			return 0; /* UTF-16 surrogate */
-		return 3;
-	}
-	if (c < 0xF5) {
-		if (left < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 ||
-		    (s[3] & 0xC0) != 0x80)
-			return 0;
-		if (c == 0xF0 && s[1] < 0x90)
-			return 0; /* overlong */
-		if (c == 0xF4 && s[1] >= 0x90)
-			return 0; /* above U+10FFFF */
-		return 4;
-	}
-	return 0;
-}
 
 bool mime_utf8_valid(const char *s, size_t len)
 {
@@ -67,7 +33,7 @@ bool mime_utf8_valid(const char *s, size_t len)
 			i++;
 			continue;
 		}
-		size_t n = utf8_seq_len(p + i, len - i);
+		size_t n = utf8_decode(p + i, len - i, NULL);
 		if (n == 0)
 			return false;
 		i += n;
@@ -114,7 +80,7 @@ static size_t clean_pass(const unsigned char *p, size_t len, bool newlines, size
 				break;
 			}
 		} else {
-			adv = utf8_seq_len(p + i, len - i);
+			adv = utf8_decode(p + i, len - i, NULL);
 			if (adv == 0) {
 				src = replacement;
 				n = 3;

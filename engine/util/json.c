@@ -1,43 +1,14 @@
+/*
+ * JSON text into a buf (see json.h). The escaper validates UTF-8 itself,
+ * so whatever bytes it is given, the output is valid JSON.
+ */
 #include "engine/util/json.h"
+#include "engine/util/utf8.h"
 
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
-
-/* Length of the valid UTF-8 sequence at s (1..4), 0 when invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t len)
-{
-	unsigned char c = s[0];
-	size_t n;
-	uint32_t cp;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF) {
-		n = 2;
-		cp = c & 0x1F;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		n = 3;
-		cp = c & 0x0F;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		n = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	if (len < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3F);
-	}
-	/* overlong forms, surrogates, beyond U+10FFFF */
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-	    (cp >= 0xD800 && cp <= 0xDFFF))
-		return 0;
-	return n;
-}
 
 void json_add_string(struct buf *b, const char *str, size_t len)
 {
@@ -52,7 +23,7 @@ void json_add_string(struct buf *b, const char *str, size_t len)
 	buf_addc(b, '"');
 	while (i < len) {
 		unsigned char c = s[i];
-		size_t n = utf8_seq(s + i, len - i);
+		size_t n = utf8_decode(s + i, len - i, NULL);
 		/* DEL too: a log line read in a terminal should not carry it raw */
 		bool plain = n > 1 || (n == 1 && c >= 0x20 && c != 0x7f && c != '"' && c != '\\');
 		/* U+2028 and U+2029: E2 80 A8 / E2 80 A9 */

@@ -1,7 +1,8 @@
 /*
  * JSON output, written by hand in this one place: the project only ever
  * writes JSON (command output, log lines, traces, records stored as jsonb),
- * never reads it, so an escaper and a few helpers are all it takes.
+ * never reads it, so an escaper and a few helpers are all it takes. The
+ * caller adds the punctuation of objects and arrays itself.
  */
 #ifndef M2T_JSON_H
 #define M2T_JSON_H

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "engine/util/xalloc.h"
+
 int str_parse_u64(const char *s, size_t len, uint64_t max, uint64_t *out_r)
 {
 	if (len == 0)
@@ -164,4 +166,14 @@ size_t str_display_width(const char *s)
 		p += n;
 	}
 	return w;
+}
+
+char *str_dirname(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		return xstrdup(".");
+	if (slash == path)
+		return xstrdup("/");
+	return xstrndup(path, (size_t)(slash - path));
 }

@@ -35,5 +35,8 @@ size_t str_display_width(const char *s);
 const char *str_fmt_duration_ms(uint64_t ms, char *out, size_t outlen);
 /* Human form of a byte count ("25 MB"), written into out. */
 const char *str_fmt_size(uint64_t bytes, char *out, size_t outlen);
+/* The directory part of a path ("." without a slash, "/" for "/x"); the
+ * caller free()s it. */
+char *str_dirname(const char *path);
 
 #endif

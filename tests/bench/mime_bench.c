@@ -11,30 +11,9 @@
 
 #include "engine/mime/message.h"
 #include "engine/util/buf.h"
+#include "tests/bench/bench_util.h"
 
 #define ROUNDS 2000
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static char *file_read(const char *path, size_t *len_r)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	struct buf b;
-	buf_init(&b, 64u << 20);
-	char chunk[65536];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		buf_add(&b, chunk, n);
-	fclose(f);
-	return buf_detach(&b, len_r);
-}
 
 int main(int argc, char **argv)
 {
@@ -51,12 +30,12 @@ int main(int argc, char **argv)
 	struct arena *a = arena_new();
 	for (int i = 1; i < argc; i++) {
 		size_t len;
-		char *raw = file_read(argv[i], &len);
+		char *raw = bench_read_file(argv[i], &len);
 		if (!raw) {
 			fprintf(stderr, "mime_bench: cannot read %s\n", argv[i]);
 			continue;
 		}
-		double t0 = now();
+		double t0 = bench_wall_s();
 		int bad = 0;
 		for (int r = 0; r < ROUNDS; r++) {
 			struct message *m;
@@ -65,7 +44,7 @@ int main(int argc, char **argv)
 				bad = 1;
 			arena_reset(a);
 		}
-		double dt = now() - t0;
+		double dt = bench_wall_s() - t0;
 		printf("%8.1f us  %7zu bytes  %s%s\n", dt / ROUNDS * 1e6, len, argv[i],
 		       bad ? "  (refused)" : "");
 		total += dt;

@@ -18,31 +18,16 @@
 #include "engine/mime/message.h"
 #include "engine/util/buf.h"
 #include "rules/preprocess.h"
-
-/* CPU time of this thread: "per core" figures that other work on a shared
- * machine does not distort (wall time counts the time we were not running). */
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "tests/bench/bench_util.h"
 
 static char *load(const char *path, size_t *len_r)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f) {
+	char *d = bench_read_file(path, len_r);
+	if (!d) {
 		fprintf(stderr, "pp_bench: cannot open %s\n", path);
 		exit(1);
 	}
-	struct buf b;
-	buf_init(&b, (size_t)64 << 20);
-	char chunk[65536];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		buf_add(&b, chunk, n);
-	fclose(f);
-	return buf_detach(&b, len_r);
+	return d;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -77,12 +62,12 @@ static int repeat_files(struct preprocess *pp, char **files, int n, int reps, bo
 		for (int r = 0; r < reps; r++) {
 			arena_reset(a);
 			struct message *m = message_of(a, raw, len, text);
-			double t0 = now_s();
+			double t0 = bench_cpu_s();
 			if (!m || preprocess_run(pp, m, a, &res, &err) < 0) {
 				printf("  %s: error: %s\n", name, err.msg);
 				break;
 			}
-			t[r] = (now_s() - t0) * 1000.0;
+			t[r] = (bench_cpu_s() - t0) * 1000.0;
 		}
 		qsort(t, (size_t)reps, sizeof(double), cmp_double);
 		printf("  %-28s %8zu bytes  median %.3f ms  (min %.3f, max %.3f)\n", name, len,
@@ -106,9 +91,9 @@ static int throughput(struct preprocess *pp, char **files, int n, double seconds
 	struct arena *a = arena_new();
 	struct preprocess_result res;
 	struct err err = {0};
-	double pp_time = 0, start = now_s();
+	double pp_time = 0, start = bench_cpu_s();
 	unsigned long done = 0, errors = 0, removed = 0;
-	while (now_s() - start < seconds) {
+	while (bench_cpu_s() - start < seconds) {
 		for (int i = 0; i < n; i++) {
 			arena_reset(a);
 			struct message *m = message_of(a, raw[i], len[i], text);
@@ -116,16 +101,16 @@ static int throughput(struct preprocess *pp, char **files, int n, double seconds
 				errors++;
 				continue;
 			}
-			double t0 = now_s();
+			double t0 = bench_cpu_s();
 			if (preprocess_run(pp, m, a, &res, &err) < 0)
 				errors++;
 			else
 				removed += res.nremoved;
-			pp_time += now_s() - t0;
+			pp_time += bench_cpu_s() - t0;
 			done++;
 		}
 	}
-	double total = now_s() - start;
+	double total = bench_cpu_s() - start;
 	printf("  %d mails (%.1f KB average), %lu runs, %lu errors, %.1f removals per mail\n", n,
 	       (double)bytes / n / 1024.0, done, errors, done ? (double)removed / done : 0.0);
 	printf("  pipeline alone:       %8.0f mails/s per core  (%.1f µs per mail)\n",

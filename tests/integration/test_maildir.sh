@@ -102,3 +102,35 @@ CFG_PROTOCOL=maildir CFG_MAILDIR=$TEST_TMP/nowhere make_config "$TEST_TMP/missin
 run_job "$TEST_TMP/missing.yaml"
 check_eq "missing Maildir: EX_UNAVAILABLE" "$rc" 69
 check "missing Maildir: says which" grep -q "nowhere" "$TEST_TMP/run.log"
+
+# a rule's move_to: the Maildir++ folder exists before the first mail is
+# read; a mail committed but not yet moved goes there on the next run
+# (its source key's record says where), not to the archive
+cat >"$TEST_TMP/rules.yaml" <<'YAML'
+statements:
+  - name: newsletters
+    if: { subject: { starts_with: Newsletter } }
+    then: [ { ignore: newsletter }, { move_to: Lists/News }, stop ]
+YAML
+CFG_PROTOCOL=maildir CFG_MAILDIR=$md make_config "$TEST_TMP/rules-md.yaml" "    rules: rules.yaml"
+run_job "$TEST_TMP/rules-md.yaml"
+check_eq "move_to: run exits 0" "$rc" 0 || tail -n 20 "$TEST_TMP/run.log"
+check "move_to: the folder is made before any mail" test -f "$md/.Lists.News/maildirfolder"
+news_mail() {
+	sed -e "s/^Message-ID: <printer-3-0001@/Message-ID: <news-$1@/" \
+	    -e "s/^Subject: .*/Subject: Newsletter $1/" "$MAIL/plain.eml" > "$TEST_TMP/news-$1.eml"
+	echo "$TEST_TMP/news-$1.eml"
+}
+sh "$M2T_SCRIPTS/maildir-deliver.sh" "$md" "$(news_mail 1)" "$(new_mail after-news)"
+run_job "$TEST_TMP/rules-md.yaml"
+check "move_to: one ignored, one ticket" grep -q "fetched 2, tickets 1, appended 0, ignored 1" <<<"$out"
+check_eq "move_to: the newsletter is in .Lists.News" "$(count .Lists.News)" 1
+check_eq "move_to: recorded with the folder" \
+	"$(psql_q "select plan->>'move_to' from processed_messages where message_id like 'news-1@%'")" "Lists/News"
+sh "$M2T_SCRIPTS/maildir-deliver.sh" "$md" "$(news_mail 2)"
+run_job "$TEST_TMP/rules-md.yaml" M2T_FAULT=after-commit
+check_eq "move_to: killed after COMMIT" "$rc" 137
+check_eq "move_to: still in new/" "$(ls "$md/new" | wc -l)" 1
+run_job "$TEST_TMP/rules-md.yaml"
+check "move_to: the next run only moves it" grep -q "fetched 0, .*already done 1" <<<"$out"
+check_eq "move_to: into the rule's folder, not the archive" "$(count .Lists.News)" 2

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Preprocessing on the whole way: a reply's article keeps the cleaned text as
 # body_text, the whole text as body_original and the trace as JSON; the
-# preprocess command prints the same, as text and as JSON, and reports rule
-# file errors with their position.
+# preprocess command prints the same, as text and as JSON, reports rule
+# file errors with their position, and runs what a job runs (--job).
 . "$(dirname "$0")/lib.sh"
 
 MAIL=$M2T_ROOT/tests/integration/mail
@@ -57,5 +57,41 @@ out=$("$M2T_BIN" preprocess --rules "$TEST_TMP/rules.yaml" --text "$TEST_TMP/t.t
 check_eq "a bad rule file exits EX_CONFIG" "$rc" 78
 check "the error names file:line:column and the regex offset" \
 	grep -q "rules.yaml:5:16: preprocess\[0\].rules\[0\].match: bad regex at offset" <<<"$out"
-out=$("$M2T_BIN" preprocess --job support-inbox "$TEST_TMP/t.txt" 2>&1) && rc=0 || rc=$?
-check "--job says it is not supported yet" grep -q "job rules not supported yet" <<<"$out"
+
+# --job: what the job runs. Its rule files' stages (here one stage of its
+# own), else the shipped default.
+cat >"$TEST_TMP/job-rules.yaml" <<'YAML'
+preprocess:
+  - stage: footer
+    rules:
+      - name: ticket-footer
+        match: '^Ticket: [0-9]+'
+        action: cut_after
+statements:
+  - name: all
+    then: [ { create_ticket: { queue: General } } ]
+YAML
+conf2=$TEST_TMP/m2t-rules.yaml
+make_config "$conf2" "    rules: job-rules.yaml"
+printf 'Thanks!\n\nOn Tue, 3 Nov 2026 at 10:12, A <a@example.com> wrote:\n> old\nTicket: 42\nfooter\n' \
+	>"$TEST_TMP/f.txt"
+check_eq "preprocess -c FILE --job JOB runs the job's own stages" \
+	"$("$M2T_BIN" preprocess -c "$conf2" --job support-inbox --text "$TEST_TMP/f.txt")" \
+	"Thanks!
+
+On Tue, 3 Nov 2026 at 10:12, A <a@example.com> wrote:
+> old"
+out=$("$M2T_BIN" -c "$conf2" preprocess --job support-inbox --trace --text "$TEST_TMP/f.txt")
+check "--trace names the stage, the rule and its rule file" \
+	grep -q "^--- removed by footer/ticket-footer (.*job-rules.yaml:4:9), bytes" <<<"$out"
+check_eq "a job without rules: the shipped packs" \
+	"$("$M2T_BIN" preprocess -c "$conf" --job support-inbox --text "$TEST_TMP/t.txt")" "Thanks!"
+printf 'preprocess:\n  - stage: quotes\n    rules:\n      - { name: quoted, match: "^> .*", action: remove_line }\n  - whitespace\n' \
+	>"$TEST_TMP/more-rules.yaml"
+out=$("$M2T_BIN" preprocess --rules "$TEST_TMP/job-rules.yaml" --rules "$TEST_TMP/more-rules.yaml" \
+	--json --text "$TEST_TMP/f.txt")
+check "--rules FILE --rules FILE: the stages of both, in order" \
+	perl -MJSON::PP -e 'my $j = decode_json($ARGV[0]); my @r = map { $_->{stage} } @{$j->{removed}}; exit((join(",", @r) eq "footer,quotes" && $j->{text} =~ /wrote:$/) ? 0 : 1)' "$out"
+out=$("$M2T_BIN" preprocess -c "$conf2" --job no-such-job "$TEST_TMP/t.txt" 2>&1) && rc=0 || rc=$?
+check_eq "an unknown job exits EX_USAGE" "$rc" 64
+check "and says which" grep -q 'no job "no-such-job"' <<<"$out"

@@ -372,11 +372,17 @@ TEST(source_dele_continues_and_quit_decides)
 		uint32_t ids[] = {2, 2};
 		CHECK_INT(source_fetch(src, ids, 2, count_bodies, &got, &err), 0);
 		CHECK_INT(got, 1);
+		/* POP3 has no folders for rules: refused, nothing sent */
+		const char *folders[] = {"Newsletters"};
+		CHECK(source_prepare_folders(src, folders, 1, &err) < 0);
+		CHECK_INT(err.cls, ERR_FATAL);
+		CHECK(source_dispose(src, ids, 1, SOURCE_FOLDER, "Newsletters", &err) < 0);
+		CHECK_INT(err.cls, ERR_FATAL);
 		/* badmail stays: nothing is sent */
 		uint32_t bad[] = {1};
-		CHECK_INT(source_dispose(src, bad, 1, SOURCE_BADMAIL, &err), 0);
+		CHECK_INT(source_dispose(src, bad, 1, SOURCE_BADMAIL, NULL, &err), 0);
 		uint32_t all[] = {1, 2, 3};
-		CHECK(source_dispose(src, all, 3, SOURCE_ARCHIVE, &err) < 0);
+		CHECK(source_dispose(src, all, 3, SOURCE_ARCHIVE, NULL, &err) < 0);
 		CHECK_INT(err.cls, ERR_TRANSIENT);
 		CHECK(strstr(err.msg, "DELE 1") != NULL);
 		CHECK_INT(source_close(&src, &err), 0);
@@ -405,7 +411,7 @@ TEST(source_quit_failure_after_deletions_is_reported)
 		size_t n;
 		CHECK_INT(source_list(src, &v, &n, &err), 0);
 		uint32_t ids[] = {3};
-		CHECK_INT(source_dispose(src, ids, 1, SOURCE_ARCHIVE, &err), 0);
+		CHECK_INT(source_dispose(src, ids, 1, SOURCE_ARCHIVE, NULL, &err), 0);
 		CHECK(source_close(&src, &err) < 0);
 		CHECK_INT(err.cls, ERR_TRANSIENT);
 		CHECK(strstr(err.msg, "deletions not applied") != NULL);

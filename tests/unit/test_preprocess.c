@@ -14,6 +14,7 @@
 #include "engine/util/buf.h"
 #include "rules/preprocess.h"
 #include "rules/regex.h"
+#include "rules/ruleset.h"
 #include "tests/unit/test.h"
 
 /* Compiles the `preprocess:` value of yaml; NULL (and err) on failure. */
@@ -420,27 +421,123 @@ TEST(compile_errors)
 	CHECK(compile("preprocess: yes\n", &err) == NULL);
 }
 
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+/* A job's rule files: their `preprocess:` stages as one pipeline. */
 TEST(rule_file_keys)
 {
-	const char *path = "build/test-preprocess-rules.yaml";
-	FILE *f = fopen(path, "w");
-	CHECK(f != NULL);
-	if (!f)
-		return;
-	fputs("fields: {}\nstatements: []\npreprocess:\n  - gmail\n  - whitespace\n", f);
-	fclose(f);
+	const char *a = "build/test-preprocess-a.yaml", *b = "build/test-preprocess-b.yaml";
+	struct ruleset *rs = NULL;
+	struct err err = {0};
+	write_file(a, "fields: {}\nstatements: []\npreprocess:\n  - gmail\n  - whitespace\n");
+	CHECK_INT(ruleset_load(&a, 1, &rs, &err), 0);
+	CHECK(ruleset_preprocess(rs) != NULL);
+	if (ruleset_preprocess(rs))
+		CHECK_INT(preprocess_stage_count(ruleset_preprocess(rs)), 2);
+	ruleset_free(&rs);
+
+	write_file(b, "preprocess: []\nstatments: []\n");
+	CHECK_INT(ruleset_load(&b, 1, &rs, &err), -1);
+	CHECK(strstr(err.msg, "did you mean \"statements\"") != NULL);
+	remove(a);
+	remove(b);
+}
+
+/* Several files: stages in file order; no key anywhere: the default;
+ * an explicit empty list: nothing runs. */
+TEST(job_pipeline_from_rule_files)
+{
+	const char *paths[3] = {
+		"build/test-pipeline-1.yaml", "build/test-pipeline-2.yaml",
+		"build/test-pipeline-3.yaml",
+	};
+	struct ruleset *rs = NULL;
+	const struct preprocess *pp = NULL;
+	struct preprocess *own = NULL;
+	struct err err = {0};
+	struct arena *ar = arena_new();
+	struct preprocess_result res;
+
+	write_file(paths[0], "preprocess:\n  - stage: first\n    rules:\n      - { name: a, "
+		   "match: 'AAA', action: remove_match }\n");
+	write_file(paths[1], "statements: []\n");
+	write_file(paths[2], "preprocess:\n  - stage: second\n    rules:\n      - { name: b, "
+		   "match: 'BBB', action: remove_match }\n");
+	CHECK_INT(ruleset_load(paths, 3, &rs, &err), 0);
+	CHECK_INT(ruleset_pipeline(rs, &pp, &own, &err), 0);
+	CHECK(own == NULL && pp == ruleset_preprocess(rs));
+	CHECK_INT(preprocess_stage_count(pp), 2);
+	const char *text = "x AAA y BBB z";
+	struct message *msg = preprocess_text_message(ar, text, strlen(text));
+	CHECK_INT(preprocess_run(pp, msg, ar, &res, &err), 0);
+	CHECK_INT(res.nremoved, 2);
+	if (res.nremoved == 2) {
+		CHECK_STR(res.removed[0].stage, "first");
+		CHECK_STR(res.removed[1].stage, "second");
+		CHECK(strstr(res.removed[1].file, "test-pipeline-3.yaml") != NULL);
+	}
+	ruleset_free(&rs);
+
+	/* no file has the key: the shipped default, compiled for the caller */
+	CHECK_INT(ruleset_load(&paths[1], 1, &rs, &err), 0);
+	CHECK(ruleset_preprocess(rs) == NULL);
+	CHECK_INT(ruleset_pipeline(rs, &pp, &own, &err), 0);
+	CHECK(own != NULL && pp == own && preprocess_stage_count(pp) > 10);
+	preprocess_free(&own);
+	ruleset_free(&rs);
+	/* no rules at all: the same */
+	CHECK_INT(ruleset_pipeline(NULL, &pp, &own, &err), 0);
+	CHECK(own != NULL && preprocess_stage_count(pp) > 10);
+	preprocess_free(&own);
+
+	/* preprocess: [] switches it off */
+	write_file(paths[1], "preprocess: []\n");
+	CHECK_INT(ruleset_load(&paths[1], 1, &rs, &err), 0);
+	CHECK_INT(ruleset_pipeline(rs, &pp, &own, &err), 0);
+	CHECK(own == NULL && pp != NULL);
+	CHECK_INT(preprocess_stage_count(pp), 0);
+	ruleset_free(&rs);
+
+	/* a bad stage in the second file names that file */
+	write_file(paths[1], "preprocess:\n  - no-such-pack\n");
+	CHECK_INT(ruleset_load(paths, 2, &rs, &err), -1);
+	CHECK(strstr(err.msg, "test-pipeline-2.yaml:2:5") != NULL);
+	for (size_t i = 0; i < 3; i++)
+		remove(paths[i]);
+	arena_free(&ar);
+}
+
+/* The stage cap holds for the pipeline, not each file. */
+TEST(stage_cap_across_files)
+{
+	struct yaml_tree *t1 = NULL, *t2 = NULL;
 	struct preprocess *pp = NULL;
 	struct err err = {0};
-	CHECK_INT(preprocess_load_file(path, &pp, &err), 0);
-	if (pp)
-		CHECK_INT(preprocess_stage_count(pp), 2);
+	struct buf b;
+	buf_init(&b, 1 << 20);
+	buf_adds(&b, "preprocess:\n");
+	for (int i = 0; i < 150; i++)
+		buf_adds(&b, "  - whitespace\n");
+	CHECK_INT(yaml_tree_parse(b.data, b.len, "one.yaml", NULL, &t1, &err), 0);
+	CHECK_INT(yaml_tree_parse(b.data, b.len, "two.yaml", NULL, &t2, &err), 0);
+	const struct yaml_tree_node *lists[2] = {
+		yaml_tree_get(yaml_tree_root(t1), "preprocess"),
+		yaml_tree_get(yaml_tree_root(t2), "preprocess"),
+	};
+	CHECK_INT(preprocess_compile_list(lists, 1, &pp, &err), 0);
 	preprocess_free(&pp);
-	f = fopen(path, "w");
-	fputs("preprocess: []\nstatments: []\n", f);
-	fclose(f);
-	CHECK_INT(preprocess_load_file(path, &pp, &err), -1);
-	CHECK(strstr(err.msg, "did you mean \"statements\"") != NULL);
-	remove(path);
+	CHECK_INT(preprocess_compile_list(lists, 2, &pp, &err), -1);
+	CHECK(strstr(err.msg, "two.yaml:") != NULL && strstr(err.msg, "more than") != NULL);
+	buf_release(&b);
+	yaml_tree_free(&t1);
+	yaml_tree_free(&t2);
 }
 
 TEST(default_pipeline_compiles)
@@ -604,6 +701,8 @@ int main(void)
 	RUN(bad_regex_names_position_and_offset);
 	RUN(compile_errors);
 	RUN(rule_file_keys);
+	RUN(job_pipeline_from_rule_files);
+	RUN(stage_cap_across_files);
 	RUN(default_pipeline_compiles);
 	RUN(regex_wrapper);
 	RUN(every_prefix);

@@ -1,7 +1,8 @@
 /*
  * The Maildir source on real directories: what is listed (new/ and cur/,
  * not tmp/, not trashed, not hidden, symlinked or oddly named files), the
- * unique name as identity, Maildir++ folders created on open, and the
+ * unique name as identity, Maildir++ folders created on open (and the
+ * rules' move_to folders when prepared, moved into by SOURCE_FOLDER), and the
  * races a live Maildir has: a file moved from new/ to cur/ or renamed for
  * a flag between listing and dispose, a file gone, a name already taken in
  * the target, a link + unlink interrupted halfway, a FIFO planted in new/.
@@ -240,9 +241,9 @@ TEST(dispose_moves_and_survives_races)
 	CHECK_STR(g.body[0], "first");
 
 	uint32_t archive[] = {1, 3, 4, 5};
-	CHECK_INT(source_dispose(src, archive, 4, SOURCE_ARCHIVE, &err), 0);
+	CHECK_INT(source_dispose(src, archive, 4, SOURCE_ARCHIVE, NULL, &err), 0);
 	uint32_t bad[] = {2};
-	CHECK_INT(source_dispose(src, bad, 1, SOURCE_BADMAIL, &err), 0);
+	CHECK_INT(source_dispose(src, bad, 1, SOURCE_BADMAIL, NULL, &err), 0);
 
 	char *s = slurp(".Processed/cur/2000.M1P1.host:2,S");
 	CHECK_STR(s, "first");
@@ -307,7 +308,7 @@ TEST(read_only_and_keep_touch_nothing)
 	size_t n;
 	if (src) {
 		CHECK_INT(source_list(src, &v, &n, &err), 0);
-		CHECK(source_dispose(src, ids, 1, SOURCE_ARCHIVE, &err) < 0);
+		CHECK(source_dispose(src, ids, 1, SOURCE_ARCHIVE, NULL, &err) < 0);
 		CHECK_INT(err.cls, ERR_FATAL);
 	}
 	source_close(&src, NULL);
@@ -316,6 +317,60 @@ TEST(read_only_and_keep_touch_nothing)
 	CHECK(!exists(".Processed") && !exists(".Junk.Bad"));
 	source_close(&src, NULL);
 	CHECK(exists("new/4000.M1P1.host"));
+}
+
+/* The rules' folders: created by prepare (not in read-only mode), moved
+ * into by name; a folder never prepared is a bug, not a silent archive. */
+TEST(prepared_folders_take_moved_mail)
+{
+	fresh_maildir();
+	put("new/5000.M1P1.host", "news");
+	put("cur/5001.M2P2.host:2,S", "vip");
+	put("new/5002.M3P3.host", "plain");
+	job_init(false);
+	struct source *src = NULL;
+	struct err err = {0};
+	const char *folders[] = {"Newsletters", "Customers/VIP"};
+
+	CHECK_INT(source_open(&g_job, SOURCE_READ_ONLY, NULL, &src, &err), 0);
+	CHECK_INT(source_prepare_folders(src, folders, 2, &err), 0);
+	CHECK(!exists(".Newsletters") && !exists(".Customers.VIP"));
+	source_close(&src, NULL);
+
+	CHECK_INT(source_open(&g_job, SOURCE_READ_WRITE, NULL, &src, &err), 0);
+	if (!src)
+		return;
+	CHECK_INT(source_prepare_folders(src, folders, 2, &err), 0);
+	CHECK(exists(".Newsletters/new") && exists(".Newsletters/cur") &&
+	      exists(".Newsletters/tmp") && exists(".Newsletters/maildirfolder"));
+	CHECK(exists(".Customers.VIP/cur"));
+	/* once per session */
+	CHECK(source_prepare_folders(src, folders, 2, &err) < 0);
+	CHECK_INT(err.cls, ERR_FATAL);
+	const struct source_msg *v;
+	size_t n = 0;
+	CHECK_INT(source_list(src, &v, &n, &err), 0);
+	CHECK_INT(n, 3);
+	uint32_t news[] = {1}, vip[] = {2}, plain[] = {3};
+	CHECK_INT(source_dispose(src, news, 1, SOURCE_FOLDER, "Newsletters", &err), 0);
+	CHECK_INT(source_dispose(src, vip, 1, SOURCE_FOLDER, "Customers/VIP", &err), 0);
+	CHECK(source_dispose(src, plain, 1, SOURCE_FOLDER, "Elsewhere", &err) < 0);
+	CHECK_INT(err.cls, ERR_FATAL);
+	CHECK(source_dispose(src, plain, 1, SOURCE_FOLDER, NULL, &err) < 0);
+	CHECK_INT(source_dispose(src, plain, 1, SOURCE_ARCHIVE, NULL, &err), 0);
+	char *s = slurp(".Newsletters/new/5000.M1P1.host");
+	CHECK_STR(s, "news");
+	free(s);
+	s = slurp(".Customers.VIP/cur/5001.M2P2.host:2,S");
+	CHECK_STR(s, "vip");
+	free(s);
+	CHECK(exists(".Processed/new/5002.M3P3.host"));
+	CHECK_INT(source_close(&src, &err), 0);
+
+	/* the folders exist now: preparing them again in a new session is fine */
+	CHECK_INT(source_open(&g_job, SOURCE_READ_WRITE, NULL, &src, &err), 0);
+	CHECK_INT(source_prepare_folders(src, folders, 2, &err), 0);
+	source_close(&src, NULL);
 }
 
 TEST(broken_maildirs_are_source_errors)
@@ -417,6 +472,7 @@ int main(void)
 	RUN(dispose_moves_and_survives_races);
 	RUN(fifo_and_symlink_never_followed);
 	RUN(read_only_and_keep_touch_nothing);
+	RUN(prepared_folders_take_moved_mail);
 	RUN(broken_maildirs_are_source_errors);
 	RUN(probe_counts_what_a_run_lists);
 	rm_rf(g_root);

@@ -25,7 +25,9 @@
 #include "engine/util/str.h"
 #include "storage/migrations.h"
 #include "storage/store.h"
+#include "storage/store_ingest.h"
 #include "tests/unit/test.h"
+#include "tests/unit/test_db.h"
 
 static struct store *S;     /* the store under test */
 static PGconn *DB;          /* independent view for the checks */
@@ -241,6 +243,11 @@ TEST(migrate_twice_is_idempotent)
 	CHECK_INT(qint("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
 		       " WHERE n.nspname = 'public' AND c.relkind = 'r'"
 		       " AND obj_description(c.oid, 'pg_class') IS NULL", NULL), 0);
+	/* one ingest function, whatever the migrations did on the way, with
+	 * exactly the parameters the store sends */
+	CHECK_INT(qint("SELECT count(*) FROM pg_proc WHERE proname = 'm2t_ingest_batch'", NULL), 1);
+	CHECK_INT(qint("SELECT pronargs FROM pg_proc WHERE proname = 'm2t_ingest_batch'", NULL),
+		  C_COUNT);
 }
 
 TEST(refuses_newer_schema)
@@ -352,6 +359,55 @@ TEST(ingest_creates_ticket_article_attachments)
 	CHECK_INT(apply_one(&g.item, 0), 0);
 	CHECK_INT(count_rows("attachment_contents"), contents_before);
 	CHECK_INT(qint("SELECT count(*) FROM attachments WHERE sha256 = '" ATT1_SHA "'", NULL), 4);
+}
+
+/*
+ * What preprocessing made of a mail goes in with its article: the cleaned
+ * body, the text before, the client and the trace. An UPDATE of articles
+ * would fail here: the row is written once.
+ */
+TEST(preprocessing_stored_with_its_article)
+{
+	struct fixture f;
+	fixture_init(&f, "Re: printer");
+	static const char base[] = "Still broken.\n\nOn Mon, Anna wrote:\n> Hello\n";
+	struct preprocess_removal rm = {
+		.stage = "reply-headers", .rule = "on-date-wrote", .file = "rules/packs/x.yaml",
+		.line = 4, .column = 7, .start = 15, .end = sizeof(base) - 1,
+		.text = base + 15, .len = sizeof(base) - 1 - 15,
+	};
+	struct preprocess_result pre = {
+		.text = "Still broken.", .len = 13, .base = base, .base_len = sizeof(base) - 1,
+		.client = "thunderbird", .removed = &rm, .nremoved = 1,
+	};
+	f.item.pre = &pre;
+	PQclear(q("CREATE FUNCTION t_no_article_update() RETURNS trigger LANGUAGE plpgsql AS"
+		  " $$BEGIN RAISE EXCEPTION 'articles are written once'; END$$", NULL));
+	PQclear(q("CREATE TRIGGER t_no_article_update BEFORE UPDATE ON articles"
+		  " FOR EACH ROW EXECUTE FUNCTION t_no_article_update()", NULL));
+	CHECK_INT(apply_one(&f.item, 0), 0);
+	PQclear(q("DROP TRIGGER t_no_article_update ON articles", NULL));
+	PQclear(q("DROP FUNCTION t_no_article_update()", NULL));
+	char aid[24];
+	i64s(f.item.article_id, aid);
+	char *s = qstr("SELECT concat_ws('|', body_text, body_original, mail_client) FROM articles"
+		       " WHERE id = $1", aid);
+	char want[256];
+	snprintf(want, sizeof(want), "Still broken.|%s|thunderbird", base);
+	CHECK_STR(s, want);
+	free(s);
+	s = qstr("SELECT preprocess_trace::text FROM articles WHERE id = $1", aid);
+	CHECK_STR(s, "[{\"at\": \"rules/packs/x.yaml:4:7\", \"end\": 43, \"rule\": "
+		     "\"on-date-wrote\", \"text\": \"On Mon, Anna wrote:\\n> Hello\\n\", "
+		     "\"stage\": \"reply-headers\", \"start\": 15}]");
+	free(s);
+	/* without preprocessing: the text as it is, both ways, an empty trace */
+	struct fixture g;
+	fixture_init(&g, "plain");
+	CHECK_INT(apply_one(&g.item, 0), 0);
+	i64s(g.item.article_id, aid);
+	CHECK_INT(qint("SELECT count(*) FROM articles WHERE id = $1 AND body_text = body_original"
+		       " AND preprocess_trace = '[]' AND mail_client IS NULL", aid), 1);
 }
 
 TEST(same_identity_is_already_done)
@@ -672,23 +728,6 @@ TEST(uidvalidity_tracking)
 	CHECK_INT(qint("SELECT uidvalidity FROM mailbox_state WHERE mailbox = 'Box'", NULL), 4294967295LL);
 }
 
-/* Waits up to ms for a notification on c; returns its payload (malloc'd) or NULL. */
-static char *wait_notify(PGconn *c, int ms)
-{
-	for (int waited = 0; waited <= ms; waited += 50) {
-		PQconsumeInput(c);
-		PGnotify *n = PQnotifies(c);
-		if (n) {
-			char *p = strdup(n->extra);
-			PQfreemem(n);
-			return p;
-		}
-		struct pollfd pfd = { .fd = PQsocket(c), .events = POLLIN };
-		poll(&pfd, 1, 50);
-	}
-	return NULL;
-}
-
 TEST(notify_on_commit_only)
 {
 	PGconn *l = PQconnectdb(TEST_URL);
@@ -701,19 +740,19 @@ TEST(notify_on_commit_only)
 	CHECK_INT(store_begin(S, &err), 0);
 	CHECK_INT(store_apply(S, 0, &f.item, &err), 0);
 	store_rollback(S);
-	char *p = wait_notify(l, 200);
+	char *p = test_db_wait_notify(l, 200);
 	CHECK(p == NULL);
 	free(p);
 
 	fixture_init(&f, "announced");
 	CHECK_INT(apply_one(&f.item, 0), 0);
-	p = wait_notify(l, 3000);
+	p = test_db_wait_notify(l, 3000);
 	char want[160];
 	snprintf(want, sizeof(want), "{\"event\" : \"ticket_created\", \"ticket_id\" : %" PRId64
 		 ", \"number\" : \"%s\"}", f.item.ticket_id, f.item.ticket_number);
 	CHECK_STR(p, want);
 	free(p);
-	p = wait_notify(l, 3000);
+	p = test_db_wait_notify(l, 3000);
 	CHECK(p && strstr(p, "\"article_added\"") != NULL);
 	free(p);
 	PQfinish(l);
@@ -1295,70 +1334,13 @@ TEST(throughput)
 
 /* ------------------------------------------------------------ setup */
 
-/* conninfo of the server in `admin`, with dbname replaced. */
-static char *conninfo_with_db(PGconn *admin, const char *dbname)
-{
-	struct buf b;
-	buf_init(&b, 8192);
-	PQconninfoOption *opts = PQconninfo(admin);
-	for (PQconninfoOption *o = opts; o && o->keyword; o++) {
-		const char *val = strcmp(o->keyword, "dbname") == 0 ? dbname : o->val;
-		if (!val || !*val)
-			continue;
-		buf_addf(&b, "%s='", o->keyword);
-		for (const char *c = val; *c; c++) {
-			if (*c == '\'' || *c == '\\')
-				buf_addc(&b, '\\');
-			buf_addc(&b, *c);
-		}
-		buf_adds(&b, "' ");
-	}
-	PQconninfoFree(opts);
-	return buf_detach(&b, NULL);
-}
-
-static int admin_exec(PGconn *admin, const char *sql)
-{
-	PGresult *res = PQexec(admin, sql);
-	int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-	if (!ok)
-		fprintf(stderr, "%s: %s", sql, PQresultErrorMessage(res));
-	PQclear(res);
-	return ok ? 0 : -1;
-}
-
-static void quiet(void *arg, const char *message)
-{
-	(void)arg;
-	(void)message;
-}
-
 int main(void)
 {
-	const char *url = getenv("M2T_TEST_DATABASE_URL");
-	if (!url || !*url) {
-		printf("SKIP test_store (M2T_TEST_DATABASE_URL unset)\n");
-		return 0;
-	}
-	PGconn *admin = PQconnectdb(url);
-	if (PQstatus(admin) != CONNECTION_OK) {
-		fprintf(stderr, "test_store: cannot connect: %s", PQerrorMessage(admin));
-		printf("FAIL test_store_setup\n");
-		PQfinish(admin);
-		return 1;
-	}
-	PQsetNoticeProcessor(admin, quiet, NULL);
-	char dbname[64], sql[160];
-	snprintf(dbname, sizeof(dbname), "m2t_test_%ld", (long)getpid());
-	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", dbname);
-	admin_exec(admin, sql);
-	snprintf(sql, sizeof(sql), "CREATE DATABASE %s TEMPLATE template0 ENCODING 'UTF8'", dbname);
-	if (admin_exec(admin, sql) < 0) {
-		printf("FAIL test_store_setup\n");
-		PQfinish(admin);
-		return 1;
-	}
-	TEST_URL = conninfo_with_db(admin, dbname);
+	struct test_db tdb;
+	int setup = test_db_create(&tdb, "test_store", "m2t_test");
+	if (setup != 0)
+		return setup > 0 ? 0 : 1;
+	TEST_URL = tdb.url;
 	DB = PQconnectdb(TEST_URL);
 	struct err err = { 0 };
 	int rc = 1;
@@ -1374,6 +1356,7 @@ int main(void)
 	RUN(migrate_twice_is_idempotent);
 	RUN(refuses_newer_schema);
 	RUN(ingest_creates_ticket_article_attachments);
+	RUN(preprocessing_stored_with_its_article);
 	RUN(same_identity_is_already_done);
 	RUN(badmail_and_ignored_have_no_ticket);
 	RUN(append_adds_article);
@@ -1398,9 +1381,6 @@ int main(void)
 out:
 	store_free(&S);
 	PQfinish(DB);
-	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", dbname);
-	admin_exec(admin, sql);
-	PQfinish(admin);
-	free(TEST_URL);
+	test_db_drop(&tdb);
 	return rc;
 }

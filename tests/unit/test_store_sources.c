@@ -19,6 +19,7 @@
 #include "engine/util/str.h"
 #include "storage/store.h"
 #include "tests/unit/test.h"
+#include "tests/unit/test_db.h"
 
 static struct store *S;
 static PGconn *DB;
@@ -159,6 +160,18 @@ TEST(unfetched_badmail_found_again_by_key)
 		       "reason LIKE 'message size%'", f.key), 1);
 }
 
+/* store_processed_keys, outcomes only (-1: not processed). */
+static int key_outcomes(const char *account, const char *const *keys, size_t n, int *out,
+			struct err *err)
+{
+	struct processed_key *v = NULL;
+	int rc = store_processed_keys(S, account, keys, n, &v, err);
+	for (size_t i = 0; i < n; i++)
+		out[i] = v ? v[i].outcome : -1;
+	free(v);
+	return rc;
+}
+
 TEST(processed_keys_lists_only_those_asked)
 {
 	struct fixture a, b;
@@ -174,23 +187,53 @@ TEST(processed_keys_lists_only_those_asked)
 	const char *keys[4] = {a.key, "never-seen", b.key, a.key};
 	int out[4];
 	struct err err = {0};
-	CHECK_INT(store_processed_keys(S, "pop", keys, 4, out, &err), 0);
+	CHECK_INT(key_outcomes("pop", keys, 4, out, &err), 0);
 	CHECK_INT(out[0], OUTCOME_TICKET);
 	CHECK_INT(out[1], -1);
 	CHECK_INT(out[2], OUTCOME_BADMAIL);
 	CHECK_INT(out[3], OUTCOME_TICKET);
 	/* another account knows none of them */
-	CHECK_INT(store_processed_keys(S, "imap-account", keys, 4, out, &err), 0);
+	CHECK_INT(key_outcomes("imap-account", keys, 4, out, &err), 0);
 	CHECK(out[0] == -1 && out[1] == -1 && out[2] == -1 && out[3] == -1);
-	CHECK_INT(store_processed_keys(S, "pop", keys, 0, out, &err), 0);
+	CHECK_INT(key_outcomes("pop", keys, 0, out, &err), 0);
 
 	const char *bad[1] = {"\xff\xfe"};
-	CHECK(store_processed_keys(S, "pop", bad, 1, out, &err) < 0);
+	CHECK(key_outcomes("pop", bad, 1, out, &err) < 0);
 	CHECK_INT(err.cls, ERR_FATAL);
 	CHECK_INT(out[0], -1);
 	/* the connection is still good */
-	CHECK_INT(store_processed_keys(S, "pop", keys, 1, out, &err), 0);
+	CHECK_INT(key_outcomes("pop", keys, 1, out, &err), 0);
 	CHECK_INT(out[0], OUTCOME_TICKET);
+}
+
+/*
+ * A plan's move_to comes back with the key, for the redispose of a mail
+ * committed but not yet moved; and a copy under a new key keeps it.
+ */
+TEST(processed_keys_say_where_the_plan_moved_it)
+{
+	struct fixture a, b;
+	fixture_init(&a, STORE_ID_KEY);
+	a.plan.move_to = "Newsletters";
+	CHECK_INT(apply_one(&a.item), 0);
+	fixture_init(&b, STORE_ID_KEY);
+	memcpy(b.mid, a.mid, sizeof(b.mid));
+	memcpy(b.sha, a.sha, sizeof(b.sha));
+	CHECK_INT(apply_one(&b.item), 0);
+	CHECK(b.item.already_done);
+	const char *keys[3] = {a.key, "never-seen-either", b.key};
+	struct processed_key *v = NULL;
+	struct err err = {0};
+	CHECK_INT(store_processed_keys(S, "pop", keys, 3, &v, &err), 0);
+	if (v) {
+		CHECK_INT(v[0].outcome, OUTCOME_TICKET);
+		CHECK(v[0].move_to && strcmp(v[0].move_to, "Newsletters") == 0);
+		CHECK(v[1].outcome == -1 && v[1].move_to == NULL);
+		CHECK(v[2].move_to && strcmp(v[2].move_to, "Newsletters") == 0);
+	}
+	free(v);
+	CHECK_INT(store_processed_keys(S, "pop", keys, 0, &v, &err), 0);
+	CHECK(v == NULL);
 }
 
 /*
@@ -213,7 +256,7 @@ TEST(copy_under_a_new_key_records_the_key)
 	const char *keys[1] = {b.key};
 	int out[1];
 	struct err err = {0};
-	CHECK_INT(store_processed_keys(S, "pop", keys, 1, out, &err), 0);
+	CHECK_INT(key_outcomes("pop", keys, 1, out, &err), 0);
 	CHECK_INT(out[0], OUTCOME_TICKET);
 	CHECK_INT(qint("SELECT count(*) FROM processed_messages WHERE source_key = $1 AND sha256 "
 		       "IS NULL AND reason LIKE 'same message as processed message %'", b.key), 1);
@@ -300,67 +343,13 @@ TEST(imap_rows_have_no_source_key)
 		       "source_key IS NULL AND uid IS NOT NULL AND uidvalidity = 99", f.mid), 1);
 }
 
-static char *conninfo_with_db(PGconn *admin, const char *dbname)
-{
-	struct buf b;
-	buf_init(&b, 8192);
-	PQconninfoOption *opts = PQconninfo(admin);
-	for (PQconninfoOption *o = opts; o && o->keyword; o++) {
-		const char *val = strcmp(o->keyword, "dbname") == 0 ? dbname : o->val;
-		if (!val || !*val)
-			continue;
-		buf_addf(&b, "%s='", o->keyword);
-		for (const char *c = val; *c; c++) {
-			if (*c == '\'' || *c == '\\')
-				buf_addc(&b, '\\');
-			buf_addc(&b, *c);
-		}
-		buf_adds(&b, "' ");
-	}
-	PQconninfoFree(opts);
-	return buf_detach(&b, NULL);
-}
-
-static int admin_exec(PGconn *admin, const char *sql)
-{
-	PGresult *res = PQexec(admin, sql);
-	int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-	if (!ok)
-		fprintf(stderr, "%s: %s", sql, PQresultErrorMessage(res));
-	PQclear(res);
-	return ok ? 0 : -1;
-}
-
-static void quiet(void *arg, const char *message)
-{
-	(void)arg;
-	(void)message;
-}
-
 int main(void)
 {
-	const char *url = getenv("M2T_TEST_DATABASE_URL");
-	if (!url || !*url) {
-		printf("SKIP test_store_sources (M2T_TEST_DATABASE_URL unset)\n");
-		return 0;
-	}
-	PGconn *admin = PQconnectdb(url);
-	if (PQstatus(admin) != CONNECTION_OK) {
-		fprintf(stderr, "cannot connect: %s", PQerrorMessage(admin));
-		printf("FAIL test_store_sources_setup\n");
-		PQfinish(admin);
-		return 1;
-	}
-	PQsetNoticeProcessor(admin, quiet, NULL);
-	char dbname[64], sql[160];
-	snprintf(dbname, sizeof(dbname), "m2t_src_%ld", (long)getpid());
-	snprintf(sql, sizeof(sql), "CREATE DATABASE %s TEMPLATE template0 ENCODING 'UTF8'", dbname);
-	if (admin_exec(admin, sql) < 0) {
-		printf("FAIL test_store_sources_setup\n");
-		PQfinish(admin);
-		return 1;
-	}
-	char *test_url = conninfo_with_db(admin, dbname);
+	struct test_db tdb;
+	int setup = test_db_create(&tdb, "test_store_sources", "m2t_src");
+	if (setup != 0)
+		return setup > 0 ? 0 : 1;
+	const char *test_url = tdb.url;
 	DB = PQconnectdb(test_url);
 	struct err err = {0};
 	int rc = 1;
@@ -373,6 +362,7 @@ int main(void)
 	RUN(key_identity_stored_without_uid);
 	RUN(unfetched_badmail_found_again_by_key);
 	RUN(processed_keys_lists_only_those_asked);
+	RUN(processed_keys_say_where_the_plan_moved_it);
 	RUN(copy_under_a_new_key_records_the_key);
 	RUN(content_identity_for_piped_mail);
 	RUN(identity_mistakes_refused_before_sending);
@@ -381,9 +371,6 @@ int main(void)
 out:
 	store_free(&S);
 	PQfinish(DB);
-	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", dbname);
-	admin_exec(admin, sql);
-	PQfinish(admin);
-	free(test_url);
+	test_db_drop(&tdb);
 	return rc;
 }

@@ -10,6 +10,8 @@
 #include "engine/util/err.h"
 #include "engine/util/log.h"
 #include "engine/util/str.h"
+#include "engine/util/utf8.h"
+#include "engine/util/json.h"
 #include "engine/util/xalloc.h"
 #include "tests/unit/test.h"
 
@@ -190,6 +192,66 @@ TEST(err_classes_and_prefix)
 	CHECK(e.cls == ERR_NONE && e.msg[0] == '\0');
 }
 
+/* RFC 3629 strictly: overlongs, surrogates, past U+10FFFF, truncated. */
+TEST(utf8_decode_is_strict)
+{
+	uint32_t cp = 0;
+#define DEC(str) utf8_decode((const unsigned char *)(str), sizeof(str) - 1, &cp)
+	CHECK_INT(DEC("A"), 1);
+	CHECK_INT(cp, 'A');
+	CHECK_INT(DEC("\xC3\xA9"), 2);
+	CHECK_INT(cp, 0xE9);
+	CHECK_INT(DEC("\xE2\x82\xAC"), 3);
+	CHECK_INT(cp, 0x20AC);
+	CHECK_INT(DEC("\xF0\x9F\x98\x80"), 4);
+	CHECK_INT(cp, 0x1F600);
+	CHECK_INT(DEC("\xC0\xAF"), 0);              /* overlong '/' */
+	CHECK_INT(DEC("\xE0\x80\xAF"), 0);          /* overlong, 3 bytes */
+	CHECK_INT(DEC("\xED\xA0\x80"), 0);          /* surrogate */
+	CHECK_INT(DEC("\xF4\x90\x80\x80"), 0);      /* past U+10FFFF */
+	CHECK_INT(DEC("\xE2\x82"), 0);              /* truncated */
+	CHECK_INT(DEC("\x80"), 0);                  /* a lone continuation byte */
+	CHECK_INT(utf8_decode((const unsigned char *)"", 0, &cp), 0);
+	CHECK_INT(utf8_decode((const unsigned char *)"\0", 1, NULL), 1);
+#undef DEC
+}
+
+TEST(json_strings_are_always_valid)
+{
+	struct buf b;
+	buf_init(&b, 1024);
+	json_add_string(&b, "a\"b\\\n\x01\xff\0\xe2\x80\xa8z", 12);
+	CHECK_STR(buf_str(&b), "\"a\\\"b\\\\\\n\\u0001\\ufffd\\ufffd\\u2028z\"");
+	buf_reset(&b);
+	json_add_str(&b, NULL);
+	CHECK_STR(buf_str(&b), "null");
+	buf_reset(&b);
+	buf_addc(&b, '{');
+	json_add_key(&b, "n", 1);
+	json_add_i64(&b, -42);
+	json_add_key(&b, "s", 0);
+	json_add_str(&b, "é");
+	buf_addc(&b, '}');
+	CHECK_STR(buf_str(&b), "{\"n\":-42,\"s\":\"é\"}");
+	buf_release(&b);
+}
+
+TEST(dirname_of_paths)
+{
+	char *d = str_dirname("/etc/mail2ticket/rules.yaml");
+	CHECK_STR(d, "/etc/mail2ticket");
+	free(d);
+	d = str_dirname("rules.yaml");
+	CHECK_STR(d, ".");
+	free(d);
+	d = str_dirname("/rules.yaml");
+	CHECK_STR(d, "/");
+	free(d);
+	d = str_dirname("a/b/");
+	CHECK_STR(d, "a/b");
+	free(d);
+}
+
 int main(void)
 {
 	RUN(buf_grows_and_caps);
@@ -202,5 +264,8 @@ int main(void)
 	RUN(log_redacts_registered_secrets);
 	RUN(display_width_counts_columns);
 	RUN(err_classes_and_prefix);
+	RUN(utf8_decode_is_strict);
+	RUN(json_strings_are_always_valid);
+	RUN(dirname_of_paths);
 	return test_summary();
 }
