@@ -22,6 +22,8 @@ int cli_schedule(const struct cli_opts *o, int argc, char **argv);
 int cli_deliver(const struct cli_opts *o, int argc, char **argv);
 int cli_preprocess(const struct cli_opts *o, int argc, char **argv);
 int cli_test_connection(const struct cli_opts *o, int argc, char **argv);
+/* test-job JOB [--limit N] [--json] [--html FILE] [--file MAIL...] (cli_test_job.c). */
+int cli_test_job(const struct cli_opts *o, int argc, char **argv);
 
 /* Maps an error class to an exit code: transient → EX_TEMPFAIL, source →
  * EX_UNAVAILABLE, message → EX_DATAERR, fatal → EX_SOFTWARE. */

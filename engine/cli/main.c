@@ -31,6 +31,9 @@ static void usage(FILE *out)
 	      "  test-connection ACCOUNT\n"
 	      "                    connect and log in like a job; show TLS, certificate,\n"
 	      "                    login, folders and timings\n"
+	      "  test-job JOB [--limit N] [--json] [--html FILE] [--file MAIL...]\n"
+	      "                    what JOB would do with its next N mails (default 10),\n"
+	      "                    step by step; changes nothing\n"
 	      "  version           print the version\n"
 	      "\n"
 	      "options:\n"
@@ -111,6 +114,8 @@ int main(int argc, char **argv)
 		return cli_preprocess(&o, cargc, cargv);
 	if (strcmp(cmd, "test-connection") == 0)
 		return cli_test_connection(&o, cargc, cargv);
+	if (strcmp(cmd, "test-job") == 0)
+		return cli_test_job(&o, cargc, cargv);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("mail2ticket %s\n", CLI_VERSION);
 		return EX_OK;
