@@ -43,6 +43,8 @@ int cli_load_config(const struct cli_opts *o, struct config **cfg_r);
 void cli_apply_log_settings(const struct cli_opts *o, const struct config *cfg);
 /* Opens the database; on failure prints why and returns the exit code. */
 int cli_open_store(const struct config *cfg, struct store **store_r);
+/* test-job JOB [--limit N] [--json] [--html FILE] [--file MAIL...] (cli_test_job.c). */
+int cli_test_job(const struct cli_opts *o, int argc, char **argv);
 
 /* Maps an error class to an exit code: transient → EX_TEMPFAIL, source →
  * EX_UNAVAILABLE, message → EX_DATAERR, fatal → EX_SOFTWARE. */

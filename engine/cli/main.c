@@ -38,6 +38,9 @@ static void usage(FILE *out)
 	      "                    and a code, waits), stores its refresh token\n"
 	      "  oauth status ACCOUNT  the account's tokens: expiry, last refresh and error\n"
 	      "  oauth import ACCOUNT  store a refresh token read from stdin, and check it\n"
+	      "  test-job JOB [--limit N] [--json] [--html FILE] [--file MAIL...]\n"
+	      "                    what JOB would do with its next N mails (default 10),\n"
+	      "                    step by step; changes nothing\n"
 	      "  version           print the version\n"
 	      "\n"
 	      "options:\n"
@@ -124,6 +127,8 @@ int main(int argc, char **argv)
 		return cli_test_connection(&o, cargc, cargv);
 	if (strcmp(cmd, "oauth") == 0)
 		return cli_oauth(&o, cargc, cargv);
+	if (strcmp(cmd, "test-job") == 0)
+		return cli_test_job(&o, cargc, cargv);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("mail2ticket %s\n", CLI_VERSION);
 		return EX_OK;

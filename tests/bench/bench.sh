@@ -4,7 +4,8 @@
 # throw-away PostgreSQL and Dovecot servers, with the CPU each of the three
 # spends per message; then the same mails again through a job with a
 # 50-statement rule file (tests/bench/rules-50.yaml), into a second
-# database, for what the statements cost. For both runs it checks where the
+# database, for what the statements cost. Before the runs, a test run
+# (`test-job --limit 100`) of each job: the issue's target is under 2 s. For both runs it checks where the
 # generated replies, auto-replies and delivery reports landed (gen_mail
 # names each by its Message-ID).
 #   BENCH_MESSAGES=N   number of generated mails (default 10000)
@@ -117,6 +118,19 @@ rules_cpu=$(build/rel/tools/rules_cpu "$M2T_MAILDIR" "$root/tests/bench/rules-50
 # Warm Dovecot's index and the page cache once, then measure the bare fetch.
 build/rel/tools/bare_fetch "$dir/bench.yaml" bench >/dev/null 2>&1
 build/rel/tools/bare_fetch "$dir/rules.yaml" rules >/dev/null 2>&1
+# test_run NAME CONFIG JOB ARGS...: wall seconds of a 100-mail test run
+test_run() {
+	local t0 t1
+	t0=$(date +%s.%N)
+	./mail2ticket -c "$2" test-job "$3" --limit 100 "${@:4}" >"$dir/test.$1.out" 2>"$dir/test.$1.err"
+	t1=$(date +%s.%N)
+	printf -v "tsecs_$1" '%s' "$(delta "$t0" "$t1")"
+}
+test_run plain "$dir/bench.yaml" bench --html "$dir/test.plain.html"
+test_run rules "$dir/rules.yaml" rules --html "$dir/test.rules.html"
+test_run json "$dir/rules.yaml" rules --json
+grep -q '"taken":100,' "$dir/test.json.out" || { echo "bench: test-job took fewer than 100 mails" >&2; exit 1; }
+
 dc0=$(server_cpu "$dc_pid")
 /usr/bin/time -f '%U %S' -o "$dir/bare.cpu" build/rel/tools/bare_fetch "$dir/bench.yaml" bench \
 	> "$dir/bare.out" 2>/dev/null
@@ -224,6 +238,8 @@ awk -v n="$bare_msgs" -v b="$bare_bytes" -v bs="$bare_secs" -v rs="$secs_plain" 
 	printf "CPU:        mail2ticket %.2f s without rules, %.2f s with 50 statements (%+.1f%%, %.0f us per mail)\n", cp, cr, (cr/cp - 1) * 100, (cr - cp) / n * 1e6
 }'
 printf '%s' "$per_round"
+printf 'test run:   100 mails in %.2f s (terminal + HTML), %.2f s with 50 statements (terminal + HTML), %.2f s as JSON (target: under 2 s)\n' \
+	"$tsecs_plain" "$tsecs_rules" "$tsecs_json"
 echo "decide:     $rules_cpu"
 echo "split:      $split_plain (fetch includes parsing and queueing)"
 echo "split 50:   $split_rules"

@@ -2,6 +2,10 @@
 # Installs the Debian 12 packages needed to build, test, run the demo and the
 # benchmark. Prints nothing when everything is already installed.
 # As root it runs apt-get itself; otherwise it prints the command to run.
+#
+#   deps.sh chromium   installs only Debian's chromium, which one test
+#                      (test_test_job.sh: the HTML report rendered headless)
+#                      uses when it can; the test says SKIP without it
 set -eu
 
 PACKAGES="
@@ -34,6 +38,10 @@ perl
 ca-certificates
 tzdata
 "
+
+if [ "${1:-}" = chromium ]; then
+	PACKAGES=chromium
+fi
 
 missing=""
 for p in $PACKAGES; do
