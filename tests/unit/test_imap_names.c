@@ -1,0 +1,97 @@
+/*
+ * Mailbox names on the wire, against the scripted server: UTF-8 names from
+ * the config go out in modified UTF-7 (SELECT, LIST, CREATE, STATUS, MOVE)
+ * and LIST results are decoded before they are matched; names the server
+ * spells invalidly match nothing.
+ */
+#include <signal.h>
+
+#include "engine/util/log.h"
+#include "tests/unit/imap_script.h"
+
+#define PODD "&BB8EPgQ0BDQENQRABDYEOgQw-"   /* Поддержка */
+
+static void mutf7_names(struct imap_client *c)
+{
+	struct err err = {0};
+	char *name = NULL;
+	uint32_t uv, ex, n = 0;
+	CHECK(imap_resolve_mailbox(c, "Поддержка", false, &name, &err) == 0);
+	CHECK_STR(name, "Поддержка");
+	free(name);
+	CHECK(imap_resolve_mailbox(c, "Soporte/Técnico", true, &name, &err) == 0);
+	CHECK_STR(name, "Soporte/Técnico");
+	free(name);
+	/* "." in the config, "/" on the server; an invalid spelling is skipped */
+	CHECK(imap_resolve_mailbox(c, "INBOX.Ärger", false, &name, &err) == 0);
+	CHECK_STR(name, "INBOX/Ärger");
+	free(name);
+	CHECK(imap_status_messages(c, "Soporte/Técnico", &n, &err) == 0);
+	CHECK_INT(n, 7);
+	CHECK(imap_select(c, "Поддержка", false, &uv, &ex, &err) == 0);
+	uint32_t uid = 5;
+	CHECK(imap_move(c, &uid, 1, "Soporte/Técnico", &err) == 0);
+	/* a name that is not UTF-8 is refused before it is sent */
+	CHECK(imap_resolve_mailbox(c, "Gr\xfc\xdf" "e", false, &name, &err) < 0);
+	CHECK_INT(err.cls, ERR_FATAL);
+}
+
+TEST(names_sent_and_read_in_modified_utf7)
+{
+	static const struct step steps[] = {
+		LOGIN_STEPS("MOVE"),
+		EXPECT("A0002 LIST \"\" \"\""),
+		SEND("* LIST (\\Noselect) \"/\" \"\"\r\nA0002 OK x\r\n"),
+		EXPECT("A0003 LIST \"\" \"" PODD "\""),
+		SEND("* LIST () \"/\" " PODD "\r\nA0003 OK x\r\n"),
+		EXPECT("A0004 LIST \"\" \"Soporte/T&AOk-cnico\""), SEND("A0004 OK x\r\n"),
+		EXPECT("A0005 CREATE \"Soporte/T&AOk-cnico\""), SEND("A0005 OK created\r\n"),
+		EXPECT("A0006 SUBSCRIBE \"Soporte/T&AOk-cnico\""), SEND("A0006 OK x\r\n"),
+		EXPECT("A0007 LIST \"\" \"INBOX.&AMQ-rger\""), SEND("A0007 OK x\r\n"),
+		EXPECT("A0008 LIST \"\" \"INBOX/&AMQ-rger\""),
+		SEND("* LIST () \"/\" \"INBOX/&AMQ-rger\"\r\n"
+		     "* LIST () \"/\" \"INBOX/\xc3\x84rger\"\r\n"
+		     "A0008 OK x\r\n"),
+		EXPECT("A0009 STATUS \"Soporte/T&AOk-cnico\" (MESSAGES)"),
+		SEND("* STATUS \"Soporte/T&AOk-cnico\" (MESSAGES 7)\r\nA0009 OK x\r\n"),
+		EXPECT("A0010 SELECT \"" PODD "\""),
+		SEND("* 1 EXISTS\r\n* OK [UIDVALIDITY 42] ok\r\nA0010 OK [READ-WRITE] x\r\n"),
+		EXPECT("A0011 UID MOVE 5 \"Soporte/T&AOk-cnico\""), SEND("A0011 OK moved\r\n"),
+		LOGOUT_STEPS("A0012"), END,
+	};
+	session(steps, NULL, 0, mutf7_names);
+}
+
+static void bad_list_names(struct imap_client *c)
+{
+	struct err err = {0};
+	char *name = NULL;
+	CHECK(imap_resolve_mailbox(c, "Ärger", false, &name, &err) < 0);
+	CHECK_INT(err.cls, ERR_SOURCE);
+	CHECK(name == NULL);
+}
+
+/* Raw 8-bit, a shifted printable letter, an unterminated run: none is "Ärger". */
+TEST(invalid_list_names_match_nothing)
+{
+	static const struct step steps[] = {
+		LOGIN_STEPS("MOVE"),
+		EXPECT("A0002 LIST \"\" \"\""),
+		SEND("* LIST (\\Noselect) \"/\" \"\"\r\nA0002 OK x\r\n"),
+		EXPECT("A0003 LIST \"\" \"&AMQ-rger\""),
+		SEND("* LIST () \"/\" \"\xc3\x84rger\"\r\n* LIST () \"/\" \"&AMQAcg-ger\"\r\n"
+		     "* LIST () \"/\" \"&AMQ\"\r\nA0003 OK x\r\n"),
+		LOGOUT_STEPS("A0004"), END,
+	};
+	session(steps, NULL, 0, bad_list_names);
+}
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	log_set_level(LOG_ERROR);
+	RUN(names_sent_and_read_in_modified_utf7);
+	RUN(invalid_list_names_match_nothing);
+	log_clear_secrets();
+	return test_summary();
+}
