@@ -67,6 +67,8 @@ void imap_cmd_addf(struct imap_client *c, const char *fmt, ...)
  * (CR, LF, 8-bit unless allow_8bit). NUL cannot be sent: -1. */
 int imap_cmd_add_string(struct imap_client *c, const char *s, size_t len, bool allow_8bit,
 			struct err *err);
+/* Appends a literal {n}+bytes (no leading space), LITERAL+ when offered. */
+int imap_cmd_add_literal(struct imap_client *c, const char *s, size_t len, struct err *err);
 /* Appends " " + a mailbox name (checked: ASCII, or UTF-8 with UTF8=ACCEPT). */
 int imap_cmd_add_mailbox(struct imap_client *c, const char *name, struct err *err);
 /* Before a command with a mailbox name: ENABLE UTF8=ACCEPT for a non-ASCII

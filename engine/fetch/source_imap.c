@@ -24,6 +24,7 @@ struct imap_source {
 	char *mailbox;          /* server names, resolved with LIST */
 	char *archive;          /* NULL when the job keeps its mail or reads only */
 	char *badmail;
+	char *query;            /* UID SEARCH for fetch: unseen / search:; NULL: all */
 };
 
 static int imap_source_list(struct source *src, struct err *err)
@@ -31,8 +32,19 @@ static int imap_source_list(struct source *src, struct err *err)
 	struct imap_source *s = (struct imap_source *)src;
 	struct imap_msg_info *infos = NULL;
 	size_t n = 0;
-	if (imap_list_messages(s->c, &infos, &n, err) < 0)
+	if (s->query) {
+		/* only the found UIDs are listed with their sizes */
+		uint32_t *uids = NULL;
+		size_t nu = 0;
+		int r = imap_search_uids(s->c, s->query, &uids, &nu, err);
+		if (r == 0 && nu)
+			r = imap_list_uids(s->c, uids, nu, &infos, &n, err);
+		free(uids);
+		if (r < 0)
+			return -1;
+	} else if (imap_list_messages(s->c, &infos, &n, err) < 0) {
 		return -1;
+	}
 	free(src->msgs);
 	src->msgs = xcalloc(n ? n : 1, sizeof(*src->msgs));
 	for (size_t i = 0; i < n; i++) {
@@ -75,6 +87,7 @@ static int imap_source_close(struct source *src, struct err *err)
 	free(s->mailbox);
 	free(s->archive);
 	free(s->badmail);
+	free(s->query);
 	free(src->msgs);
 	free(s);
 	return 0;
@@ -115,6 +128,12 @@ int source_imap_open(const struct config_job *job, enum source_mode mode,
 	if (imap_select(s->c, s->mailbox, readonly, &s->base.info.uidvalidity, &exists, err) < 0)
 		goto fail;
 	s->base.info.mailbox = s->mailbox;
+	if (job->fetch == JOB_FETCH_UNSEEN && job->search)
+		s->query = xasprintf("UNSEEN %s", job->search);
+	else if (job->fetch == JOB_FETCH_UNSEEN)
+		s->query = xstrdup("UNSEEN");
+	else if (job->search)
+		s->query = xstrdup(job->search);
 	log_info("job.selected", "mailbox=\"%s\" uidvalidity=%" PRIu32 " exists=%" PRIu32,
 		 s->mailbox, s->base.info.uidvalidity, exists);
 	*src_r = &s->base;

@@ -86,12 +86,63 @@ TEST(invalid_list_names_match_nothing)
 	session(steps, NULL, 0, bad_list_names);
 }
 
+static void search_list(struct imap_client *c)
+{
+	struct err err = {0};
+	uint32_t uv, ex;
+	uint32_t *uids = NULL;
+	size_t n = 0;
+	CHECK(imap_select(c, "INBOX", false, &uv, &ex, &err) == 0);
+	CHECK(imap_search_uids(c, "UNSEEN SUBJECT \"St\xc3\xb6rung\" FROM \"@v.example\"", &uids,
+			       &n, &err) == 0);
+	CHECK_INT(n, 3);
+	struct imap_msg_info *v = NULL;
+	size_t nv = 0;
+	if (n == 3) {
+		CHECK(imap_list_uids(c, uids, n, &v, &nv, &err) == 0);
+		/* 12 was not asked for; 9 is gone meanwhile */
+		CHECK_INT(nv, 2);
+		if (nv == 2) {
+			CHECK_INT(v[0].uid, 4);
+			CHECK_INT(v[1].uid, 20);
+			CHECK_INT(v[1].size, 200);
+		}
+	}
+	free(v);
+	free(uids);
+	/* a search result that is not a UID fails the search */
+	CHECK(imap_search_uids(c, "ALL", &uids, &n, &err) < 0);
+	CHECK_INT(err.cls, ERR_SOURCE);
+	CHECK(uids == NULL);
+}
+
+/* 8-bit text goes as a literal (no UTF8=ACCEPT), with CHARSET UTF-8. */
+TEST(search_then_list_found_uids)
+{
+	static const struct step steps[] = {
+		LOGIN_STEPS("MOVE"), SELECT_STEPS("A0002", 30),
+		EXPECT("A0003 UID SEARCH CHARSET UTF-8 UNSEEN SUBJECT {8}"),
+		SEND("+ go on\r\n"),
+		EXPECT("St\xc3\xb6rung FROM \"@v.example\""),
+		SEND("* SEARCH 20 4 9 4\r\nA0003 OK done\r\n"),
+		EXPECT("A0004 UID FETCH 4,9,20 (UID RFC822.SIZE FLAGS)"),
+		SEND("* 2 FETCH (UID 4 RFC822.SIZE 40 FLAGS ())\r\n"
+		     "* 5 FETCH (UID 12 RFC822.SIZE 120 FLAGS ())\r\n"
+		     "* 7 FETCH (UID 20 RFC822.SIZE 200 FLAGS ())\r\nA0004 OK done\r\n"),
+		EXPECT("A0005 UID SEARCH ALL"),
+		SEND("* SEARCH 1 x 3\r\nA0005 OK done\r\n"),
+		LOGOUT_STEPS("A0006"), END,
+	};
+	session(steps, NULL, 0, search_list);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	log_set_level(LOG_ERROR);
 	RUN(names_sent_and_read_in_modified_utf7);
 	RUN(invalid_list_names_match_nothing);
+	RUN(search_then_list_found_uids);
 	log_clear_secrets();
 	return test_summary();
 }
