@@ -131,9 +131,10 @@ int imap_mutf7_encode(const char *utf8, size_t len, struct buf *out, struct err 
 	const unsigned char *s = (const unsigned char *)utf8;
 	size_t start = out->len;
 	size_t i = 0;
-	if (len > IMAP_MAILBOX_MAX)
+	/* the limit is on the encoded form; UTF-8 may be up to 4/3 of it (CJK) */
+	if (len > 4 * IMAP_MAILBOX_MAX)
 		return err_set(err, ERR_FATAL, "mailbox name longer than %d bytes",
-			       IMAP_MAILBOX_MAX);
+			       4 * IMAP_MAILBOX_MAX);
 	while (i < len) {
 		if (direct(s[i])) {
 			buf_addc(out, (char)s[i]);

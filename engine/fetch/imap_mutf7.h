@@ -3,7 +3,8 @@
  * the UTF-8 check used when a server speaks UTF-8 names (RFC 6855).
  * No I/O; output goes to a capped buf owned by the caller (appended).
  *
- * Limits: a name is at most IMAP_MAILBOX_MAX bytes, in either form.
+ * Limits: a name is at most IMAP_MAILBOX_MAX bytes in modified UTF-7 (its
+ * UTF-8 form may be longer: CJK takes 3 bytes where base64 takes 2.67).
  * Errors: encoding a configured name → ERR_FATAL (invalid UTF-8, NUL, too
  * long); decoding a server's name → ERR_SOURCE.
  */

@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	buf_reset(&a);
 	buf_reset(&b);
-	if (imap_utf8_valid(s, size) && size <= IMAP_MAILBOX_MAX / 4) {
+	if (imap_utf8_valid(s, size) && size <= IMAP_MAILBOX_MAX / 3) {
 		if (imap_mutf7_encode(s, size, &a, &err) != 0)
 			abort();
 		if (imap_mutf7_decode(a.data ? a.data : "", a.len, &b, &err) != 0 ||
