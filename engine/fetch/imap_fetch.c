@@ -320,8 +320,6 @@ int imap_move(struct imap_client *c, const uint32_t *uids, size_t n, const char 
 		return err_set(err, ERR_FATAL, "mailbox opened read-only (bug)");
 	if (n == 0)
 		return 0;
-	if (imap_mailbox_prepare(c, dest, err) < 0)
-		return -1;
 	uint32_t *v = xreallocarray(NULL, n, sizeof(*v));
 	memcpy(v, uids, n * sizeof(*v));
 	n = imap_uids_sort_unique(v, n);

@@ -77,20 +77,6 @@ static char *name_from_server(struct imap_client *c, const char *s, size_t len)
 	return NULL;
 }
 
-/* RFC 6855: UTF-8 names may be used only after ENABLE UTF8=ACCEPT;
- * without it a non-ASCII name goes as modified UTF-7. */
-int imap_mailbox_prepare(struct imap_client *c, const char *name, struct err *err)
-{
-	if (is_ascii(name) || c->utf8_enabled || !imap_has_capability(c, "UTF8=ACCEPT") ||
-	    !imap_has_capability(c, "ENABLE"))
-		return 0;
-	imap_cmd_begin(c, "ENABLE UTF8=ACCEPT");
-	if (imap_cmd_ok(c, NULL, NULL, ERR_SOURCE, err) < 0)
-		return -1;
-	c->utf8_enabled = true;
-	return 0;
-}
-
 struct list_ctx {
 	const char *want;       /* name to look for; NULL: take the delimiter */
 	bool found;
@@ -177,7 +163,7 @@ int imap_resolve_mailbox(struct imap_client *c, const char *name, bool create,
 		return err_set(err, ERR_FATAL, "bad mailbox name \"%s\"", name ? name : "");
 	if (!imap_utf8_valid(name, strlen(name)))
 		return err_set(err, ERR_FATAL, "mailbox name \"%s\" is not valid UTF-8", name);
-	if (imap_mailbox_prepare(c, name, err) < 0 || get_delim(c, err) < 0)
+	if (get_delim(c, err) < 0)
 		return -1;
 	/* "INBOX/Support" and "INBOX.Support" both mean the server's own
 	 * separator; a name that exists as written is taken as written. */
@@ -245,8 +231,6 @@ int imap_select(struct imap_client *c, const char *mailbox, bool readonly,
 		uint32_t *uidvalidity_r, uint32_t *exists_r, struct err *err)
 {
 	struct select_ctx sc = {0};
-	if (imap_mailbox_prepare(c, mailbox, err) < 0)
-		return -1;
 	c->selected = false;
 	c->exists = 0;
 	imap_cmd_begin(c, readonly ? "EXAMINE" : "SELECT");
@@ -297,8 +281,6 @@ int imap_status_messages(struct imap_client *c, const char *mailbox, uint32_t *n
 			 struct err *err)
 {
 	struct status_ctx sc = {0};
-	if (imap_mailbox_prepare(c, mailbox, err) < 0)
-		return -1;
 	imap_cmd_begin(c, "STATUS");
 	if (imap_cmd_add_mailbox(c, mailbox, err) < 0)
 		return -1;

@@ -136,6 +136,62 @@ TEST(search_then_list_found_uids)
 	session(steps, NULL, 0, search_list);
 }
 
+static void utf8_names(struct imap_client *c)
+{
+	struct err err = {0};
+	char *name = NULL;
+	uint32_t uv, ex;
+	CHECK(imap_resolve_mailbox(c, "Поддержка", false, &name, &err) == 0);
+	CHECK_STR(name, "Поддержка");
+	free(name);
+	CHECK(imap_select(c, "Поддержка", false, &uv, &ex, &err) == 0);
+}
+
+/* ID and ENABLE when offered; after "* ENABLED UTF8=ACCEPT" names go as UTF-8. */
+TEST(id_and_utf8_accept)
+{
+	static const struct step steps[] = {
+		LOGIN_STEPS("ID ENABLE UTF8=ACCEPT"),
+		EXPECT("A0002 ID (\"name\" \"mail2ticket\" \"version\" \"0.1.0\")"),
+		SEND("* ID (\"name\" \"Dovecot\")\r\nA0002 OK ID done\r\n"),
+		EXPECT("A0003 ENABLE UTF8=ACCEPT"),
+		SEND("* ENABLED UTF8=ACCEPT\r\nA0003 OK enabled\r\n"),
+		EXPECT("A0004 LIST \"\" \"\""),
+		SEND("* LIST (\\Noselect) \"/\" \"\"\r\nA0004 OK x\r\n"),
+		EXPECT("A0005 LIST \"\" \"Поддержка\""),
+		/* a modified UTF-7 spelling is not what this server means now */
+		SEND("* LIST () \"/\" " PODD "\r\n* LIST () \"/\" \"Поддержка\"\r\n"
+		     "A0005 OK x\r\n"),
+		EXPECT("A0006 SELECT \"Поддержка\""),
+		SEND("* 0 EXISTS\r\n* OK [UIDVALIDITY 42] ok\r\nA0006 OK x\r\n"),
+		LOGOUT_STEPS("A0007"), END,
+	};
+	session(steps, NULL, 0, utf8_names);
+}
+
+static void utf7_after_enable(struct imap_client *c)
+{
+	struct err err = {0};
+	uint32_t uv, ex;
+	CHECK(imap_select(c, "Поддержка", false, &uv, &ex, &err) == 0);
+}
+
+/* ENABLE answered OK but without ENABLED (a server that does not know it):
+ * names stay modified UTF-7; an ID refused is no failure. */
+TEST(enable_not_confirmed_keeps_utf7)
+{
+	static const struct step steps[] = {
+		LOGIN_STEPS("ID ENABLE UTF8=ACCEPT"),
+		EXPECT("A0002 ID (\"name\" \"mail2ticket\" \"version\" \"0.1.0\")"),
+		SEND("A0002 BAD what\r\n"),
+		EXPECT("A0003 ENABLE UTF8=ACCEPT"), SEND("A0003 OK nothing enabled\r\n"),
+		EXPECT("A0004 SELECT \"" PODD "\""),
+		SEND("* 0 EXISTS\r\n* OK [UIDVALIDITY 42] ok\r\nA0004 OK x\r\n"),
+		LOGOUT_STEPS("A0005"), END,
+	};
+	session(steps, NULL, 0, utf7_after_enable);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -143,6 +199,8 @@ int main(void)
 	RUN(names_sent_and_read_in_modified_utf7);
 	RUN(invalid_list_names_match_nothing);
 	RUN(search_then_list_found_uids);
+	RUN(id_and_utf8_accept);
+	RUN(enable_not_confirmed_keeps_utf7);
 	log_clear_secrets();
 	return test_summary();
 }
