@@ -280,6 +280,7 @@ void config_free(struct config **cfgp)
 		free(j->name);
 		free(j->mailbox);
 		free(j->archive_folder);
+		free(j->search);
 		free(j->badmail_folder);
 		free(j->schedule);
 		cron_free(&j->cron);

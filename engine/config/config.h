@@ -158,6 +158,20 @@ struct config_account {
 	unsigned column;
 };
 
+enum job_fetch {
+	JOB_FETCH_ALL,
+	JOB_FETCH_UNSEEN,       /* IMAP: not \Seen; Maildir: in new/, or cur/ without S */
+};
+
+/*
+ * Checks an IMAP SEARCH query from the config: atoms (letters, digits and
+ * "-.:,*<>_/@+="), quoted strings (UTF-8, with \" and \\), parentheses
+ * nested at most 16 deep; no literals, no CR/LF/NUL, no CHARSET (added when
+ * needed), at most 1024 bytes. 0 ok; -1 with *why_r and *pos_r (0-based
+ * byte offset) set. *utf8_r: a quoted string holds non-ASCII text.
+ */
+int config_search_check(const char *q, bool *utf8_r, size_t *pos_r, const char **why_r);
+
 struct config_job {
 	char *name;
 	struct config_account *account;  /* borrowed from config.accounts */
@@ -165,7 +179,11 @@ struct config_job {
 				   pop3: always "INBOX" (the key is refused) */
 	char *archive_folder;   /* default "Processed"; NULL for pop3 (no folders) */
 	char *badmail_folder;   /* default "Badmail"; NULL for pop3 */
-	bool keep_on_server;    /* leave done mail where it is, remembered; default false */
+	bool keep_on_server;    /* leave done mail where it is, remembered; default false;
+				   IMAP marks it \Seen */
+	enum job_fetch fetch;   /* which messages: all (default) or unseen (IMAP, Maildir) */
+	char *search;           /* IMAP only: a SEARCH query (config_search_check), or NULL */
+	bool search_utf8;       /* the query has non-ASCII text: sent with CHARSET UTF-8 */
 	char *schedule;         /* as written, for messages and summaries */
 	struct cron *cron;      /* the parsed schedule; owned */
 	char *timezone;         /* as written; NULL when not given (UTC) */

@@ -24,7 +24,7 @@
 static const char *const job_keys[] = {
 	"account", "mailbox", "archive_folder", "badmail_folder", "schedule", "timezone",
 	"max_message_size", "batch_size", "keep_raw", "attach_html", "limits", "keep_on_server",
-	"rules", "own_addresses", "followup", "loops", NULL,
+	"rules", "own_addresses", "followup", "loops", "fetch", "search", NULL,
 };
 static const char *const folder_keys[] = {"mailbox", "archive_folder", "badmail_folder", NULL};
 static const char *const limit_keys[] = {
@@ -189,6 +189,41 @@ static int pop3_folders(struct config_job *j, const struct yaml_tree_node *map,
 	return 0;
 }
 
+/*
+ * fetch: all | unseen, search: QUERY. Unseen means something for IMAP
+ * (\Seen) and Maildir (the S flag); POP3 has no flags. A search is IMAP's.
+ */
+static int selection_parse(struct config_job *j, const struct yaml_tree_node *map,
+			   struct err *err)
+{
+	static const char *const fetch_names[] = {"all", "unseen", NULL};
+	const struct yaml_tree_node *n;
+	int idx;
+	if ((n = yaml_tree_get(map, "fetch"))) {
+		if (yaml_tree_read_enum(n, fetch_names, &idx, err) < 0)
+			return -1;
+		j->fetch = idx == 1 ? JOB_FETCH_UNSEEN : JOB_FETCH_ALL;
+		if (j->fetch == JOB_FETCH_UNSEEN && j->account->protocol == PROTO_POP3)
+			return yaml_tree_error(err, n, "account \"%s\" is pop3, which keeps no "
+					       "seen flags: only fetch: all", j->account->name);
+	}
+	if ((n = yaml_tree_get(map, "search"))) {
+		const char *q, *why;
+		size_t pos;
+		if (j->account->protocol != PROTO_IMAP)
+			return yaml_tree_error(err, yaml_tree_key_node(n), "search: is an IMAP "
+					       "query; account \"%s\" is not imap",
+					       j->account->name);
+		if (yaml_tree_read_string(n, &q, err) < 0)
+			return -1;
+		if (config_search_check(q, &j->search_utf8, &pos, &why) < 0)
+			return yaml_tree_error(err, n, "search query at byte %zu: %s", pos + 1,
+					       why);
+		j->search = xstrdup(q);
+	}
+	return 0;
+}
+
 static int job_parse(struct config *cfg, struct config_job *j,
 		     const struct yaml_tree_node *key, const struct yaml_tree_node *map,
 		     struct err *err)
@@ -228,6 +263,8 @@ static int job_parse(struct config *cfg, struct config_job *j,
 	}
 	if ((n = yaml_tree_get(map, "keep_on_server")) &&
 	    yaml_tree_read_bool(n, &j->keep_on_server, err) < 0)
+		return -1;
+	if (selection_parse(j, map, err) < 0)
 		return -1;
 	if ((n = yaml_tree_get(map, "max_message_size")) &&
 	    yaml_tree_read_size(n, 1 * KB, 1 * GB, &j->limits.max_size, err) < 0)

@@ -21,6 +21,8 @@
 #define IMAP_DEFAULT_MAX_LINE (64 * 1024)
 #define IMAP_DEFAULT_MAX_LITERAL ((uint64_t)64 * 1024 * 1024)
 #define IMAP_LOGOUT_TIMEOUT_MS 5000
+/* sent with ID; the same as CLI_VERSION (engine/cli/cli.h) */
+#define IMAP_ID_VERSION "0.1.0"
 
 static int read_greeting(struct imap_client *c, const struct config_account *acc,
 			 struct err *err)
@@ -95,6 +97,54 @@ static int start_tls(struct imap_client *c, bool optional, struct conn_report *r
 	return imap_caps_fetch(c, err);
 }
 
+/* "* ENABLED UTF8=ACCEPT": only then does the server take UTF-8 names */
+static int enabled_cb(struct imap_client *c, void *ud, const struct imap_response *r,
+		      struct err *err)
+{
+	bool *on = ud;
+	(void)c;
+	(void)err;
+	if (r->kind != IMAP_RESP_UNTAGGED || !slice_ieq(r->name, "ENABLED"))
+		return 0;
+	for (size_t i = 0; i < r->nargs; i++)
+		if (imap_arg_atom_is(&r->args[i], "UTF8=ACCEPT"))
+			*on = true;
+	return 0;
+}
+
+/*
+ * After login: ID (RFC 2971) when offered — some providers (Gmail,
+ * 163.com) want to know the client — and ENABLE UTF8=ACCEPT (RFC 6855)
+ * when offered, so folder names go as UTF-8. A server that answers ID
+ * with NO or BAD loses nothing; UTF-8 names are used only when the
+ * server says ENABLED, else modified UTF-7 stays.
+ */
+static int session_extras(struct imap_client *c, struct err *err)
+{
+	const struct imap_response *t;
+	char text[256];
+	if (imap_has_capability(c, "ID")) {
+		imap_cmd_begin(c, "ID (\"name\" \"mail2ticket\" \"version\" \"" IMAP_ID_VERSION
+			       "\")");
+		if (imap_cmd_run(c, NULL, NULL, &t, err) < 0)
+			return -1;
+		if (t->status != IMAP_STATUS_OK)
+			log_debug("imap.id", "host=%s msg=\"ID refused: %s\"", c->host,
+				  imap_clean(&t->text, text, sizeof(text)));
+	}
+	if (!c->utf8_enabled && imap_has_capability(c, "ENABLE") &&
+	    imap_has_capability(c, "UTF8=ACCEPT")) {
+		bool on = false;
+		imap_cmd_begin(c, "ENABLE UTF8=ACCEPT");
+		if (imap_cmd_run(c, enabled_cb, &on, &t, err) < 0)
+			return -1;
+		c->utf8_enabled = t->status == IMAP_STATUS_OK && on;
+		log_debug("imap.enable", "host=%s utf8=%s", c->host,
+			  c->utf8_enabled ? "yes" : "no");
+	}
+	return 0;
+}
+
 static void caps_text(const struct imap_client *c, char *out, size_t outlen)
 {
 	size_t o = 0;
@@ -156,7 +206,7 @@ static int session_open(struct imap_client *c, const struct config_account *acc,
 		if (rep)
 			rep->login_ms = server_conn_clock_ms() - t0;
 	}
-	return 0;
+	return session_extras(c, err);
 }
 
 int imap_connect_report(const struct config_account *acc, const struct imap_limits *lim,

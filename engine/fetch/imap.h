@@ -71,6 +71,23 @@ int imap_list_messages(struct imap_client *c, struct imap_msg_info **v_r, size_t
 		       struct err *err);
 
 /*
+ * UID SEARCH <query> (CHARSET UTF-8 when the query has non-ASCII text): the
+ * matching UIDs, ascending, unique (*v_r malloc'd, NULL when none). The
+ * query must have passed config_search_check; quoted strings with 8-bit
+ * text go as literals unless UTF8=ACCEPT is on.
+ */
+int imap_search_uids(struct imap_client *c, const char *query, uint32_t **v_r, size_t *n_r,
+		     struct err *err);
+
+/* imap_list_messages for the given UIDs only (UID FETCH <set> (RFC822.SIZE)). */
+int imap_list_uids(struct imap_client *c, const uint32_t *uids, size_t n,
+		   struct imap_msg_info **v_r, size_t *n_r, struct err *err);
+
+/* UID STORE <set> +FLAGS.SILENT (\Seen), in ranges: read-only mailboxes
+ * whose done mail stays (keep_on_server). */
+int imap_mark_seen(struct imap_client *c, const uint32_t *uids, size_t n, struct err *err);
+
+/*
  * Called once per message of a fetch, in server order. `raw` is valid only
  * during the call. raw NULL: the server sent more than max_literal for this
  * message (it listed less); the bytes were read and dropped, len is what it

@@ -96,6 +96,20 @@ static int cmp_info(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static void list_finish(struct list_ctx *lc, struct imap_msg_info **v_r, size_t *n_r)
+{
+	if (lc->n) {
+		qsort(lc->v, lc->n, sizeof(*lc->v), cmp_info);
+		size_t o = 1;
+		for (size_t i = 1; i < lc->n; i++)
+			if (lc->v[i].uid != lc->v[o - 1].uid)
+				lc->v[o++] = lc->v[i];
+		lc->n = o;
+	}
+	*v_r = lc->v;
+	*n_r = lc->n;
+}
+
 int imap_list_messages(struct imap_client *c, struct imap_msg_info **v_r, size_t *n_r,
 		       struct err *err)
 {
@@ -112,16 +126,40 @@ int imap_list_messages(struct imap_client *c, struct imap_msg_info **v_r, size_t
 		free(lc.v);
 		return -1;
 	}
-	if (lc.n) {
-		qsort(lc.v, lc.n, sizeof(*lc.v), cmp_info);
-		size_t o = 1;
-		for (size_t i = 1; i < lc.n; i++)
-			if (lc.v[i].uid != lc.v[o - 1].uid)
-				lc.v[o++] = lc.v[i];
-		lc.n = o;
+	list_finish(&lc, v_r, n_r);
+	return 0;
+}
+
+int imap_list_uids(struct imap_client *c, const uint32_t *uids, size_t n,
+		   struct imap_msg_info **v_r, size_t *n_r, struct err *err)
+{
+	struct list_ctx lc = {0};
+	*v_r = NULL;
+	*n_r = 0;
+	if (need_selected(c, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i += IMAP_MOVE_BATCH) {
+		size_t m = n - i < IMAP_MOVE_BATCH ? n - i : IMAP_MOVE_BATCH;
+		imap_cmd_begin(c, "UID FETCH ");
+		if (imap_uidset_format(&c->cmd, uids + i, m) < 0) {
+			free(lc.v);
+			return err_set(err, ERR_FATAL, "UID set too long (bug)");
+		}
+		imap_cmd_addf(c, " (UID RFC822.SIZE FLAGS)");
+		if (imap_cmd_ok(c, list_cb, &lc, ERR_TRANSIENT, err) < 0) {
+			free(lc.v);
+			return -1;
+		}
 	}
-	*v_r = lc.v;
-	*n_r = lc.n;
+	/* only what was asked for: a server may add unrequested FETCH data */
+	size_t o = 0;
+	for (size_t i = 0; i < lc.n; i++) {
+		size_t idx;
+		if (imap_uids_find(uids, n, lc.v[i].uid, &idx))
+			lc.v[o++] = lc.v[i];
+	}
+	lc.n = o;
+	list_finish(&lc, v_r, n_r);
 	return 0;
 }
 
@@ -249,6 +287,29 @@ static int uid_cmd(struct imap_client *c, const char *verb, const uint32_t *v, s
 		       (int)(t->code.len > 40 ? 40 : t->code.len), t->code.p);
 }
 
+int imap_mark_seen(struct imap_client *c, const uint32_t *uids, size_t n, struct err *err)
+{
+	int ret = -1;
+	if (need_selected(c, err) < 0)
+		return -1;
+	if (c->readonly)
+		return err_set(err, ERR_FATAL, "mailbox opened read-only (bug)");
+	if (n == 0)
+		return 0;
+	uint32_t *v = xreallocarray(NULL, n, sizeof(*v));
+	memcpy(v, uids, n * sizeof(*v));
+	n = imap_uids_sort_unique(v, n);
+	for (size_t i = 0; i < n; i += IMAP_MOVE_BATCH) {
+		size_t m = n - i < IMAP_MOVE_BATCH ? n - i : IMAP_MOVE_BATCH;
+		if (uid_cmd(c, "STORE", v + i, m, " +FLAGS.SILENT (\\Seen)", NULL, err) < 0)
+			goto out;
+	}
+	ret = 0;
+out:
+	free(v);
+	return ret;
+}
+
 int imap_move(struct imap_client *c, const uint32_t *uids, size_t n, const char *dest,
 	      struct err *err)
 {
@@ -259,8 +320,6 @@ int imap_move(struct imap_client *c, const uint32_t *uids, size_t n, const char 
 		return err_set(err, ERR_FATAL, "mailbox opened read-only (bug)");
 	if (n == 0)
 		return 0;
-	if (imap_mailbox_prepare(c, dest, err) < 0)
-		return -1;
 	uint32_t *v = xreallocarray(NULL, n, sizeof(*v));
 	memcpy(v, uids, n * sizeof(*v));
 	n = imap_uids_sort_unique(v, n);

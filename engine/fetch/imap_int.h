@@ -40,7 +40,7 @@ struct imap_client {
 	bool logged_in;
 	char mech_used[48];     /* how the login was done, for reports */
 	struct oauth_token token;   /* oauth2 accounts: the access token to log in with */
-	bool utf8_enabled;      /* ENABLE UTF8=ACCEPT done */
+	bool utf8_enabled;      /* the server answered ENABLED UTF8=ACCEPT */
 	bool delim_known;
 	char delim;             /* hierarchy delimiter, 0 for a flat namespace */
 	bool selected;
@@ -67,11 +67,10 @@ void imap_cmd_addf(struct imap_client *c, const char *fmt, ...)
  * (CR, LF, 8-bit unless allow_8bit). NUL cannot be sent: -1. */
 int imap_cmd_add_string(struct imap_client *c, const char *s, size_t len, bool allow_8bit,
 			struct err *err);
+/* Appends a literal {n}+bytes (no leading space), LITERAL+ when offered. */
+int imap_cmd_add_literal(struct imap_client *c, const char *s, size_t len, struct err *err);
 /* Appends " " + a mailbox name (checked: ASCII, or UTF-8 with UTF8=ACCEPT). */
 int imap_cmd_add_mailbox(struct imap_client *c, const char *name, struct err *err);
-/* Before a command with a mailbox name: ENABLE UTF8=ACCEPT for a non-ASCII
- * name when the server offers it, else an error (no modified UTF-7 yet). */
-int imap_mailbox_prepare(struct imap_client *c, const char *name, struct err *err);
 /* Sends the command and reads to its tagged response (*tagged_r, valid
  * until the next read). 0 when a tagged response came, whatever its status. */
 int imap_cmd_run(struct imap_client *c, imap_resp_cb cb, void *ud,

@@ -120,9 +120,15 @@ int imap_cmd_add_string(struct imap_client *c, const char *s, size_t len, bool a
 		buf_addc(&c->cmd, '"');
 		return 0;
 	}
+	buf_addc(&c->cmd, ' ');
+	return imap_cmd_add_literal(c, s, len, err);
+}
+
+int imap_cmd_add_literal(struct imap_client *c, const char *s, size_t len, struct err *err)
+{
 	bool nonsync = imap_has_capability(c, "LITERAL+") ||
 		       (len <= 4096 && imap_has_capability(c, "LITERAL-"));
-	buf_addf(&c->cmd, " {%zu%s}\r\n", len, nonsync ? "+" : "");
+	buf_addf(&c->cmd, "{%zu%s}\r\n", len, nonsync ? "+" : "");
 	if (!nonsync) {
 		if (c->nsync == IMAP_MAX_SYNC)
 			return err_set(err, ERR_FATAL, "too many literals in one command (bug)");

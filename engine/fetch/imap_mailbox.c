@@ -1,7 +1,12 @@
 /*
  * SECURITY: mailbox names and LIST results come from config and from the
  * server; names are sent only as quoted strings or literals (never raw),
- * and LIST results are matched exactly, never used as patterns.
+ * and LIST results are decoded strictly (imap_mutf7.c) and matched
+ * exactly, never used as patterns.
+ *
+ * Names are UTF-8 everywhere above this file (config, logs, the database);
+ * they are encoded when sent (modified UTF-7, or UTF-8 after ENABLE
+ * UTF8=ACCEPT) and decoded when read from LIST.
  *
  * Mailboxes: the hierarchy delimiter, resolving configured names, CREATE,
  * SELECT/EXAMINE.
@@ -11,6 +16,7 @@
 #include <strings.h>
 
 #include "engine/fetch/imap_int.h"
+#include "engine/fetch/imap_mutf7.h"
 #include "engine/util/log.h"
 #include "engine/util/xalloc.h"
 
@@ -28,30 +34,47 @@ int imap_cmd_add_mailbox(struct imap_client *c, const char *name, struct err *er
 		return err_set(err, ERR_FATAL, "empty mailbox name");
 	if (strpbrk(name, "\r\n"))
 		return err_set(err, ERR_FATAL, "mailbox name contains a line break");
-	bool ascii = is_ascii(name);
-	if (!ascii && !c->utf8_enabled)
-		return err_set(err, ERR_SOURCE, "mailbox \"%s\" is not ASCII and %s does not "
-			       "accept UTF-8 names (modified UTF-7 is not supported yet)", name,
-			       c->host);
-	return imap_cmd_add_string(c, name, strlen(name), !ascii, err);
+	size_t len = strlen(name);
+	if (!imap_utf8_valid(name, len))
+		return err_set(err, ERR_FATAL, "mailbox name \"%s\" is not valid UTF-8", name);
+	/* RFC 6855: after ENABLE UTF8=ACCEPT names go as UTF-8 quoted strings;
+	 * otherwise always as modified UTF-7 (even ASCII: "&" is "&-") */
+	if (c->utf8_enabled)
+		return imap_cmd_add_string(c, name, len, !is_ascii(name), err);
+	struct buf b;
+	buf_init(&b, IMAP_MAILBOX_MAX);
+	int r = imap_mutf7_encode(name, len, &b, err);
+	if (r == 0)
+		r = imap_cmd_add_string(c, buf_str(&b), b.len, false, err);
+	else
+		err_prefix(err, "mailbox \"%s\"", name);
+	buf_release(&b);
+	return r;
 }
 
-/* RFC 6855: UTF-8 names may be used only after ENABLE UTF8=ACCEPT. */
-int imap_mailbox_prepare(struct imap_client *c, const char *name, struct err *err)
+/*
+ * A name from LIST in our form (UTF-8): decoded from modified UTF-7, or
+ * checked as UTF-8 when UTF8=ACCEPT is on. NULL when the server's name is
+ * not valid in that form: such a name can match no configured name.
+ */
+static char *name_from_server(struct imap_client *c, const char *s, size_t len)
 {
-	if (is_ascii(name) || c->utf8_enabled)
-		return 0;
-	if (!imap_has_capability(c, "UTF8=ACCEPT"))
-		return err_set(err, ERR_SOURCE, "mailbox \"%s\" is not ASCII and %s does not "
-			       "offer UTF8=ACCEPT (modified UTF-7 is not supported yet)", name,
-			       c->host);
-	if (!imap_has_capability(c, "ENABLE"))
-		return err_set(err, ERR_SOURCE, "%s offers UTF8=ACCEPT without ENABLE", c->host);
-	imap_cmd_begin(c, "ENABLE UTF8=ACCEPT");
-	if (imap_cmd_ok(c, NULL, NULL, ERR_SOURCE, err) < 0)
-		return -1;
-	c->utf8_enabled = true;
-	return 0;
+	char clean[160];
+	struct err err = {0};
+	if (c->utf8_enabled) {
+		if (len <= IMAP_MAILBOX_MAX && imap_utf8_valid(s, len))
+			return xmemdup0(s, len);
+		err_set(&err, ERR_SOURCE, "not valid UTF-8");
+	} else {
+		struct buf b;
+		buf_init(&b, 4 * IMAP_MAILBOX_MAX);
+		if (imap_mutf7_decode(s, len, &b, &err) == 0)
+			return buf_detach(&b, NULL);
+		buf_release(&b);
+	}
+	log_debug("imap.list", "host=%s mailbox=\"%s\" msg=\"name skipped: %s\"", c->host,
+		  log_clean(s, len, clean, sizeof(clean)), err.msg);
+	return NULL;
 }
 
 struct list_ctx {
@@ -75,7 +98,6 @@ static int list_cb(struct imap_client *c, void *ud, const struct imap_response *
 		   struct err *err)
 {
 	struct list_ctx *lc = ud;
-	(void)c;
 	(void)err;
 	if (r->kind != IMAP_RESP_UNTAGGED || !slice_ieq(r->name, "LIST") || r->nargs < 3 ||
 	    r->args[0].type != IMAP_ARG_LIST || !imap_arg_is_string(&r->args[2]))
@@ -85,14 +107,19 @@ static int list_cb(struct imap_client *c, void *ud, const struct imap_response *
 		lc->delim_seen = true;
 		lc->delim = d->type == IMAP_ARG_STRING && d->len == 1 ? d->str[0] : 0;
 	}
-	if (!lc->want || lc->found || !names_equal(lc->want, r->args[2].str, r->args[2].len))
+	if (!lc->want || lc->found)
 		return 0;
 	const struct imap_arg *fl = &r->args[0];
 	for (size_t i = 0; i < fl->count; i++)
 		if (imap_arg_atom_is(&fl->list[i], "\\NonExistent"))
 			return 0;
+	char *name = name_from_server(c, r->args[2].str, r->args[2].len);
+	if (!name || !names_equal(lc->want, name, strlen(name))) {
+		free(name);
+		return 0;
+	}
 	lc->found = true;
-	lc->name = xmemdup0(r->args[2].str, r->args[2].len);
+	lc->name = name;
 	return 0;
 }
 
@@ -134,7 +161,9 @@ int imap_resolve_mailbox(struct imap_client *c, const char *name, bool create,
 	*name_r = NULL;
 	if (!name || !*name || strpbrk(name, "\r\n"))
 		return err_set(err, ERR_FATAL, "bad mailbox name \"%s\"", name ? name : "");
-	if (imap_mailbox_prepare(c, name, err) < 0 || get_delim(c, err) < 0)
+	if (!imap_utf8_valid(name, strlen(name)))
+		return err_set(err, ERR_FATAL, "mailbox name \"%s\" is not valid UTF-8", name);
+	if (get_delim(c, err) < 0)
 		return -1;
 	/* "INBOX/Support" and "INBOX.Support" both mean the server's own
 	 * separator; a name that exists as written is taken as written. */
@@ -202,8 +231,6 @@ int imap_select(struct imap_client *c, const char *mailbox, bool readonly,
 		uint32_t *uidvalidity_r, uint32_t *exists_r, struct err *err)
 {
 	struct select_ctx sc = {0};
-	if (imap_mailbox_prepare(c, mailbox, err) < 0)
-		return -1;
 	c->selected = false;
 	c->exists = 0;
 	imap_cmd_begin(c, readonly ? "EXAMINE" : "SELECT");
@@ -254,8 +281,6 @@ int imap_status_messages(struct imap_client *c, const char *mailbox, uint32_t *n
 			 struct err *err)
 {
 	struct status_ctx sc = {0};
-	if (imap_mailbox_prepare(c, mailbox, err) < 0)
-		return -1;
 	imap_cmd_begin(c, "STATUS");
 	if (imap_cmd_add_mailbox(c, mailbox, err) < 0)
 		return -1;

@@ -43,10 +43,15 @@ size_t maildir_key_len(const char *name)
 	return n;
 }
 
-bool maildir_trashed(const char *name)
+bool maildir_flagged(const char *name, char flag)
 {
 	const char *info = strchr(name, ':');
-	return info && strncmp(info, ":2,", 3) == 0 && strchr(info + 3, 'T');
+	return info && strncmp(info, ":2,", 3) == 0 && strchr(info + 3, flag);
+}
+
+bool maildir_trashed(const char *name)
+{
+	return maildir_flagged(name, 'T');
 }
 
 int maildir_open_dir(int at, const char *path, int *fd_r)

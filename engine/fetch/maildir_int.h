@@ -47,6 +47,7 @@ struct maildir_source {
 	struct md_file *files;     /* the listing, by id - 1 */
 	size_t nfiles;
 	uint64_t max_message;
+	bool unseen_only;   /* fetch: unseen: new/, and cur/ without S */
 	struct buf body;    /* one message at a time */
 };
 
@@ -58,6 +59,8 @@ char *maildir_folder_dir(const char *name);
 size_t maildir_key_len(const char *name);
 /* A file in cur/ with the T (trashed) flag: ":2," then the flag letters. */
 bool maildir_trashed(const char *name);
+/* The file name's info (":2,") holds the flag letter (S seen, T trashed ...). */
+bool maildir_flagged(const char *name, char flag);
 /* openat(at, path) as a directory, never through a symlink; -1 with errno. */
 int maildir_open_dir(int at, const char *path, int *fd_r);
 /* The directory fd has cur/ new/ tmp/; else ERR_SOURCE naming `what`. */

@@ -27,6 +27,7 @@ struct imap_source {
 	char *badmail;
 	char **folders;         /* the prepared move_to targets, resolved */
 	size_t nfolders;
+	char *query;            /* UID SEARCH for fetch: unseen / search:; NULL: all */
 };
 
 static int imap_source_list(struct source *src, struct err *err)
@@ -34,8 +35,19 @@ static int imap_source_list(struct source *src, struct err *err)
 	struct imap_source *s = (struct imap_source *)src;
 	struct imap_msg_info *infos = NULL;
 	size_t n = 0;
-	if (imap_list_messages(s->c, &infos, &n, err) < 0)
+	if (s->query) {
+		/* only the found UIDs are listed with their sizes */
+		uint32_t *uids = NULL;
+		size_t nu = 0;
+		int r = imap_search_uids(s->c, s->query, &uids, &nu, err);
+		if (r == 0 && nu)
+			r = imap_list_uids(s->c, uids, nu, &infos, &n, err);
+		free(uids);
+		if (r < 0)
+			return -1;
+	} else if (imap_list_messages(s->c, &infos, &n, err) < 0) {
 		return -1;
+	}
 	free(src->msgs);
 	src->msgs = xcalloc(n ? n : 1, sizeof(*src->msgs));
 	for (size_t i = 0; i < n; i++) {
@@ -97,6 +109,7 @@ static int imap_source_close(struct source *src, struct err *err)
 	for (size_t i = 0; i < s->nfolders; i++)
 		free(s->folders[i]);
 	free(s->folders);
+	free(s->query);
 	free(src->msgs);
 	free(s);
 	return 0;
@@ -138,6 +151,12 @@ int source_imap_open(const struct config_job *job, enum source_mode mode,
 	if (imap_select(s->c, s->mailbox, readonly, &s->base.info.uidvalidity, &exists, err) < 0)
 		goto fail;
 	s->base.info.mailbox = s->mailbox;
+	if (job->fetch == JOB_FETCH_UNSEEN && job->search)
+		s->query = xasprintf("UNSEEN %s", job->search);
+	else if (job->fetch == JOB_FETCH_UNSEEN)
+		s->query = xstrdup("UNSEEN");
+	else if (job->search)
+		s->query = xstrdup(job->search);
 	log_info("job.selected", "mailbox=\"%s\" uidvalidity=%" PRIu32 " exists=%" PRIu32,
 		 s->mailbox, s->base.info.uidvalidity, exists);
 	*src_r = &s->base;

@@ -95,6 +95,8 @@ static int read_sub(struct maildir_source *s, enum maildir_sub sub, size_t *cap,
 		}
 		if (sub == SUB_CUR && maildir_trashed(e->d_name))
 			continue;
+		if (sub == SUB_CUR && s->unseen_only && maildir_flagged(e->d_name, 'S'))
+			continue;
 		if (s->nfiles == MAILDIR_LIST_MAX) {
 			rc = err_set(err, ERR_SOURCE, "\"%s\" holds more than %d messages",
 				     s->mailbox, MAILDIR_LIST_MAX);
@@ -289,6 +291,7 @@ int source_maildir_open(const struct config_job *job, enum source_mode mode,
 	s->base.info.kind = "maildir";
 	s->base.info.identity = SOURCE_ID_KEY;
 	s->mailbox = xstrdup(job->mailbox);
+	s->unseen_only = job->fetch == JOB_FETCH_UNSEEN;
 	s->base.info.mailbox = s->mailbox;
 	struct md_folder none = {.fd = -1, .sub = {-1, -1}};
 	s->dir = s->archive = s->badmail = none;

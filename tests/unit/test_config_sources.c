@@ -214,6 +214,89 @@ TEST(maildir_mistakes_name_the_key)
 	}
 }
 
+#define IMAP_ACCOUNT                                                           \
+	"accounts:\n"                                                          \
+	"  im:\n"                                                              \
+	"    protocol: imap\n"                                                 \
+	"    host: imap.example.com\n"                                         \
+	"    username: helpdesk\n"                                             \
+	"    password_env: M2T_TEST_PW\n"
+
+static void expect_search(const char *q, const char *want_err, bool want_utf8)
+{
+	bool utf8 = false;
+	size_t pos = 0;
+	const char *why = NULL;
+	int r = config_search_check(q, &utf8, &pos, &why);
+	if (!want_err) {
+		if (r != 0)
+			fprintf(stderr, "  \"%s\" refused at %zu: %s\n", q, pos, why);
+		CHECK_INT(r, 0);
+		CHECK_INT(utf8, want_utf8);
+		return;
+	}
+	char got[200];
+	snprintf(got, sizeof(got), "%zu %s", pos + 1, r == 0 ? "accepted" : why);
+	CHECK_STR(got, want_err);
+}
+
+TEST(search_grammar)
+{
+	expect_search("UNSEEN FROM \"@vendor.example\" SINCE 1-Jan-2026", NULL, false);
+	expect_search("OR (FROM a@b.example) (SUBJECT \"x \\\"y\\\" z\") NOT DELETED", NULL,
+		      false);
+	expect_search("SUBJECT \"Störung\"", NULL, true);
+	expect_search("UID 1:* LARGER 100", NULL, false);
+	expect_search("SUBJECT {5}", "9 literals are not allowed; write a quoted string", false);
+	expect_search("SUBJECT \"a\r\nb\"", "11 control character in a quoted string", false);
+	expect_search("ALL\r\nA1 DELETE INBOX", "4 line breaks are not allowed", false);
+	expect_search("(FROM x", "8 '(' without ')'", false);
+	expect_search("FROM x)", "7 ')' without '('", false);
+	expect_search("CHARSET UTF-8 ALL", "1 CHARSET is added when needed; leave it out", false);
+	expect_search("SUBJECT \"open", "9 quoted string without its closing '\"'", false);
+	expect_search("SUBJECT \"a\\b\"", "11 only \\\" and \\\\ may be escaped", false);
+	expect_search("FROM \"a\"\"b\"", "9 a space is needed between two search keys", false);
+	expect_search("   ", "1 empty query", false);
+	expect_search("FROM %", "6 character not allowed here (atoms, \"quoted strings\", numbers "
+		      "and parentheses only)", false);
+	expect_search("((((((((((((((((((ALL))))))))))))))))))",
+		      "17 parentheses nested more than 16 deep", false);
+}
+
+TEST(fetch_and_search_keys)
+{
+	struct config *cfg = NULL;
+	struct err err;
+	CHECK_INT(load_text(DB IMAP_ACCOUNT "jobs:\n  j:\n    account: im\n    fetch: unseen\n"
+			    "    search: 'FROM \"@vendor.example\" SUBJECT \"Störung\"'\n"
+			    "    schedule: '@hourly'\n", &cfg, &err), 0);
+	if (cfg) {
+		CHECK_INT(cfg->jobs[0].fetch, JOB_FETCH_UNSEEN);
+		CHECK_STR(cfg->jobs[0].search, "FROM \"@vendor.example\" SUBJECT \"Störung\"");
+		CHECK(cfg->jobs[0].search_utf8);
+		config_free(&cfg);
+	} else {
+		fprintf(stderr, "  %s\n", err.msg);
+		test_failed_now = 1;
+	}
+	CHECK_STR(load_err(DB IMAP_ACCOUNT "jobs:\n  j:\n    account: im\n"
+			   "    search: 'SUBJECT {3}'\n    schedule: '@hourly'\n"),
+		  ":12:13: jobs.j.search: search query at byte 9: literals are not allowed; "
+		  "write a quoted string");
+	CHECK_STR(load_err(DB IMAP_ACCOUNT "jobs:\n  j:\n    account: im\n"
+			   "    fetch: some\n    schedule: '@hourly'\n"),
+		  ":12:12: jobs.j.fetch: expected all or unseen, got \"some\"");
+	CHECK_STR(load_err(DB POP3_ACCOUNT "jobs:\n  j:\n    account: pop\n"
+			   "    fetch: unseen\n    schedule: '@hourly'\n"),
+		  ":12:12: jobs.j.fetch: account \"pop\" is pop3, which keeps no seen flags: "
+		  "only fetch: all");
+	CHECK_STR(load_err(DB MAILDIR_ACCOUNT "jobs:\n  j:\n    account: local\n"
+			   "    search: UNSEEN\n    schedule: '@hourly'\n"),
+		  ":10:5: jobs.j.search: search: is an IMAP query; account \"local\" is not imap");
+	CHECK_STR(load_err(DB MAILDIR_ACCOUNT "jobs:\n  j:\n    account: local\n"
+			   "    fetch: unseen\n    schedule: '@hourly'\n"), "OK");
+}
+
 int main(void)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -231,6 +314,8 @@ int main(void)
 	RUN(pop3_logins);
 	RUN(maildir_account_is_a_path);
 	RUN(maildir_mistakes_name_the_key);
+	RUN(search_grammar);
+	RUN(fetch_and_search_keys);
 
 	unlink(g_cfg);
 	rmdir(g_dir);
