@@ -441,6 +441,10 @@ static void handle_result(struct daemon *d, struct dresult *r, time_t now)
 		result_ran(d, j, r, now);
 		break;
 	}
+	/* a run by time that ended after a reload made the job an idle one:
+	 * its schedule has no times, so idling starts now */
+	if (!d->opts.once && is_idle(j) && !j->disabled)
+		j->next = j->next == NEVER ? 0 : j->next;
 	log_ctx_set(NULL, NULL);
 	if (!j->removed)
 		metrics_job_state(d->metrics, j->name, j->failures, j->disabled, false,
