@@ -6,6 +6,7 @@
 #   make bench      end-to-end throughput vs. a bare IMAP fetch
 #   make bench-quotes  quote/signature stripping: accuracy on the corpus, speed
 #   make bench-daemon  CPU of one daemon running 1,000 jobs every minute
+#   make bench-idle    push latency: delivery to ticket with schedule: idle
 #   make fuzz       libFuzzer targets (clang)
 #   make asan       sanitizer build used by the tests
 
@@ -48,7 +49,7 @@ VG_BINS   := $(patsubst tests/unit/%.c,build/rel/tests/%,$(UNIT_SRCS))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
 TOOL_BINS := $(patsubst %.c,build/rel/tools/%,$(notdir $(TOOL_SRCS)))
 
-.PHONY: all asan unit-tests tools deps test demo bench bench-quotes bench-daemon fuzz clean \
+.PHONY: all asan unit-tests tools deps test demo bench bench-quotes bench-daemon bench-idle fuzz clean \
 	check-clang valgrind
 # keep the objects of test and tool binaries between runs
 .SECONDARY:
@@ -149,6 +150,10 @@ bench-quotes:
 bench-daemon: deps
 	@$(MAKE) --no-print-directory mail2ticket
 	@bash tests/bench/bench_daemon.sh
+
+bench-idle: deps
+	@$(MAKE) --no-print-directory mail2ticket tools
+	@bash tests/bench/bench_idle.sh
 
 valgrind: deps
 	$(MAKE) $(VG_BINS)

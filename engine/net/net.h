@@ -123,6 +123,18 @@ void net_conn_consume(struct net_conn *c, size_t n);
 size_t net_conn_buffered(const struct net_conn *c);
 
 /*
+ * For an event loop that waits on many connections at once (the daemon's
+ * IMAP IDLE loop): the socket to put in its poll/epoll set, and a read that
+ * never waits. With TLS, OpenSSL may already hold decrypted bytes the
+ * socket no longer shows as readable: after a readable event, call
+ * net_conn_read_nowait until it returns 0 before waiting on the fd again.
+ * 1: bytes were added to the buffer (net_conn_peek then returns at once);
+ * 0: nothing can be had without waiting; -1: error or closed (ERR_TRANSIENT).
+ */
+int net_conn_fd(const struct net_conn *c);
+int net_conn_read_nowait(struct net_conn *c, struct err *err);
+
+/*
  * One line, without its CRLF (a bare LF is accepted). A line longer than
  * max bytes is an error as soon as max is passed, without waiting for its
  * end (ERR_SOURCE; the connection is then unusable). *line_r is valid until the next

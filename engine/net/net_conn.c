@@ -339,6 +339,45 @@ size_t net_conn_buffered(const struct net_conn *c)
 	return c->rend - c->rstart;
 }
 
+int net_conn_fd(const struct net_conn *c)
+{
+	return c->fd;
+}
+
+int net_conn_read_nowait(struct net_conn *c, struct err *err)
+{
+	if (c->rstart == c->rend) {
+		c->rstart = c->rend = 0;
+	} else if (c->rend == c->rcap && c->rstart > 0) {
+		memmove(c->rbuf, c->rbuf + c->rstart, c->rend - c->rstart);
+		c->rend -= c->rstart;
+		c->rstart = 0;
+	}
+	if (c->rend == c->rcap)
+		return 0;  /* full: the caller consumes first */
+	ssize_t n;
+	if (c->ssl) {
+		n = net_tls_read_nowait(c, c->rbuf + c->rend, c->rcap - c->rend, err);
+	} else {
+		for (;;) {
+			n = recv(c->fd, c->rbuf + c->rend, c->rcap - c->rend, 0);
+			if (n >= 0 || errno != EINTR)
+				break;
+		}
+		if (n == 0)
+			return err_set(err, ERR_TRANSIENT, "connection closed by %s", c->host);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n < 0)
+			return err_set(err, ERR_TRANSIENT, "read from %s: %s", c->host,
+				       strerror(errno));
+	}
+	if (n <= 0)
+		return (int)n;
+	c->rend += (size_t)n;
+	return 1;
+}
+
 int net_conn_read_line(struct net_conn *c, size_t max, const char **line_r, size_t *len_r,
 		       struct err *err)
 {

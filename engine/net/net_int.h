@@ -61,6 +61,8 @@ int net_conn_wait(struct net_conn *c, short events, const char *what, struct err
  * read returns >0 bytes or -1 (a close is an error); write writes all. */
 ssize_t net_tls_read(struct net_conn *c, char *buf, size_t len, struct err *err);
 int net_tls_write(struct net_conn *c, const char *data, size_t len, struct err *err);
+/* One SSL_read without waiting: >0 bytes, 0 when it would have to wait, -1 error. */
+ssize_t net_tls_read_nowait(struct net_conn *c, char *buf, size_t len, struct err *err);
 void net_tls_close(struct net_conn *c);
 
 /* net_tls_cert.c: after a handshake (done or failed), fills c->tinfo from

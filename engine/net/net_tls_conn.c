@@ -256,6 +256,25 @@ ssize_t net_tls_read(struct net_conn *c, char *buf, size_t len, struct err *err)
 	}
 }
 
+ssize_t net_tls_read_nowait(struct net_conn *c, char *buf, size_t len, struct err *err)
+{
+	size_t n = 0;
+	ERR_clear_error();
+	errno = 0;
+	struct pipe_guard g;
+	pipe_block(&g);
+	int r = SSL_read_ex(c->ssl, buf, len, &n);
+	pipe_restore(&g);
+	if (r == 1)
+		return (ssize_t)n;
+	int e = SSL_get_error(c->ssl, r);
+	/* half a record on the socket (or a renegotiation's write): the event
+	 * loop waits for the fd again instead of blocking here */
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+		return 0;
+	return ssl_want(c, r, "reading from", err) < 0 ? -1 : 0;
+}
+
 int net_tls_write(struct net_conn *c, const char *data, size_t len, struct err *err)
 {
 	while (len) {

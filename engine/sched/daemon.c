@@ -88,6 +88,180 @@ static void dispatch_one(struct daemon *d, struct djob *j, time_t slot, bool for
 	metrics_job_state(d->metrics, j->name, j->failures, j->disabled, true, 0);
 }
 
+/* ---- push (schedule: idle), daemon_idle.c ------------------------------- */
+
+static bool is_idle(const struct djob *j)
+{
+	return cron_kind(j->cfg->cron) == CRON_IDLE;
+}
+
+static void push_idle_task(struct daemon *d, struct djob *j, enum dtask_kind kind, bool claim,
+			   time_t now)
+{
+	struct dtask t = { .job = j, .cfg = j->cfg, .conf = d->conf, .slot = now, .kind = kind,
+			   .claim = claim };
+	d->conf->refs++;
+	j->running = true;
+	j->next = 0;
+	/* lease_lost is the keeper's word on a lease held across runs: kept */
+	atomic_store(&j->stop, false);
+	if (claim)
+		atomic_store(&j->lease_lost, false);
+	d->running++;
+	workers_push(d, &t);
+	metrics_job_state(d->metrics, j->name, j->failures, j->disabled, true, 0);
+}
+
+/* Stops idling on j: the connection ends (DONE, LOGOUT) and the lease goes back. */
+static void idle_end(struct daemon *d, struct djob *j, const char *why, time_t now)
+{
+	if (j->idle_id)
+		idler_remove(d->idler, j->idle_id);
+	j->idle_id = 0;
+	j->mail_pending = false;
+	if (!j->lease_held)
+		return;
+	log_ctx_set(j->name, NULL);
+	log_info("job.idle_end", "reason=\"%s\"", why);
+	log_ctx_set(NULL, NULL);
+	push_idle_task(d, j, TASK_IDLE_RELEASE, false, now);
+}
+
+static uint64_t idle_backoff(struct daemon *d, unsigned fails)
+{
+	return due_backoff_ms(fails, 1000, d->idle_backoff_max_ms,
+			      (double)arc4random() / 4294967296.0);
+}
+
+static void log_retry(const struct djob *j, int64_t retry_ms, enum err_class cls,
+		      const char *why);
+
+/* Connecting failed (or the database did): again after a backoff, capped. */
+static void idle_retry(struct daemon *d, struct djob *j, const struct err *e, time_t now)
+{
+	uint64_t ms = idle_backoff(d, ++j->idle_fails);
+	j->next = now + (time_t)((ms + 999) / 1000);
+	log_retry(j, (int64_t)ms, e->cls, e->msg);
+}
+
+static void dispatch_idle(struct daemon *d, struct djob *j, time_t now)
+{
+	if (j->lease_held && atomic_load(&j->lease_lost)) {
+		/* another daemon has it now: stop idling here, look again later */
+		keeper_remove(d->keeper, j);
+		if (j->idle_id)
+			idler_remove(d->idler, j->idle_id);
+		j->idle_id = 0;
+		j->lease_held = false;
+		j->mail_pending = false;
+		j->next = now + (time_t)(d->ttl_ms / 2000 ? d->ttl_ms / 2000 : 1);
+		log_ctx_set(j->name, NULL);
+		log_info("job.taken_over", "note=\"the lease was lost: another daemon idles on this "
+			 "job now\"");
+		log_ctx_set(NULL, NULL);
+		return;
+	}
+	if (j->next > now)
+		return;
+	if (!j->lease_held)
+		push_idle_task(d, j, TASK_IDLE_OPEN, true, now);
+	else if (!j->idle_id)
+		push_idle_task(d, j, TASK_IDLE_OPEN, false, now);   /* reconnect, then run */
+	else if (j->mail_pending) {
+		j->mail_pending = false;
+		push_idle_task(d, j, TASK_IDLE_RUN, false, now);
+	}
+}
+
+static void idle_result(struct daemon *d, struct djob *j, struct dresult *r, time_t now)
+{
+	if (r->task.kind == TASK_IDLE_RELEASE) {
+		j->lease_held = false;
+		j->next = 0;
+		return;
+	}
+	if (r->kind == DRESULT_ERROR) {
+		idle_retry(d, j, &r->err, now);
+		return;
+	}
+	if (r->kind == DRESULT_LOST) {
+		const struct store_lease *l = &r->lease;
+		j->next = now + (l->held && strcmp(l->holder_id, d->id) != 0
+				 ? (time_t)(d->ttl_ms / 2000 ? d->ttl_ms / 2000 : 1) : 1);
+		log_debug("job.held_elsewhere", "holder=%s pid=%d daemon=%s", l->holder_host,
+			  l->holder_pid, l->holder_id);
+		return;
+	}
+	j->lease_held = true;
+	if (r->task.kind == TASK_IDLE_OPEN) {
+		if (r->idle_failed) {
+			if (r->idle_err.cls == ERR_FATAL) {
+				char clean[300];
+				j->disabled = true;
+				log_error("job.disabled", "class=fatal reason=\"%s\" until=reload",
+					  log_clean(r->idle_err.msg, strlen(r->idle_err.msg), clean,
+						    sizeof(clean)));
+				idle_end(d, j, "disabled", now);
+				return;
+			}
+			idle_retry(d, j, &r->idle_err, now);
+			return;
+		}
+		j->idle_fails = 0;
+		j->idle_id = idler_add(d->idler, j->name, r->idle);
+		log_info("job.idle", "mode=%s", imap_idle_polling(r->idle) ? "noop-poll" : "idle");
+		r->idle = NULL;
+	}
+	const char *status = r->rc < 0 ? "failed" : r->res.stopped ? "stopped" : "ok";
+	metrics_run_done(d->metrics, j->name, &r->res.counts, r->res.seconds, status, now);
+	if (r->rc < 0) {
+		/* the mail is still there: run again after a backoff */
+		j->failures++;
+		note_failure(d, r->err.cls);
+		uint64_t ms = due_backoff_ms(j->failures, d->retry_min_ms, d->retry_max_ms,
+					     (double)arc4random() / 4294967296.0);
+		j->mail_pending = true;
+		j->next = now + (time_t)((ms + 999) / 1000);
+		log_retry(j, (int64_t)ms, r->err.cls, r->err.msg);
+	} else {
+		j->failures = 0;
+		if (r->res.stopped)
+			j->mail_pending = true;
+	}
+}
+
+/* Events from the idler: new mail, or a connection over (reconnect with backoff). */
+static void drain_idle_events(struct daemon *d, time_t now)
+{
+	struct idle_event *ev;
+	size_t n;
+	idle_events_take(d, &ev, &n);
+	for (size_t i = 0; i < n; i++) {
+		struct djob *j = NULL;
+		for (size_t k = 0; k < d->njobs && !j; k++)
+			if (d->jobs[k]->idle_id == ev[i].id)
+				j = d->jobs[k];
+		if (!j)
+			continue;  /* removed meanwhile */
+		if (ev[i].mail) {
+			j->mail_pending = true;
+			continue;
+		}
+		j->idle_id = 0;
+		j->idle_fails++;
+		uint64_t ms = idle_backoff(d, j->idle_fails);
+		j->next = now + (time_t)((ms + 999) / 1000);
+		char in[32], clean[300];
+		str_fmt_duration_ms(ms, in, sizeof(in));
+		log_ctx_set(j->name, NULL);
+		log_warn("job.idle_lost", "reconnect_in=%s failures=%u reason=\"%s\"", in,
+			 j->idle_fails, log_clean(ev[i].err.msg, strlen(ev[i].err.msg), clean,
+						   sizeof(clean)));
+		log_ctx_set(NULL, NULL);
+	}
+	free(ev);
+}
+
 /* Hands every due job to the workers; sets each other job's next look. */
 static void dispatch(struct daemon *d, time_t now)
 {
@@ -96,6 +270,13 @@ static void dispatch(struct daemon *d, time_t now)
 		time_t slot, next;
 		if (j->running || j->disabled || j->removed || j->once_done)
 			continue;
+		if (!d->opts.once && (is_idle(j) || j->lease_held)) {
+			if (is_idle(j))
+				dispatch_idle(d, j, now);
+			else
+				idle_end(d, j, "no longer an idle job", now);
+			continue;
+		}
 		if (d->opts.once) {
 			j->once_done = true;
 			if (d->opts.all || cron_kind(j->cfg->cron) == CRON_IDLE) {
@@ -237,6 +418,18 @@ static void handle_result(struct daemon *d, struct dresult *r, time_t now)
 	j->running = false;
 	d->running--;
 	log_ctx_set(j->name, NULL);
+	if (r->task.kind != TASK_RUN) {
+		idle_result(d, j, r, now);
+		log_ctx_set(NULL, NULL);
+		/* whatever the run's outcome: a held lease that should not be goes back */
+		if (j->lease_held && !j->running && (d->stopping || j->removed || !is_idle(j)))
+			idle_end(d, j, d->stopping ? "stopping" : j->removed ? "removed from the "
+				 "configuration" : "no longer an idle job", now);
+		if (!j->removed)
+			metrics_job_state(d->metrics, j->name, j->failures, j->disabled, false, 0);
+		dconf_unref(d, &r->task.conf);
+		return;
+	}
 	switch (r->kind) {
 	case DRESULT_ERROR:
 		result_error(d, j, r, now);
@@ -248,6 +441,10 @@ static void handle_result(struct daemon *d, struct dresult *r, time_t now)
 		result_ran(d, j, r, now);
 		break;
 	}
+	/* a run by time that ended after a reload made the job an idle one:
+	 * its schedule has no times, so idling starts now */
+	if (!d->opts.once && is_idle(j) && !j->disabled)
+		j->next = j->next == NEVER ? 0 : j->next;
 	log_ctx_set(NULL, NULL);
 	if (!j->removed)
 		metrics_job_state(d->metrics, j->name, j->failures, j->disabled, false,
@@ -267,6 +464,7 @@ static void drain_results(struct daemon *d)
 	for (size_t i = 0; i < n; i++)
 		handle_result(d, &rs[i], now);
 	free(rs);
+	drain_idle_events(d, now);
 	djobs_sweep(d);
 	metrics_set_busy(d->metrics, (unsigned)d->running);
 }
@@ -295,6 +493,10 @@ static void begin_stop(struct daemon *d, const char *why)
 	for (size_t i = 0; i < d->njobs; i++)
 		if (d->jobs[i]->running)
 			atomic_store(&d->jobs[i]->stop, true);
+	/* idle connections end now (DONE, LOGOUT); held leases go back */
+	for (size_t i = 0; i < d->njobs; i++)
+		if (!d->jobs[i]->running)
+			idle_end(d, d->jobs[i], "stopping", time(NULL));
 	log_info("daemon.stopping", "reason=%s running=%zu", why, d->running);
 }
 
@@ -332,6 +534,9 @@ static void reload(struct daemon *d)
 	djobs_apply(d, next);
 	dconf_unref(d, &d->conf);
 	d->conf = next;
+	for (size_t i = 0; i < d->njobs; i++)
+		if (d->jobs[i]->removed && !d->jobs[i]->running)
+			idle_end(d, d->jobs[i], "removed from the configuration", time(NULL));
 	djobs_publish(d);
 	metrics_reload(d->metrics, true);
 	log_info("config.reloaded", "jobs=%zu", cfg->njobs);
@@ -361,6 +566,9 @@ static int sleep_ms(const struct daemon *d, time_t now, int64_t cap_ms)
 	for (size_t i = 0; i < d->njobs; i++) {
 		const struct djob *j = d->jobs[i];
 		if (j->running || j->disabled || j->removed || j->once_done || j->next == NEVER)
+			continue;
+		/* idling with nothing to do: the idler's events wake the loop */
+		if (!d->opts.once && is_idle(j) && j->lease_held && j->idle_id && !j->mail_pending)
 			continue;
 		int64_t t = j->next <= now ? 0 : ((int64_t)j->next - (int64_t)now) * 1000;
 		if (t < ms)
@@ -436,6 +644,10 @@ int daemon_run(const struct daemon_opts *o, struct config *cfg, enum err_class *
 	d->retry_max_ms = env_duration_ms("M2T_RETRY_MAX", 15 * 60000, 10);
 	if (d->retry_max_ms < d->retry_min_ms)
 		d->retry_max_ms = d->retry_min_ms;
+	d->idle_opts.reissue_ms = env_duration_ms("M2T_IDLE_REISSUE", IMAP_IDLE_REISSUE_DEFAULT_MS, 10);
+	d->idle_opts.poll_ms = env_duration_ms("M2T_IDLE_POLL", IMAP_IDLE_POLL_DEFAULT_MS, 10);
+	d->idle_opts.answer_ms = env_duration_ms("M2T_IDLE_ANSWER", IMAP_IDLE_ANSWER_DEFAULT_MS, 10);
+	d->idle_backoff_max_ms = env_duration_ms("M2T_IDLE_BACKOFF_MAX", 5 * 60000, 1000);
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->cond, NULL);
 	pthread_mutex_init(&d->rlock, NULL);
@@ -467,15 +679,13 @@ int daemon_run(const struct daemon_opts *o, struct config *cfg, enum err_class *
 		goto out;
 	if (keeper_start(d, &d->keeper, err) < 0)
 		goto out;
+	if (!o->once && idler_start(d, &d->idler, err) < 0)
+		goto out;
 	if (workers_start(d, err) < 0)
 		goto out;
 	log_info("daemon.start", "daemon_id=%s host=%s pid=%d workers=%u jobs=%zu lease_ttl_ms=%" PRIu64
 		 "%s", d->id, d->host, d->pid, o->workers, cfg->njobs, d->ttl_ms,
 		 o->once ? (o->all ? " mode=once-all" : " mode=once") : "");
-	for (size_t i = 0; i < cfg->njobs && !o->once; i++)
-		if (cron_kind(cfg->jobs[i].cron) == CRON_IDLE)
-			log_warn("job.idle_not_scheduled", "job=%s note=\"push is not supported yet: "
-				 "the daemon runs this job only with --once\"", cfg->jobs[i].name);
 	sd_notify_send("READY=1");
 	rc = loop(d, sigfd);
 	log_info("daemon.stopped", "daemon_id=%s", d->id);
@@ -483,6 +693,7 @@ int daemon_run(const struct daemon_opts *o, struct config *cfg, enum err_class *
 out:
 	if (d->threads)
 		workers_stop(d);
+	idler_stop(&d->idler);
 	keeper_stop(&d->keeper);
 	http_server_free(&http);
 	{
@@ -490,9 +701,12 @@ out:
 		struct dresult *rs;
 		size_t n;
 		results_take(d, &rs, &n);
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
+			imap_idle_free(&rs[i].idle);
 			dconf_unref(d, &rs[i].task.conf);
+		}
 		free(rs);
+		free(d->ievents);
 	}
 	djobs_free(d);
 	dconf_unref(d, &d->conf);  /* frees cfg with the last run's reference */

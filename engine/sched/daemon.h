@@ -21,6 +21,19 @@
  *   M2T_LEASE_TTL   lease time to live (default 30s; heartbeat every third)
  *   M2T_RETRY_MIN   backoff after the first failure (default 30s)
  *   M2T_RETRY_MAX   longest backoff (default 15m)
+ *   M2T_IDLE_REISSUE  IDLE ended and sent again after (default 29m)
+ *   M2T_IDLE_POLL     NOOP interval for servers without IDLE (default 60s)
+ *   M2T_IDLE_ANSWER   an IDLE, DONE or NOOP unanswered this long is a
+ *                     stalled connection (default 30s)
+ *   M2T_IDLE_BACKOFF_MAX  longest wait before reconnecting (default 5m;
+ *                     from 1 s, doubling, jittered)
+ *
+ * Push (schedule: idle, IMAP only; daemon_idle.c): the job's lease is
+ * claimed and kept while this daemon idles on it; at the claim and after
+ * every reconnect the job runs once (mail that came while nobody idled);
+ * each EXISTS with new mail hands a run to a worker; SIGTERM ends every
+ * IDLE (DONE, LOGOUT) and gives the leases back; SIGHUP starts and ends
+ * idling as the new configuration says.
  */
 #ifndef M2T_SCHED_DAEMON_H
 #define M2T_SCHED_DAEMON_H

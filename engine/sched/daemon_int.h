@@ -13,6 +13,10 @@
  *   keeper        one PostgreSQL connection: renews the leases of running
  *                 jobs; a lease found lost sets the job's stop flag.
  *   HTTP          libmicrohttpd's own thread: renders the metrics registry.
+ *   idler         push (schedule: idle): one thread waiting in epoll on every
+ *                 IMAP IDLE connection (daemon_idle.c); it never blocks on
+ *                 one, and reports "mail arrived" or "connection lost" to
+ *                 the scheduler, which hands the run to a worker.
  * A djob is shared with a worker through its task only while `running`; the
  * worker touches nothing of it but the atomics.
  */
@@ -26,6 +30,7 @@
 #include <time.h>
 
 #include "engine/config/config.h"
+#include "engine/fetch/imap_idle.h"
 #include "engine/job/job_run.h"
 #include "engine/sched/daemon.h"
 #include "engine/sched/due.h"
@@ -52,6 +57,18 @@ struct djob {
 	unsigned failures;        /* in a row */
 	atomic_bool stop;         /* read by the run between messages */
 	atomic_bool lease_lost;   /* set by the keeper along with stop */
+	/* push (schedule: idle), main thread only */
+	bool lease_held;          /* this daemon holds the lease between runs */
+	uint64_t idle_id;         /* its connection in the idler; 0: none */
+	bool mail_pending;        /* mail arrived (or a run failed): run again */
+	unsigned idle_fails;      /* connections lost or refused in a row */
+};
+
+enum dtask_kind {
+	TASK_RUN,                 /* claim for the slot, run, release */
+	TASK_IDLE_OPEN,           /* (claim,) open the IDLE connection, run; the lease stays */
+	TASK_IDLE_RUN,            /* run under the lease already held */
+	TASK_IDLE_RELEASE,        /* give the held lease back */
 };
 
 /* A job handed to a worker. */
@@ -61,6 +78,8 @@ struct dtask {
 	struct dconf *conf;       /* a reference, given back with the result */
 	time_t slot;
 	bool force;               /* --once --all: whatever the slot and backoff */
+	enum dtask_kind kind;
+	bool claim;               /* TASK_IDLE_OPEN: the lease is not held yet */
 };
 
 enum dresult_kind {
@@ -80,6 +99,16 @@ struct dresult {
 	int64_t retry_ms;         /* backoff set; -1: none */
 	bool lease_lost;
 	bool released;            /* the release reached the database */
+	struct imap_idle *idle;   /* TASK_IDLE_OPEN: the connection, handed to the idler */
+	bool idle_failed;         /* TASK_IDLE_OPEN: it could not be opened (idle_err) */
+	struct err idle_err;
+};
+
+/* From the idler to the scheduler. */
+struct idle_event {
+	uint64_t id;              /* djob.idle_id */
+	bool mail;                /* new mail; else the connection is over (err) */
+	struct err err;
 };
 
 struct daemon {
@@ -112,6 +141,11 @@ struct daemon {
 	struct dresult *results;
 	size_t nresults, rcap;
 	int evfd;                 /* eventfd: a result is waiting */
+	struct idle_event *ievents;   /* under rlock, like results */
+	size_t nievents, icap;
+	struct idler *idler;
+	struct imap_idle_opts idle_opts;
+	uint64_t idle_backoff_max_ms;
 
 	pthread_t *threads;
 	unsigned nthreads;
@@ -141,6 +175,21 @@ void workers_stop(struct daemon *d);
 void results_take(struct daemon *d, struct dresult **v_r, size_t *n_r);
 /* A database URL for a worker or the keeper: a copy (free it) and its generation. */
 char *daemon_db_url(struct daemon *d, unsigned *gen_r);
+
+/* daemon_idle.c */
+struct idler;
+int idler_start(struct daemon *d, struct idler **x_r, struct err *err);
+/* Ends every connection left (DONE, LOGOUT) and joins the thread. */
+void idler_stop(struct idler **x);
+/* Main thread: takes idle over; the id its events carry (never 0). job is copied for logs. */
+uint64_t idler_add(struct idler *x, const char *job, struct imap_idle *idle);
+/* Main thread: ends that connection (DONE, LOGOUT); no event follows. */
+void idler_remove(struct idler *x, uint64_t id);
+/* Moves the posted events out: *v_r malloc'd, *n_r entries. */
+void idle_events_take(struct daemon *d, struct idle_event **v_r, size_t *n_r);
+/* Worker: the job's IDLE connection (connect, log in, EXAMINE its mailbox, IDLE). */
+int idle_connect(struct daemon *d, const struct config_job *job, struct imap_idle **idle_r,
+		 struct err *err);
 
 /* daemon_keeper.c */
 struct keeper;

@@ -107,8 +107,9 @@ void djobs_apply(struct daemon *d, struct dconf *next)
 			removed++;
 			log_info("job.removed", "job=%s running=%s", j->name, j->running ? "yes" : "no");
 		}
-		if (j->running) {
-			/* stops at the next message; freed when its result comes */
+		if (j->running || j->lease_held) {
+			/* stops at the next message (or its IDLE ends and the lease
+			 * goes back); freed when its result comes */
 			j->removed = true;
 			atomic_store(&j->stop, true);
 			v[n++] = j;
@@ -128,7 +129,7 @@ void djobs_sweep(struct daemon *d)
 	size_t n = 0;
 	for (size_t i = 0; i < d->njobs; i++) {
 		struct djob *j = d->jobs[i];
-		if (j->removed && !j->running)
+		if (j->removed && !j->running && !j->lease_held)
 			djob_free(j);
 		else
 			d->jobs[n++] = j;

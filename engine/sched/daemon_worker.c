@@ -199,6 +199,59 @@ out:
 	log_ctx_set(NULL, NULL);
 }
 
+/*
+ * Push jobs keep their lease between runs (daemon_idle.c): opening claims
+ * it (unless held), opens the IDLE connection first and runs after, so
+ * that mail arriving during the run is reported on the connection; later
+ * runs happen under the held lease; the lease goes back only when the job
+ * stops idling here.
+ */
+static void run_idle_task(struct daemon *d, struct store **store, unsigned *gen,
+			  struct dresult *r)
+{
+	const struct dtask *t = &r->task;
+	struct djob *j = t->job;
+	log_ctx_set(j->name, t->cfg->account->name);
+	if (t->kind == TASK_IDLE_RELEASE) {
+		r->kind = DRESULT_RAN;
+		keeper_remove(d->keeper, j);
+		r->res.stopped = true;   /* due at once for whichever daemon comes next */
+		r->lease_lost = atomic_load(&j->lease_lost);
+		if (worker_store(d, store, gen, &r->err) == 0)
+			release(d, *store, r);
+		metrics_lease_held(d->metrics, j->name, false);
+		goto out;
+	}
+	if (t->kind == TASK_IDLE_OPEN && t->claim) {
+		bool won = false;
+		if (claim(d, store, gen, t, &won, &r->lease, &r->err) < 0) {
+			r->kind = DRESULT_ERROR;
+			goto out;
+		}
+		if (!won) {
+			r->kind = DRESULT_LOST;
+			goto out;
+		}
+		keeper_add(d->keeper, j);
+		metrics_lease_held(d->metrics, j->name, true);
+	}
+	r->kind = DRESULT_RAN;
+	if (t->kind == TASK_IDLE_OPEN && idle_connect(d, t->cfg, &r->idle, &r->idle_err) < 0) {
+		r->idle_failed = true;
+		goto out;
+	}
+	if (worker_store(d, store, gen, &r->err) < 0) {
+		r->rc = -1;
+		goto out;
+	}
+	struct store_run_context who = { d->host, d->pid, d->id, (int64_t)t->slot };
+	store_run_context_set(*store, &who);
+	struct job_run_ctl ctl = { .stop = &j->stop };
+	r->rc = job_run_ctl(t->cfg, *store, &ctl, &r->res, &r->err);
+out:
+	log_ctx_set(NULL, NULL);
+}
+
 static void *worker_main(void *arg)
 {
 	struct daemon *d = arg;
@@ -209,7 +262,10 @@ static void *worker_main(void *arg)
 		struct dresult *r = xcalloc(1, sizeof(*r));
 		r->task = t;
 		r->retry_ms = -1;
-		run_task(d, &store, &gen, r);
+		if (t.kind == TASK_RUN)
+			run_task(d, &store, &gen, r);
+		else
+			run_idle_task(d, &store, &gen, r);
 		post_result(d, r);
 		free(r);
 	}
