@@ -262,11 +262,12 @@ int imap_fetch_headers(struct imap_client *c, const uint32_t *uids, size_t n,
 }
 
 /* One UID command over a batch: "UID <verb> <set><rest>". */
-static int uid_cmd(struct imap_client *c, const char *verb, const uint32_t *v, size_t m,
-		   const char *rest, const char *dest, struct err *err)
+static int uid_cmd_once(struct imap_client *c, const char *verb, const uint32_t *v, size_t m,
+			const char *rest, const char *dest, bool *expunged_r, struct err *err)
 {
 	const struct imap_response *t;
 	char text[256];
+	*expunged_r = false;
 	imap_cmd_begin(c, "UID ");
 	imap_cmd_addf(c, "%s ", verb);
 	if (imap_uidset_format(&c->cmd, v, m) < 0)
@@ -279,12 +280,34 @@ static int uid_cmd(struct imap_client *c, const char *verb, const uint32_t *v, s
 		return -1;
 	if (t->status == IMAP_STATUS_OK)
 		return 0;
+	*expunged_r = t->status == IMAP_STATUS_NO && slice_ieq(t->code, "EXPUNGEISSUED");
 	/* a missing destination will not fix itself; anything else may */
 	enum err_class cls = t->status == IMAP_STATUS_BAD || slice_ieq(t->code, "TRYCREATE")
 				     ? ERR_SOURCE : ERR_TRANSIENT;
 	return err_set(err, cls, "UID %s on %s failed: %s%s%.*s", verb, c->host,
 		       imap_clean(&t->text, text, sizeof(text)), t->code.len ? " code=" : "",
 		       (int)(t->code.len > 40 ? 40 : t->code.len), t->code.p);
+}
+
+/*
+ * One UID command over a batch. NO [EXPUNGEISSUED] (RFC 5530) means some of
+ * the messages were expunged by another session (another daemon that moved
+ * them after COMMIT, or a user) before this one heard of it: a NOOP takes
+ * in the EXPUNGEs, and the command is sent once more, for the rest.
+ */
+static int uid_cmd(struct imap_client *c, const char *verb, const uint32_t *v, size_t m,
+		   const char *rest, const char *dest, struct err *err)
+{
+	bool expunged;
+	int r = uid_cmd_once(c, verb, v, m, rest, dest, &expunged, err);
+	if (r == 0 || !expunged)
+		return r;
+	log_info("imap.expunged", "host=%s command=\"UID %s\" msg=\"some messages were "
+		 "expunged by another session; trying again for the rest\"", c->host, verb);
+	imap_cmd_begin(c, "NOOP");
+	if (imap_cmd_ok(c, NULL, NULL, ERR_TRANSIENT, err) < 0)
+		return -1;
+	return uid_cmd_once(c, verb, v, m, rest, dest, &expunged, err);
 }
 
 int imap_mark_seen(struct imap_client *c, const uint32_t *uids, size_t n, struct err *err)

@@ -363,6 +363,22 @@ TEST(move_with_move)
 	session(steps, NULL, 0, do_move);
 }
 
+TEST(move_after_expunge_issued_tries_once_more)
+{
+	/* another session moved some of them first (RFC 5530): NOOP to hear
+	 * of it, then the same MOVE again for the rest; a second refusal stops */
+	static const struct step steps[] = {
+		LOGIN_STEPS("MOVE UIDPLUS"), SELECT_STEPS("A0002", 5),
+		EXPECT("A0003 UID MOVE 1:3,5,9 \"Done\""),
+		SEND("A0003 NO [EXPUNGEISSUED] Some of the requested messages no longer exist\r\n"),
+		EXPECT("A0004 NOOP"), SEND("* 2 EXPUNGE\r\n* 1 EXPUNGE\r\nA0004 OK done\r\n"),
+		EXPECT("A0005 UID MOVE 1:3,5,9 \"Done\""),
+		SEND("* 1 EXPUNGE\r\nA0005 OK moved\r\n"),
+		LOGOUT_STEPS("A0006"), END,
+	};
+	session(steps, NULL, 0, do_move);
+}
+
 TEST(move_with_uidplus)
 {
 	static const struct step steps[] = {
@@ -549,6 +565,7 @@ int main(void)
 	RUN(ten_megabyte_line_refused_early);
 	RUN(session_timeout_bounds_a_trickling_server);
 	RUN(move_with_move);
+	RUN(move_after_expunge_issued_tries_once_more);
 	RUN(move_with_uidplus);
 	RUN(move_without_uidplus_never_expunges);
 	RUN(move_copy_refused_stops);
