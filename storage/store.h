@@ -353,4 +353,15 @@ struct store_oauth_update {
 int store_oauth_update(struct store *store, const char *account, int64_t generation,
 		       const struct store_oauth_update *u, struct err *err);
 
+/* Every account's token state, for metrics: no secrets leave the database. */
+struct store_oauth_state {
+	char account[128];
+	int64_t access_expires_at;  /* Unix seconds; 0 when no access token is cached */
+	bool have_refresh;
+	bool failing;               /* the last refresh failed (last_error is set) */
+};
+/* At most max rows, by account; *n_r how many were filled. */
+int store_oauth_states(struct store *store, struct store_oauth_state *v, size_t max,
+		       size_t *n_r, struct err *err);
+
 #endif

@@ -154,3 +154,31 @@ int store_oauth_update(struct store *store, const char *account, int64_t generat
 			       "it was being updated", account);
 	return 0;
 }
+
+int store_oauth_states(struct store *store, struct store_oauth_state *v, size_t max,
+		       size_t *n_r, struct err *err)
+{
+	PGresult *res;
+	char lim[32];
+	snprintf(lim, sizeof(lim), "%zu", max);
+	const char *p[1] = {lim};
+	*n_r = 0;
+	if (store_exec(store,
+		       "SELECT account, coalesce(extract(epoch FROM access_expires_at)::bigint, 0),"
+		       " refresh_token IS NOT NULL, last_error IS NOT NULL"
+		       " FROM oauth_tokens ORDER BY account LIMIT $1::bigint",
+		       1, p, PGRES_TUPLES_OK, &res, "read the OAuth2 token states", err) < 0)
+		return -1;
+	int rows = PQntuples(res);
+	for (int i = 0; i < rows && (size_t)i < max; i++) {
+		struct store_oauth_state *s = &v[i];
+		memset(s, 0, sizeof(*s));
+		snprintf(s->account, sizeof(s->account), "%s", PQgetvalue(res, i, 0));
+		s->access_expires_at = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+		s->have_refresh = PQgetvalue(res, i, 2)[0] == 't';
+		s->failing = PQgetvalue(res, i, 3)[0] == 't';
+		(*n_r)++;
+	}
+	PQclear(res);
+	return 0;
+}

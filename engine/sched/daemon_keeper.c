@@ -115,6 +115,17 @@ static void beat(struct keeper *k)
 		unsigned v;  /* nothing to renew: still tell /healthz whether the database answers */
 		rc = store_schema_version(k->store, &v, &err);
 	}
+	if (rc == 0) {
+		/* the token gauges: one small query per heartbeat, no secrets read */
+		struct store_oauth_state *os = xcalloc(METRICS_OAUTH_MAX, sizeof(*os));
+		size_t nos = 0;
+		struct err oerr = {0};
+		if (store_oauth_states(k->store, os, METRICS_OAUTH_MAX, &nos, &oerr) == 0)
+			metrics_oauth(d->metrics, os, nos);
+		else
+			log_debug("metrics.oauth", "error=\"%s\"", oerr.msg);
+		free(os);
+	}
 	double now = mono_now();
 	metrics_database(d->metrics, rc == 0, time(NULL));
 	if (rc < 0) {

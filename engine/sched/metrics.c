@@ -46,6 +46,8 @@ struct metrics {
 	uint64_t reloads_ok, reloads_failed;
 	struct mjob *jobs;
 	size_t njobs;
+	struct store_oauth_state *oauth;  /* token states, by account */
+	size_t noauth;
 };
 
 struct metrics *metrics_new(const char *daemon_id, const char *host, const char *version,
@@ -72,6 +74,7 @@ void metrics_free(struct metrics **mp)
 	for (size_t i = 0; i < m->njobs; i++)
 		free(m->jobs[i].name);
 	free(m->jobs);
+	free(m->oauth);
 	free(m->daemon_id);
 	free(m->host);
 	free(m->version);
@@ -159,6 +162,17 @@ void metrics_lease_held(struct metrics *m, const char *job, bool held)
 	struct mjob *j = find(m, job);
 	if (j)
 		j->held = held;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_oauth(struct metrics *m, const struct store_oauth_state *v, size_t n)
+{
+	pthread_mutex_lock(&m->lock);
+	free(m->oauth);
+	m->oauth = n ? xreallocarray(NULL, n, sizeof(*v)) : NULL;
+	if (n)
+		memcpy(m->oauth, v, n * sizeof(*v));
+	m->noauth = n;
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -305,6 +319,22 @@ int metrics_render(struct metrics *m, struct buf *b)
 		  get_disabled);
 	job_gauge(b, m, "job_running", "1 while this daemon runs the job.", get_running);
 	job_gauge(b, m, "lease_held", "1 while this daemon holds the job's lease.", get_held);
+	head(b, "oauth_access_token_expiry_timestamp_seconds", "gauge",
+	     "When the cached OAuth2 access token of an account expires, seconds since 1970; "
+	     "0 when none is cached.");
+	for (size_t i = 0; i < m->noauth; i++) {
+		buf_adds(b, "mail2ticket_oauth_access_token_expiry_timestamp_seconds{account=");
+		add_label(b, m->oauth[i].account);
+		buf_addf(b, "} %lld\n", (long long)m->oauth[i].access_expires_at);
+	}
+	head(b, "oauth_refresh_failing", "gauge",
+	     "1 when the account's last OAuth2 token request failed, or it has no refresh "
+	     "token (see `mail2ticket oauth status`).");
+	for (size_t i = 0; i < m->noauth; i++) {
+		buf_adds(b, "mail2ticket_oauth_refresh_failing{account=");
+		add_label(b, m->oauth[i].account);
+		buf_addf(b, "} %d\n", m->oauth[i].failing || !m->oauth[i].have_refresh);
+	}
 	pthread_mutex_unlock(&m->lock);
 	return b->failed ? -1 : 0;
 }

@@ -40,6 +40,10 @@ void metrics_run_done(struct metrics *m, const char *job, const struct run_count
 void metrics_job_state(struct metrics *m, const char *job, unsigned failures, bool disabled,
 		       bool running, time_t last_success);
 void metrics_lease_held(struct metrics *m, const char *job, bool held);
+/* Rows the keeper reads per heartbeat for the OAuth2 gauges. */
+#define METRICS_OAUTH_MAX 256
+/* The OAuth2 token state of every account with a token row (copied). */
+void metrics_oauth(struct metrics *m, const struct store_oauth_state *v, size_t n);
 void metrics_set_busy(struct metrics *m, unsigned busy);
 void metrics_reload(struct metrics *m, bool ok);
 /* The scheduler loop went round at `now` (the health check wants it recent). */

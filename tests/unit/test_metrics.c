@@ -80,6 +80,31 @@ TEST(prometheus_text_counts_runs_and_messages)
 	CHECK(m == NULL);
 }
 
+TEST(oauth_token_gauges)
+{
+	struct metrics *m = metrics_new("abc123", "node1", "0.1.0", 1);
+	struct store_oauth_state v[2] = {
+		{.account = "m365", .access_expires_at = 1700003600, .have_refresh = true},
+		{.account = "gmail\"x", .access_expires_at = 0, .have_refresh = true, .failing = true},
+	};
+	struct buf b;
+	buf_init(&b, 1 << 20);
+	metrics_oauth(m, v, 2);
+	CHECK_INT(metrics_render(m, &b), 0);
+	const char *t = buf_str(&b);
+	CHECK(strstr(t, "mail2ticket_oauth_access_token_expiry_timestamp_seconds{account=\"m365\"} "
+		     "1700003600\n") != NULL);
+	CHECK(strstr(t, "mail2ticket_oauth_refresh_failing{account=\"m365\"} 0\n") != NULL);
+	CHECK(strstr(t, "mail2ticket_oauth_refresh_failing{account=\"gmail\\\"x\"} 1\n") != NULL);
+	/* a later heartbeat replaces the set: a removed row is gone */
+	buf_reset(&b);
+	metrics_oauth(m, v, 1);
+	CHECK_INT(metrics_render(m, &b), 0);
+	CHECK(strstr(buf_str(&b), "gmail") == NULL);
+	buf_release(&b);
+	metrics_free(&m);
+}
+
 TEST(health_wants_a_live_loop_and_database)
 {
 	struct metrics *m = metrics_new("id", "host", "v", 1);
@@ -185,6 +210,7 @@ TEST(log_lines_as_json)
 int main(void)
 {
 	RUN(prometheus_text_counts_runs_and_messages);
+	RUN(oauth_token_gauges);
 	RUN(health_wants_a_live_loop_and_database);
 	RUN(json_strings_from_any_bytes);
 	RUN(log_lines_as_json);
