@@ -11,40 +11,8 @@
 #include "engine/config/config.h"
 #include "engine/util/log.h"
 #include "engine/util/xalloc.h"
+#include "tests/unit/config_load.h"
 #include "tests/unit/test.h"
-
-static char g_dir[256];
-static char g_cfg[300];
-
-static int load_text(const char *text, struct config **cfg, struct err *err)
-{
-	FILE *f = fopen(g_cfg, "w");
-	if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
-		perror(g_cfg);
-		exit(2);
-	}
-	err_clear(err);
-	return config_load(g_cfg, cfg, err);
-}
-
-/* The error without the file name in front; "OK" when the file loaded. */
-static const char *load_err(const char *text)
-{
-	static char out[600];
-	struct config *cfg = NULL;
-	struct err err;
-	if (load_text(text, &cfg, &err) == 0) {
-		config_free(&cfg);
-		return "OK";
-	}
-	if (err.cls != ERR_FATAL || cfg != NULL)
-		return "BAD CLASS OR RESULT";
-	const char *m = err.msg;
-	if (strncmp(m, g_cfg, strlen(g_cfg)) == 0)
-		m += strlen(g_cfg);
-	snprintf(out, sizeof(out), "%s", m);
-	return out;
-}
 
 #define DB "database:\n  url: postgresql://localhost/m2t\n"
 #define POP3_ACCOUNT                                                           \
@@ -299,13 +267,8 @@ TEST(fetch_and_search_keys)
 
 int main(void)
 {
-	const char *tmp = getenv("TMPDIR");
-	snprintf(g_dir, sizeof(g_dir), "%s/m2t-config-src-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-	if (!mkdtemp(g_dir)) {
-		perror("mkdtemp");
+	if (config_dir_make("config-src") < 0)
 		return 2;
-	}
-	snprintf(g_cfg, sizeof(g_cfg), "%s/config.yaml", g_dir);
 	setenv("M2T_TEST_PW", "pop-Secret-77", 1);
 	log_set_level(LOG_ERROR);
 
@@ -317,8 +280,7 @@ int main(void)
 	RUN(search_grammar);
 	RUN(fetch_and_search_keys);
 
-	unlink(g_cfg);
-	rmdir(g_dir);
+	config_dir_remove();
 	log_clear_secrets();
 	return test_summary();
 }

@@ -51,7 +51,7 @@ static void fixture(struct job_test_msg *m, struct message *msg,
 	pre->removed = rm;
 	pre->nremoved = 2;
 	item->done_outcome = OUTCOME_TICKET;
-	strcpy(item->ticket_number, "2026010100001");
+	snprintf(item->ticket_number, sizeof(item->ticket_number), "%s", "2026010100001");
 	m->index = 1;
 	m->id = "uid 7";
 	m->msg = msg;

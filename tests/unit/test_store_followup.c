@@ -268,8 +268,8 @@ TEST(followup_by_each_method)
 	m.plan.followup = false;
 	CHECK_INT(store1(&m), 0);
 	CHECK_INT(m.item.done_outcome, OUTCOME_TICKET);
-	CHECK_INT(atoi(qs("SELECT count(*) FROM articles WHERE ticket_id = $1", id_s(t.item.ticket_id),
-			  NULL)), 6);
+	CHECK_STR(qs("SELECT count(*) FROM articles WHERE ticket_id = $1", id_s(t.item.ticket_id),
+		     NULL), "6");
 }
 
 TEST(reply_in_same_batch_lands_on_first)
