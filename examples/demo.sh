@@ -135,7 +135,7 @@ show_folder Badmail "$M2T_MAILDIR/.Badmail"
 heading "What the database recorded (processed_messages)"
 sql="select p.uid, p.outcome, coalesce(t.number, '') as ticket,
             coalesce(left(a.subject, 40), '') as subject,
-            coalesce(left(p.reason, 60), '') as reason
+            coalesce(left(coalesce('follow-up by ' || p.matched_by, p.reason), 60), '') as why
        from processed_messages p left join tickets t on t.id = p.ticket_id
             left join articles a on a.processed_message_id = p.id
       order by p.uid"

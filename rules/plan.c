@@ -88,7 +88,7 @@ void plan_default(const struct message *msg, struct plan *plan)
 	plan->stranger = PLAN_STRANGER_NOTE;
 	plan->closed_statuses = "closed";
 	plan->reopen_status = "open";
-	plan->reason = "default: one ticket per message";
+	plan->reason = "default: a follow-up when one is found, else a new ticket";
 }
 
 static void add_opt(struct buf *b, const char *key, const char *v)

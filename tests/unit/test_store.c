@@ -342,7 +342,8 @@ TEST(ingest_creates_ticket_article_attachments)
 	/* the identity row and the raw bytes */
 	s = qstr("SELECT concat_ws('|', outcome, ticket_id, article_id, message_id, sha256, uidvalidity,"
 		 " reason, job_run_id IS NULL) FROM processed_messages WHERE article_id = $1", aid);
-	snprintf(want, sizeof(want), "ticket|%s|%s|%s|%s|7|default: one ticket per message|t",
+	snprintf(want, sizeof(want),
+		 "ticket|%s|%s|%s|%s|7|default: a follow-up when one is found, else a new ticket|t",
 		 tid, aid, f.mid, f.sha);
 	CHECK_STR(s, want);
 	free(s);
