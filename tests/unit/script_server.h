@@ -195,4 +195,39 @@ static inline void server_join(struct server *s, const char *const *forbidden)
 	}
 }
 
+/*
+ * A listener whose accept queue is full and never served: connecting to
+ * it hangs until the client's connect timeout (to test that bound).
+ */
+struct full_backlog {
+	int lfd;
+	int fill[4];
+	unsigned port;
+};
+
+static inline void full_backlog_open(struct full_backlog *fb)
+{
+	fb->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t al = sizeof(a);
+	if (bind(fb->lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fb->lfd, 0) < 0 ||
+	    getsockname(fb->lfd, (struct sockaddr *)&a, &al) < 0)
+		abort();
+	for (int i = 0; i < 4; i++) {
+		fb->fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		(void)!connect(fb->fill[i], (struct sockaddr *)&a, sizeof(a));
+	}
+	struct timespec pause = {0, 100 * 1000000};
+	nanosleep(&pause, NULL);
+	fb->port = ntohs(a.sin_port);
+}
+
+static inline void full_backlog_close(struct full_backlog *fb)
+{
+	for (int i = 0; i < 4; i++)
+		close(fb->fill[i]);
+	close(fb->lfd);
+}
+
 #endif

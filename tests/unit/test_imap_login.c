@@ -264,22 +264,9 @@ TEST(login_quoting_and_literals)
 
 TEST(connect_timeout_bounds_a_full_backlog)
 {
-	int lfd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	socklen_t al = sizeof(a);
-	if (bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(lfd, 0) < 0 ||
-	    getsockname(lfd, (struct sockaddr *)&a, &al) < 0)
-		abort();
-	/* fill the queue (never accepted) */
-	int fill[4];
-	for (int i = 0; i < 4; i++) {
-		fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-		(void)!connect(fill[i], (struct sockaddr *)&a, sizeof(a));
-	}
-	struct timespec pause = {0, 100 * 1000000};
-	nanosleep(&pause, NULL);
-	struct config_account acc = account(ntohs(a.sin_port), SEC_NONE);
+	struct full_backlog fb;
+	full_backlog_open(&fb);
+	struct config_account acc = account(fb.port, SEC_NONE);
 	acc.timeout_ms = 30000;
 	acc.connect_timeout_ms = 300;
 	struct imap_client *c = NULL;
@@ -291,9 +278,7 @@ TEST(connect_timeout_bounds_a_full_backlog)
 		fprintf(stderr, "  error: %s\n", err.msg);
 		test_failed_now = 1;
 	}
-	for (int i = 0; i < 4; i++)
-		close(fill[i]);
-	close(lfd);
+	full_backlog_close(&fb);
 }
 
 int main(void)
