@@ -32,6 +32,9 @@
 #            EXTRA_YAML is appended verbatim at the end, right after the job
 #            "support-inbox": indent by 4 spaces to add keys to that job,
 #            2 spaces to add another job, none for a new top-level key.
+# Servers:   start_notls_dovecot          (a second Dovecot without TLS: sets
+#                                          M2T_NOTLS_IMAP_PORT M2T_NOTLS_POP3_PORT
+#                                          M2T_NOTLS_LOG; stopped at exit)
 # Waiting:   wait_until SECONDS COMMAND...  (polls every 0.2 s; 1 when it timed out)
 #            free_port                    (a loopback TCP port nothing listens on)
 # Misc:      on_exit COMMAND              (run at exit, last registered first)
@@ -153,6 +156,15 @@ if [ -z "${M2T_SERVERS_DIR:-}" ] && [ -z "${M2T_NO_SERVERS:-}" ]; then
 	M2T_TEST_DATABASE_URL=$M2T_PG_ADMIN_URL
 	export M2T_TEST_DATABASE_URL
 fi
+
+# Dovecot with `ssl = no` on its own ports (tests/scripts/dovecot-notls.sh):
+# the server a starttls-optional client goes on without TLS with.
+start_notls_dovecot() {
+	on_exit bash "$M2T_SCRIPTS/dovecot-notls.sh" stop "$M2T_SERVERS_DIR"
+	bash "$M2T_SCRIPTS/dovecot-notls.sh" start "$M2T_SERVERS_DIR" >&2
+	# shellcheck disable=SC1091
+	. "$M2T_SERVERS_DIR/notls/env"
+}
 
 _m2t_psql() {
 	local bin=psql

@@ -24,6 +24,8 @@
 # and from proxy-servers.sh: M2T_PROXIES (0: none) M2T_SOCKS_PORT
 # M2T_SOCKS_AUTH_PORT M2T_HTTP_PROXY_PORT M2T_PROXY_USER M2T_PROXY_PASSWORD_FILE
 # M2T_PROXIED_NAME M2T_PROXY_LOG_DIR
+# A second Dovecot without TLS is started on demand by dovecot-notls.sh (the
+# tests call it through lib.sh); `stop` stops it as well.
 set -eu
 set -o pipefail
 
@@ -707,6 +709,7 @@ cmd_start() {
 cmd_stop() {
 	load_state || return 0
 	bash "$(dirname "$0")/proxy-servers.sh" stop "$DIR" || true
+	bash "$(dirname "$0")/dovecot-notls.sh" stop "$DIR" || true
 	dovecot_stop
 	pg_stop fast
 	case "$SOCK_DIR" in
