@@ -168,4 +168,5 @@ check-clang: build/gen/migrations_embed.c build/gen/packs_embed.c
 clean:
 	rm -rf build mail2ticket
 
--include $(shell find build -name '*.d' 2>/dev/null)
+# (build/debs holds unpacked Debian packages, whose directories may end in .d)
+-include $(shell find build -path build/debs -prune -o -name '*.d' -type f -print 2>/dev/null)

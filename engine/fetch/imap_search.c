@@ -54,8 +54,8 @@ static bool has_8bit(const char *s, size_t len)
 
 /*
  * The query as checked, except that a quoted string with 8-bit text goes
- * as a literal when the server has not accepted UTF-8 in quoted strings
- * (RFC 3501 allows only 7-bit there; RFC 6855 lifts that).
+ * as a literal (with CHARSET UTF-8) when the server has not accepted UTF-8
+ * in quoted strings (RFC 3501 allows only 7-bit there; RFC 6855 lifts that).
  */
 static int add_query(struct imap_client *c, const char *q, struct err *err)
 {
@@ -102,9 +102,13 @@ int imap_search_uids(struct imap_client *c, const char *query, uint32_t **v_r, s
 	*n_r = 0;
 	if (!c->selected)
 		return err_set(err, ERR_FATAL, "no mailbox selected (bug)");
-	imap_cmd_begin(c, "UID SEARCH ");
-	if (has_8bit(query, strlen(query)))
-		imap_cmd_addf(c, "CHARSET UTF-8 ");
+	/* the verb alone, so that a refusal names it cleanly */
+	imap_cmd_begin(c, "UID SEARCH");
+	/* After ENABLE UTF8=ACCEPT a charset label is forbidden (RFC 6855
+	 * section 3: the strings are UTF-8 by then); Courier refuses it. */
+	if (!c->utf8_enabled && has_8bit(query, strlen(query)))
+		imap_cmd_addf(c, " CHARSET UTF-8");
+	imap_cmd_addf(c, " ");
 	if (add_query(c, query, err) < 0)
 		return -1;
 	/* a query the server refuses (BAD, or NO [BADCHARSET]) will not fix itself */

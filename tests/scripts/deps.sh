@@ -6,6 +6,14 @@
 #   deps.sh chromium   installs only Debian's chromium, which one test
 #                      (test_test_job.sh: the HTML report rendered headless)
 #                      uses when it can; the test says SKIP without it
+#
+# Besides Dovecot, two more IMAP servers are used by tests, for what Dovecot
+# 2.3 lacks: Cyrus IMAP (NTLM, through Cyrus SASL) and Courier-IMAP
+# (UTF8=ACCEPT). Their server packages conflict with dovecot-imapd (all
+# provide imap-server), so only cyrus-common (the Cyrus master process, LMTP,
+# the libraries) and sasl2-bin (saslpasswd2) are installed, and cyrus-imapd,
+# cyrus-pop3d and Courier's packages are unpacked into build/debs by
+# unpack-debs.sh, never installed.
 set -eu
 
 PACKAGES="
@@ -27,6 +35,8 @@ postgresql
 postgresql-client
 dovecot-imapd
 dovecot-pop3d
+cyrus-common
+sasl2-bin
 dante-server
 tinyproxy
 curl
@@ -52,7 +62,23 @@ for p in $PACKAGES; do
 	esac
 done
 missing=${missing# }
-[ -n "$missing" ] || exit 0
+
+# The servers that cannot be installed beside Dovecot, unpacked (see above);
+# cyrus-imapd at the version of the installed cyrus-common, whose libraries
+# it uses.
+unpack_servers() {
+	local_root=$(cd "$(dirname "$0")/../.." && pwd)
+	cyrus=$(dpkg-query -W -f '${Version}' cyrus-common 2>/dev/null || true)
+	[ -n "$cyrus" ] || return 0
+	sh "$(dirname "$0")/unpack-debs.sh" "$local_root/build/debs" \
+		"cyrus-imapd=$cyrus" "cyrus-pop3d=$cyrus" courier-imap courier-base courier-authlib \
+		libcourier-unicode4 libgamin0 gamin
+}
+
+if [ -z "$missing" ]; then
+	unpack_servers
+	exit 0
+fi
 
 cmd="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $missing"
 if [ "$(id -u)" -ne 0 ]; then
@@ -78,3 +104,4 @@ if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommend
 	exit 1
 fi
 grep -E '^(E|W): ' "$log" >&2 || true
+unpack_servers

@@ -145,9 +145,15 @@ static void utf8_names(struct imap_client *c)
 	CHECK_STR(name, "Поддержка");
 	free(name);
 	CHECK(imap_select(c, "Поддержка", false, &uv, &ex, &err) == 0);
+	uint32_t *uids = NULL;
+	size_t n = 0;
+	CHECK(imap_search_uids(c, "SUBJECT \"St\xc3\xb6rung\"", &uids, &n, &err) == 0);
+	CHECK_INT(n, 1);
+	free(uids);
 }
 
-/* ID and ENABLE when offered; after "* ENABLED UTF8=ACCEPT" names go as UTF-8. */
+/* ID and ENABLE when offered; after "* ENABLED UTF8=ACCEPT" names and search
+ * strings go as UTF-8, and SEARCH has no CHARSET. */
 TEST(id_and_utf8_accept)
 {
 	static const struct step steps[] = {
@@ -164,7 +170,10 @@ TEST(id_and_utf8_accept)
 		     "A0005 OK x\r\n"),
 		EXPECT("A0006 SELECT \"Поддержка\""),
 		SEND("* 0 EXISTS\r\n* OK [UIDVALIDITY 42] ok\r\nA0006 OK x\r\n"),
-		LOGOUT_STEPS("A0007"), END,
+		/* UTF-8 in a quoted string, and no CHARSET (RFC 6855 section 3) */
+		EXPECT("A0007 UID SEARCH SUBJECT \"St\xc3\xb6rung\""),
+		SEND("* SEARCH 7\r\nA0007 OK x\r\n"),
+		LOGOUT_STEPS("A0008"), END,
 	};
 	session(steps, NULL, 0, utf8_names);
 }
