@@ -365,12 +365,13 @@ dovecot_config() {
 		}
 
 		# the user "oauth" logs in with access tokens of the test token server
-		# (tests/tools/oauth_server.c), checked by introspection; only that
-		# user, so other logins never wait for it
+		# (tests/tools/oauth_server.c), checked by introspection; so do the
+		# users of the Microsoft 365 and Gmail examples (examples/accounts),
+		# run as written; only those users, so other logins never wait for it
 		passdb {
 		  driver = oauth2
 		  args = $DIR/dovecot/oauth2.conf.ext
-		  username_filter = oauth
+		  username_filter = oauth support@contoso.com support@example.com
 		}
 		passdb {
 		  driver = passwd-file
@@ -528,7 +529,7 @@ mail_user() {
 make_mailboxes() {
 	local u
 	mkdir -p "$DIR/mail"
-	for u in support other oauth; do
+	for u in support other oauth support@contoso.com support@example.com; do
 		mkdir -p "$DIR/mail/$u/new" "$DIR/mail/$u/cur" "$DIR/mail/$u/tmp"
 	done
 	if is_root; then
