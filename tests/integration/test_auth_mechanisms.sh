@@ -74,7 +74,8 @@ check_eq "scram, wrong password: EX_UNAVAILABLE" "$rc" 69
 check "scram, wrong password: says the login failed" grep -q "AUTHENTICATE SCRAM-SHA-256" "$TEST_TMP/bad.out"
 check "scram, wrong password: not shown" bash -c '! grep -qF "$1" "$2"' _ "$(cat "$TEST_TMP/badpw")" "$TEST_TMP/bad.out"
 
-# a mechanism this Dovecot does not offer (Debian's build has no NTLM);
+# a mechanism this Dovecot does not offer (Debian's build has no NTLM; NTLM
+# itself logs in to Cyrus in test_cyrus_ntlm.sh);
 # XOAUTH2 and OAUTHBEARER are offered, for the oauth2 passdb (test_oauth.sh)
 for mech in ntlm; do
 	with_auth "$TEST_TMP/$mech.yaml" "$mech"

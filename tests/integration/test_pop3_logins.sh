@@ -105,7 +105,7 @@ check_eq "scram, wrong password: EX_UNAVAILABLE" "$rc" 69
 check "scram, wrong password: says the login was refused" \
 	grep -q 'login as .support. (AUTH SCRAM-SHA-256) refused' "$TEST_TMP/bad.log"
 check "scram, wrong password: not shown" bash -c '! grep -qF "$1" "$2"' _ "$(cat "$TEST_TMP/badpw")" "$TEST_TMP/bad.log"
-# Debian's Dovecot has no NTLM
+# Debian's Dovecot has no NTLM (NTLM itself: test_cyrus_ntlm.sh, against Cyrus)
 for mech in ntlm; do
 	with_auth "$TEST_TMP/$mech.yaml" "$mech"
 	run_job "$mech" "$TEST_TMP/$mech.yaml"
