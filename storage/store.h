@@ -197,6 +197,15 @@ int store_job_run_finish(struct store *store, int64_t id, const struct run_count
 			 const char *status, const char *error, struct err *err);
 
 /*
+ * Deletes up to `limit` finished runs older than keep_s seconds that fetched
+ * nothing, are referenced by no processed message and are not their job's
+ * newest run (migration 0008 says why); *deleted_r says how many. Callers
+ * repeat while *deleted_r == limit. Safe to run from several daemons at once.
+ */
+int store_job_runs_prune(struct store *store, uint64_t keep_s, unsigned limit,
+			 unsigned *deleted_r, struct err *err);
+
+/*
  * Who runs job runs on this connection (a daemon's worker): store_job_run_start
  * writes it into each job_runs row, with the schedule slot, and links the run
  * to the job's lease (job_leases.run_id) when this daemon holds it. Strings

@@ -1,5 +1,5 @@
 /*
- * Job runs, the processed UIDs and source keys a fetcher skips, and
+ * Job runs (and pruning the old empty ones), the processed UIDs and source keys a fetcher skips, and
  * UIDVALIDITY tracking per mailbox. Small statements, each its own round
  * trip; none of them is on the per-message path.
  */
@@ -82,6 +82,27 @@ int store_job_run_finish(struct store *store, int64_t id, const struct run_count
 	if (strcmp(PQcmdTuples(res), "1") != 0)
 		rc = err_set(err, ERR_FATAL, "finish job run: job run %" PRId64 " not found", id);
 	PQclear(res);
+	return rc;
+}
+
+int store_job_runs_prune(struct store *store, uint64_t keep_s, unsigned limit,
+			 unsigned *deleted_r, struct err *err)
+{
+	char keep[24], lim[16];
+	*deleted_r = 0;
+	snprintf(keep, sizeof(keep), "%" PRIu64, keep_s);
+	snprintf(lim, sizeof(lim), "%u", limit ? limit : 1);
+	const char *params[2] = { keep, lim };
+	PGresult *res;
+	if (store_exec(store, "SELECT m2t_prune_job_runs(make_interval(secs => $1::bigint), $2)",
+		       2, params, PGRES_TUPLES_OK, &res, "prune job runs", err) < 0)
+		return -1;
+	int64_t n = 0;
+	int rc = PQntuples(res) == 1 ? store_get_i64(res, 0, 0, &n, err)
+				     : err_set(err, ERR_FATAL, "prune job runs: no count returned");
+	PQclear(res);
+	if (rc == 0)
+		*deleted_r = n < 0 ? 0 : (unsigned)n;
 	return rc;
 }
 

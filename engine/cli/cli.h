@@ -4,9 +4,10 @@
 
 #include "engine/config/config.h"
 #include "engine/util/err.h"
+#include "engine/util/version.h"
 #include "storage/store.h"
 
-#define CLI_VERSION "0.1.0"
+#define CLI_VERSION M2T_VERSION
 #define CLI_DEFAULT_CONFIG "/etc/mail2ticket/mail2ticket.yaml"
 
 struct cli_opts {

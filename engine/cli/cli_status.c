@@ -40,6 +40,15 @@ static struct next_run next_of(const struct config_job *job, const struct store_
 	return n;
 }
 
+/* The last run ended with a fatal error (configuration or a bug): the daemon
+ * that ran it does not run the job again until a reload or restart, so the
+ * "due now" the lease row says (a retry of 0 ms) is not what will happen. */
+static bool stopped_by_fatal(const struct store_job_status *s)
+{
+	return !s->lease.held && s->has_run && strcmp(s->run_status, "failed") == 0 &&
+	       strcmp(s->run_error_class, "fatal") == 0;
+}
+
 static const char *iso(const struct tz *tz, int64_t t, char *out, size_t outlen)
 {
 	if (t <= 0 || tz_format_iso(tz, (time_t)t, out, outlen) < 0)
@@ -66,6 +75,9 @@ static void print_text(FILE *out, const struct config_job *job, const struct sto
 		cron_describe(job->cron, b, sizeof(b)), tz_name(tz));
 	if (s->lease.held)
 		fprintf(out, "  next run     running now\n");
+	else if (stopped_by_fatal(s))
+		fprintf(out, "  next run     stopped by a fatal error: not run again by the daemon that "
+			"ran it until its configuration is reloaded (SIGHUP) or it restarts\n");
 	else if (n.state == 1)
 		fprintf(out, "  next run     now (due%s)\n", s->lease.retry_at ? ": retry" : "");
 	else if (n.state == 0)
@@ -135,6 +147,7 @@ static void json_job(struct buf *b, const struct tz *utc, const struct config_jo
 	json_time(b, utc, s->lease.retry_at);
 	buf_adds(b, ",\"last_slot\":");
 	json_time(b, utc, s->lease.last_slot);
+	buf_addf(b, ",\"stopped_by_fatal_error\":%s", stopped_by_fatal(s) ? "true" : "false");
 	buf_addf(b, ",\"failures\":%u,\"last_success\":", s->lease.failures);
 	json_time(b, utc, s->lease.last_success_at);
 	buf_adds(b, ",\"holder\":");

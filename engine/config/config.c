@@ -17,7 +17,7 @@
 
 static const char *const top_keys[] = {"database", "log_level", "log_format", "metrics_listen",
 				       "accounts", "jobs", NULL};
-static const char *const database_keys[] = {"url", "url_env", NULL};
+static const char *const database_keys[] = {"url", "url_env", "job_runs_retention", NULL};
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
 static const char *const log_formats[] = {"kv", "json", NULL};
 
@@ -100,6 +100,18 @@ static int database_parse(struct config *cfg, const struct yaml_tree_node *db, s
 		cfg->database_url = xstrdup(v);
 	}
 	config_url_add_secrets(cfg->database_url);
+	cfg->job_runs_retention_s = CONFIG_JOB_RUNS_RETENTION_S;
+	const struct yaml_tree_node *keep = yaml_tree_get(db, "job_runs_retention");
+	uint64_t ms;
+	if (keep) {
+		/* "0" keeps every run; else at least a day, so `status` and --once
+		 * never lose the runs they reason about */
+		if (yaml_tree_read_duration_ms(keep, 0, 3650ULL * 86400000, &ms, err) < 0)
+			return -1;
+		if (ms != 0 && ms < 86400000)
+			return yaml_tree_error(err, keep, "must be at least 1d (or 0 to keep every run)");
+		cfg->job_runs_retention_s = ms / 1000;
+	}
 	return 0;
 }
 

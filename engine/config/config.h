@@ -202,10 +202,15 @@ struct config_job {
 	unsigned line;
 };
 
+/* database.job_runs_retention by default: 30 days */
+#define CONFIG_JOB_RUNS_RETENTION_S (30ULL * 86400)
+
 struct config {
 	char *path;
 	char *database_url;     /* resolved from url or url_env */
 	char *database_url_env; /* the variable's name; NULL when url: was given */
+	uint64_t job_runs_retention_s; /* database.job_runs_retention: the daemon deletes
+				 * older runs that fetched nothing; 0 = never */
 	struct config_account *accounts;
 	size_t naccounts;
 	struct config_job *jobs;

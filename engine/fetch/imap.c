@@ -16,13 +16,12 @@
 
 #include "engine/fetch/imap_int.h"
 #include "engine/util/log.h"
+#include "engine/util/version.h"
 #include "engine/util/xalloc.h"
 
 #define IMAP_DEFAULT_MAX_LINE (64 * 1024)
 #define IMAP_DEFAULT_MAX_LITERAL ((uint64_t)64 * 1024 * 1024)
 #define IMAP_LOGOUT_TIMEOUT_MS 5000
-/* sent with ID; the same as CLI_VERSION (engine/cli/cli.h) */
-#define IMAP_ID_VERSION "0.1.0"
 
 static int read_greeting(struct imap_client *c, const struct config_account *acc,
 			 struct err *err)
@@ -124,7 +123,7 @@ static int session_extras(struct imap_client *c, struct err *err)
 	const struct imap_response *t;
 	char text[256];
 	if (imap_has_capability(c, "ID")) {
-		imap_cmd_begin(c, "ID (\"name\" \"mail2ticket\" \"version\" \"" IMAP_ID_VERSION
+		imap_cmd_begin(c, "ID (\"name\" \"mail2ticket\" \"version\" \"" M2T_VERSION
 			       "\")");
 		if (imap_cmd_run(c, NULL, NULL, &t, err) < 0)
 			return -1;

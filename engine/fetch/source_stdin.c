@@ -101,6 +101,7 @@ int source_stdin_open(int fd, uint64_t max_message, struct source **src_r, struc
 {
 	struct stdin_source *s = xcalloc(1, sizeof(*s));
 	struct digest_sha256 *d = NULL;
+	bool cr = false;           /* the hash takes line ends as CRLF, as mime_parse does */
 	char *chunk = xmalloc(STDIN_CHUNK);
 	s->base.ops = &stdin_ops;
 	s->base.mode = SOURCE_READ_WRITE;
@@ -127,10 +128,10 @@ int source_stdin_open(int fd, uint64_t max_message, struct source **src_r, struc
 			/* past the limit: from here on only its hash is kept */
 			s->oversized = true;
 			d = digest_sha256_new();
-			digest_sha256_update(d, s->raw.data ? s->raw.data : "", s->raw.len);
+			digest_sha256_update_crlf(d, s->raw.data ? s->raw.data : "", s->raw.len, &cr);
 			buf_release(&s->raw);
 		}
-		digest_sha256_update(d, chunk, (size_t)n);
+		digest_sha256_update_crlf(d, chunk, (size_t)n, &cr);
 	}
 	if (d)
 		digest_sha256_final_hex(&d, s->sha256);

@@ -163,7 +163,7 @@ static int process_message(void *ud, uint32_t uid, const char *raw, size_t len, 
 	if (mime_parse(raw, len, &st->mopt, st->arena, &msg, &merr) < 0) {
 		if (merr.cls != ERR_MESSAGE)
 			goto fail;
-		mime_sha256_hex(raw, len, sha);
+		mime_raw_sha256_hex(raw, len, sha);
 		item_badmail(item, NULL, sha, merr.msg);
 	} else if (preprocess_run(st->pp, msg, st->arena, &pre, &merr) < 0 ||
 		   rules_decide(&st->env, msg, &pre, st->arena, &plan, NULL, &merr) < 0) {

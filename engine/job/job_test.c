@@ -181,7 +181,7 @@ static int test_message(struct test_state *st, uint32_t id, const char *raw, siz
 	if (mime_parse(raw, len, &st->mopt, st->arena, &msg, &merr) < 0) {
 		if (merr.cls != ERR_MESSAGE)
 			goto fail;
-		mime_sha256_hex(raw, len, sha);
+		mime_raw_sha256_hex(raw, len, sha);
 		item.sha256 = sha;
 		m.failure = arena_strdup(st->arena, merr.msg);
 	} else {

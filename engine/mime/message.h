@@ -96,7 +96,7 @@ struct message {
 	struct header *headers;    /* every top-level header (Content-* included), in order */
 	size_t nheaders;
 	size_t raw_size;
-	char raw_sha256[65];       /* hex of the raw bytes */
+	char raw_sha256[65];       /* mime_raw_sha256_hex of the raw bytes */
 	bool truncated;            /* a text (body, HTML, attached message) was cut at
 				      max_text_bytes */
 
@@ -192,5 +192,11 @@ const char *message_header(const struct message *msg, const char *name);
 
 /* Hex sha256 of bytes, into out[65]. */
 void mime_sha256_hex(const void *data, size_t len, char out[65]);
+/*
+ * Hex sha256 of a raw mail in its canonical form (every bare LF as CRLF):
+ * the identity hash (with the Message-ID), the same for a mail whether an
+ * IMAP server (CRLF), a Maildir file or an MTA pipe (LF) handed it over.
+ */
+void mime_raw_sha256_hex(const void *raw, size_t len, char out[65]);
 
 #endif

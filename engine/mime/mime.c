@@ -98,6 +98,14 @@ void mime_sha256_hex(const void *data, size_t len, char out[65])
 	digest_sha256_hex(data, len, out);
 }
 
+void mime_raw_sha256_hex(const void *raw, size_t len, char out[65])
+{
+	struct digest_sha256 *d = digest_sha256_new();
+	bool cr = false;
+	digest_sha256_update_crlf(d, raw, len, &cr);
+	digest_sha256_final_hex(&d, out);
+}
+
 const char *message_header(const struct message *msg, const char *name)
 {
 	for (size_t i = 0; i < msg->nheaders; i++)
@@ -230,7 +238,7 @@ int mime_parse(const char *raw, size_t len, const struct mime_options *opt,
 		goto out;
 	}
 	msg->raw_size = len;
-	mime_sha256_hex(raw, len, msg->raw_sha256);
+	mime_raw_sha256_hex(raw, len, msg->raw_sha256);
 	header_envelope(arena, po, m, msg);
 
 	if (walk_parts(body, &wk) < 0)

@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine/util/xalloc.h"
 
@@ -59,6 +60,23 @@ void digest_sha256_update(struct digest_sha256 *d, const void *data, size_t len)
 {
 	if (!EVP_DigestUpdate(d->ctx, data, len))
 		abort();
+}
+
+void digest_sha256_update_crlf(struct digest_sha256 *d, const void *data, size_t len,
+			       bool *last_cr)
+{
+	const char *p = data, *end = p + len, *from = p;
+	for (const char *lf; (lf = memchr(p, '\n', (size_t)(end - p))) != NULL; p = lf + 1) {
+		bool cr = lf > from ? lf[-1] == '\r' : *last_cr;
+		if (cr)
+			continue;
+		digest_sha256_update(d, from, (size_t)(lf - from));
+		digest_sha256_update(d, "\r\n", 2);
+		from = lf + 1;
+	}
+	digest_sha256_update(d, from, (size_t)(end - from));
+	if (len)
+		*last_cr = ((const char *)data)[len - 1] == '\r';
 }
 
 void digest_sha256_final_hex(struct digest_sha256 **dp, char out[65])

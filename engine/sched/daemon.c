@@ -516,6 +516,9 @@ static void reload(struct daemon *d)
 	}
 	apply_log_settings(d, cfg);
 	const struct config *old = d->conf->cfg;
+	pthread_mutex_lock(&d->lock);
+	d->runs_keep_s = cfg->job_runs_retention_s;
+	pthread_mutex_unlock(&d->lock);
 	if (strcmp(cfg->database_url, old->database_url) != 0) {
 		pthread_mutex_lock(&d->lock);
 		free(d->db_url);
@@ -648,6 +651,7 @@ int daemon_run(const struct daemon_opts *o, struct config *cfg, enum err_class *
 	d->idle_opts.poll_ms = env_duration_ms("M2T_IDLE_POLL", IMAP_IDLE_POLL_DEFAULT_MS, 10);
 	d->idle_opts.answer_ms = env_duration_ms("M2T_IDLE_ANSWER", IMAP_IDLE_ANSWER_DEFAULT_MS, 10);
 	d->idle_backoff_max_ms = env_duration_ms("M2T_IDLE_BACKOFF_MAX", 5 * 60000, 1000);
+	d->prune_every_ms = env_duration_ms("M2T_RUNS_PRUNE_EVERY", 3600000, 1000);
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->cond, NULL);
 	pthread_mutex_init(&d->rlock, NULL);
@@ -655,6 +659,7 @@ int daemon_run(const struct daemon_opts *o, struct config *cfg, enum err_class *
 	d->conf->cfg = cfg;
 	d->conf->refs = 1;
 	d->db_url = xstrdup(cfg->database_url);
+	d->runs_keep_s = cfg->job_runs_retention_s;
 	d->evfd = -1;
 
 	/* every thread started below inherits the mask: signals reach only the signalfd */

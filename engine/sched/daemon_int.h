@@ -135,6 +135,8 @@ struct daemon {
 	bool quit;                /* workers exit once the queue is empty */
 	char *db_url;             /* guarded by lock; a reload may change it */
 	unsigned db_gen;          /* bumped with db_url */
+	uint64_t runs_keep_s;     /* guarded by lock: database.job_runs_retention */
+	uint64_t prune_every_ms;  /* how often the keeper prunes job_runs */
 
 	/* results back to the main thread */
 	pthread_mutex_t rlock;

@@ -7,7 +7,14 @@
  * processing is idempotent by identity but double work is waste. A lease
  * that could not be renewed for two thirds of the TTL (database unreachable)
  * is given up the same way, before another daemon may take it over.
+ *
+ * The keeper also prunes old job runs that did nothing (migration 0008), once
+ * a minute after the start and then every hour, in small batches so no
+ * statement holds many row locks for long. The next heartbeat waits
+ * meanwhile, so a pass stops after a sixth of the lease TTL and goes on at
+ * the next beat: a lease is never left unrenewed for long by pruning.
  */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -31,7 +38,14 @@ struct keeper {
 	size_t n, cap;
 	struct store *store;
 	unsigned gen;
+	double next_prune;       /* monotonic seconds */
 };
+
+/* A batch of job_runs deletions, and the most one pass does (1M rows; a
+ * pass also stops at its time bound): a backlog shrinks over a few passes. */
+#define PRUNE_BATCH 5000
+#define PRUNE_MAX_BATCHES 200
+#define PRUNE_FIRST_S 60.0
 
 static double mono_now(void)
 {
@@ -83,6 +97,36 @@ static void give_up(struct djob *job, const char *why)
 	log_ctx_set(NULL, NULL);
 }
 
+/* Deletes old empty job runs, if it is time; errors are logged, not fatal. */
+static void prune_runs(struct keeper *k, double now)
+{
+	struct daemon *d = k->d;
+	if (now < k->next_prune)
+		return;
+	double stop_at = now + (double)d->ttl_ms / 6000.0;
+	k->next_prune = now + (double)d->prune_every_ms / 1000.0;
+	pthread_mutex_lock(&d->lock);
+	uint64_t keep_s = d->runs_keep_s;
+	pthread_mutex_unlock(&d->lock);
+	if (keep_s == 0)
+		return;
+	unsigned total = 0, n = PRUNE_BATCH;
+	struct err err = {0};
+	for (unsigned i = 0; i < PRUNE_MAX_BATCHES && n == PRUNE_BATCH; i++) {
+		if (mono_now() > stop_at) {
+			k->next_prune = now;  /* more to do: again at the next beat */
+			break;
+		}
+		if (store_job_runs_prune(k->store, keep_s, PRUNE_BATCH, &n, &err) < 0) {
+			log_warn("job_runs.prune_failed", "error=\"%s\"", err.msg);
+			break;
+		}
+		total += n;
+	}
+	if (total)
+		log_info("job_runs.pruned", "count=%u older_than_s=%" PRIu64, total, keep_s);
+}
+
 /* One heartbeat: renew what is kept; give up what is lost or unconfirmed. */
 static void beat(struct keeper *k)
 {
@@ -127,6 +171,8 @@ static void beat(struct keeper *k)
 		free(os);
 	}
 	double now = mono_now();
+	if (rc == 0)
+		prune_runs(k, now);
 	metrics_database(d->metrics, rc == 0, time(NULL));
 	if (rc < 0) {
 		log_warn("lease.renew_failed", "error=\"%s\"", err.msg);
@@ -184,6 +230,8 @@ int keeper_start(struct daemon *d, struct keeper **k_r, struct err *err)
 	struct keeper *k = xcalloc(1, sizeof(*k));
 	pthread_condattr_t ca;
 	k->d = d;
+	k->next_prune = mono_now() + ((double)d->prune_every_ms / 1000.0 < PRUNE_FIRST_S
+				      ? (double)d->prune_every_ms / 1000.0 : PRUNE_FIRST_S);
 	pthread_mutex_init(&k->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

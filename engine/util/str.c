@@ -74,7 +74,7 @@ int str_parse_duration_ms(const char *s, uint64_t *ms_r)
 {
 	static const struct unit units[] = {
 		{"", 1000}, {"ms", 1}, {"s", 1000}, {"sec", 1000},
-		{"m", 60000}, {"min", 60000}, {"h", 3600000},
+		{"m", 60000}, {"min", 60000}, {"h", 3600000}, {"d", 86400000},
 		{NULL, 0},
 	};
 	return parse_with_units(s, units, ms_r);

@@ -80,7 +80,7 @@ check "status: the zone of a job" grep -q '^  schedule     @every 1s (every 1s),
 
 json=$("$M2T_BIN" -c "$conf" status --json)
 check "status --json: one object with the jobs" grep -q '^{"jobs":\[{"name":"yearly","account":"support","mailbox":"INBOX","schedule":"0 0 1 1 \*",' <<<"$json"
-check "status --json: the failing job" grep -q '"name":"broken",.*"failures":1,.*"last_run":{"id":[0-9]*,"status":"failed",.*"error_class":"source","daemon":{"host":' <<<"$json"
+check "status --json: the failing job" grep -q '"name":"broken",.*"stopped_by_fatal_error":false,"failures":1,.*"last_run":{"id":[0-9]*,"status":"failed",.*"error_class":"source","daemon":{"host":' <<<"$json"
 check "status --json: counts of the last run" grep -q '"fetched":2,"tickets":2,"appended":0,"ignored":0,"badmail":0,"already_done":0,"bytes":[0-9]*,"error":null,"error_class":null' <<<"$json"
 check "status --json: times with offsets" grep -q '"last_success":"[0-9-]*T[0-9:]*+00:00"' <<<"$json"
 

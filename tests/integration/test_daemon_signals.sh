@@ -87,6 +87,10 @@ deliver "$TEST_TMP/plain10.eml"
 check "a fatal error disables the job" wait_until 20 log_has "event=job.disabled job=support-inbox class=fatal"
 check "metrics show it disabled" wait_until 10 \
 	sh -c "curl -s --max-time 5 http://127.0.0.1:$port/metrics | grep -qx 'mail2ticket_job_disabled{job=\"support-inbox\"} 1'"
+st=$("$M2T_BIN" -c "$conf" status)
+check "status says a fatal error stopped it" grep -q "next run     stopped by a fatal error" <<<"$st"
+check "status --json too" grep -q '"name":"support-inbox",.*"stopped_by_fatal_error":true' \
+	<<<"$("$M2T_BIN" -c "$conf" status --json)"
 psql_q "alter table mailbox_state_away rename to mailbox_state" >/dev/null
 sleep 2
 check_eq "a disabled job stays disabled" "$(count_inbox)" 1

@@ -124,8 +124,10 @@ check "json: --limit 2 takes two, leaves two" jq_ok "$TEST_TMP/limit.json" \
 	'd["summary"]["taken"]==2 and d["summary"]["left"]==2 and len(d["messages"])==2'
 
 # ---------------------------------------------------------------- --file
-# as the IMAP server hands it out (CRLF): the same sha256 as the mail run for real
-sed 's/$/\r/' "$MAIL/plain.eml" >"$TEST_TMP/plain.eml"
+# saved with LF line ends, while the IMAP server hands it out with CRLF: the
+# identity hash takes both as CRLF, so the mail run for real is recognised
+cp "$MAIL/plain.eml" "$TEST_TMP/plain.eml"
+check_eq "the saved mail has bare LF line ends" "$(tr -cd '\r' <"$TEST_TMP/plain.eml" | wc -c)" 0
 out=$("$M2T_BIN" -c "$conf" test-job support-inbox --json --file "$TEST_TMP/plain.eml" "$TEST_TMP/hostile.eml" 2>>"$TEST_TMP/tj.err") && rc=0 || rc=$?
 check_eq "--file exits 0" "$rc" 0
 printf '%s' "$out" >"$TEST_TMP/files.json"

@@ -133,6 +133,7 @@ static const char full_config[] =
 	"# full example\n"
 	"database:\n"
 	"  url: \"" DB_URL "\"\n"
+	"  job_runs_retention: 7d\n"
 	"log_level: debug\n"
 	"accounts:\n"
 	"  support:\n"
@@ -222,6 +223,7 @@ TEST(minimal_config_gets_every_default)
 	CHECK_STR(cfg->path, g_cfg);
 	CHECK_STR(cfg->database_url, DB_URL);
 	CHECK_STR(cfg->database_url_env, "M2T_TEST_DB");
+	CHECK(cfg->job_runs_retention_s == 30 * 86400);
 	CHECK(cfg->log_level == NULL);
 	CHECK_INT(cfg->naccounts, 1);
 	struct config_account *a = &cfg->accounts[0];
@@ -283,6 +285,7 @@ TEST(full_config_reads_every_key)
 	}
 	CHECK_STR(cfg->database_url, DB_URL);
 	CHECK(cfg->database_url_env == NULL);
+	CHECK(cfg->job_runs_retention_s == 7 * 86400);
 	CHECK_STR(cfg->log_level, "debug");
 	CHECK_INT(cfg->naccounts, 2);
 	struct config_account *a = &cfg->accounts[0];
@@ -635,6 +638,11 @@ TEST(bad_configs_name_position_and_key)
 		/* environment and files */
 		{"database:\n  url_env: M2T_TEST_UNSET\n" BASE_ACCOUNT BASE_JOB,
 		 ":2:12: database.url_env: environment variable \"M2T_TEST_UNSET\" is not set"},
+		{BASE_DB "  job_runs_retention: 12h\n" BASE_ACCOUNT BASE_JOB,
+		 ":3:23: database.job_runs_retention: must be at least 1d (or 0 to keep every run)"},
+		{BASE_DB "  job_runs_retention: soon\n" BASE_ACCOUNT BASE_JOB,
+		 ":3:23: database.job_runs_retention: expected a duration such as 30s, 500ms, 5m or "
+		 "1h, got \"soon\""},
 		{"database:\n  url_env: M2T_TEST_EMPTY\n" BASE_ACCOUNT BASE_JOB,
 		 ":2:12: database.url_env: environment variable \"M2T_TEST_EMPTY\" is empty"},
 		{BASE_DB "accounts:\n  support:\n    protocol: imap\n    host: h\n    username: u\n"

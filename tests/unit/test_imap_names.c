@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include "engine/util/log.h"
+#include "engine/util/version.h"
 #include "tests/unit/imap_script.h"
 
 #define PODD "&BB8EPgQ0BDQENQRABDYEOgQw-"   /* Поддержка */
@@ -158,7 +159,7 @@ TEST(id_and_utf8_accept)
 {
 	static const struct step steps[] = {
 		LOGIN_STEPS("ID ENABLE UTF8=ACCEPT"),
-		EXPECT("A0002 ID (\"name\" \"mail2ticket\" \"version\" \"0.1.0\")"),
+		EXPECT("A0002 ID (\"name\" \"mail2ticket\" \"version\" \"" M2T_VERSION "\")"),
 		SEND("* ID (\"name\" \"Dovecot\")\r\nA0002 OK ID done\r\n"),
 		EXPECT("A0003 ENABLE UTF8=ACCEPT"),
 		SEND("* ENABLED UTF8=ACCEPT\r\nA0003 OK enabled\r\n"),
@@ -191,7 +192,7 @@ TEST(enable_not_confirmed_keeps_utf7)
 {
 	static const struct step steps[] = {
 		LOGIN_STEPS("ID ENABLE UTF8=ACCEPT"),
-		EXPECT("A0002 ID (\"name\" \"mail2ticket\" \"version\" \"0.1.0\")"),
+		EXPECT("A0002 ID (\"name\" \"mail2ticket\" \"version\" \"" M2T_VERSION "\")"),
 		SEND("A0002 BAD what\r\n"),
 		EXPECT("A0003 ENABLE UTF8=ACCEPT"), SEND("A0003 OK nothing enabled\r\n"),
 		EXPECT("A0004 SELECT \"" PODD "\""),

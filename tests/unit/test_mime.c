@@ -10,6 +10,7 @@
 
 #include "engine/mime/message.h"
 #include "engine/mime/mime_internal.h"
+#include "engine/net/digest.h"
 #include "engine/util/buf.h"
 #include "tests/unit/mail_load.h"
 #include "tests/unit/test.h"
@@ -72,6 +73,45 @@ TEST(sha256_hex)
 	CHECK_STR(h, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 
+/* The identity hash takes line ends as CRLF: a mail saved with LF, or with
+ * both, hashes as the CRLF copy an IMAP server hands out, in any chunking. */
+TEST(raw_sha256_is_the_crlf_form)
+{
+	static const char crlf[] = "Subject: x\r\n\r\nline\r\n\r\nend\r\n";
+	static const char lf[] = "Subject: x\n\nline\n\nend\n";
+	static const char mixed[] = "Subject: x\r\n\nline\n\r\nend\r\n";
+	char want[65], h[65];
+	mime_sha256_hex(crlf, strlen(crlf), want);
+	mime_raw_sha256_hex(crlf, strlen(crlf), h);
+	CHECK_STR(h, want);
+	mime_raw_sha256_hex(lf, strlen(lf), h);
+	CHECK_STR(h, want);
+	mime_raw_sha256_hex(mixed, strlen(mixed), h);
+	CHECK_STR(h, want);
+	/* one byte at a time: a CR and its LF in different chunks stay one CRLF */
+	struct digest_sha256 *d = digest_sha256_new();
+	bool cr = false;
+	for (size_t i = 0; mixed[i]; i++)
+		digest_sha256_update_crlf(d, &mixed[i], 1, &cr);
+	digest_sha256_final_hex(&d, h);
+	CHECK_STR(h, want);
+	/* a lone CR is not a line end: kept as it is */
+	mime_raw_sha256_hex("a\rb", 3, h);
+	mime_sha256_hex("a\rb", 3, want);
+	CHECK_STR(h, want);
+	/* a parsed LF mail carries the hash of its CRLF form */
+	struct arena *a = arena_new();
+	struct message *m = NULL;
+	struct err err = {0};
+	struct mime_limits lim;
+	mime_limits_default(&lim);
+	CHECK_INT(parse_lim(lf, strlen(lf), &lim, a, &m, &err), 0);
+	mime_sha256_hex(crlf, strlen(crlf), want);
+	if (m)
+		CHECK_STR(m->raw_sha256, want);
+	arena_free(&a);
+}
+
 TEST(alternative_text_and_html)
 {
 	struct parsed p;
@@ -126,7 +166,7 @@ TEST(alternative_text_and_html)
 		CHECK(message_header(m, "X-Absent") == NULL);
 		CHECK_INT(m->raw_size, strlen(p.raw));
 		char h[65];
-		mime_sha256_hex(p.raw, m->raw_size, h);
+		mime_raw_sha256_hex(p.raw, m->raw_size, h);
 		CHECK_STR(m->raw_sha256, h);
 		CHECK(!m->truncated);
 	}
@@ -701,6 +741,7 @@ int main(void)
 	mime_global_init();
 	RUN(limits_default);
 	RUN(sha256_hex);
+	RUN(raw_sha256_is_the_crlf_form);
 	RUN(alternative_text_and_html);
 	RUN(html_only_becomes_text);
 	RUN(rfc2231_filenames);
