@@ -64,6 +64,19 @@ static void apply_log_settings(const struct daemon *d, const struct config *cfg)
 		log_set_format((enum log_format)fmt);
 }
 
+/* The pool's size: --workers and --max-workers, else the configuration's,
+ * else the defaults; a maximum below the minimum is raised to it. */
+static void pool_limits(const struct daemon *d, const struct config *cfg, unsigned *min_r,
+			unsigned *max_r)
+{
+	unsigned min = d->opts.workers ? d->opts.workers
+		     : cfg->workers ? cfg->workers : DAEMON_WORKERS_DEFAULT;
+	unsigned max = d->opts.max_workers ? d->opts.max_workers
+		     : cfg->max_workers ? cfg->max_workers : DAEMON_MAX_WORKERS_DEFAULT;
+	*min_r = min;
+	*max_r = max < min ? min : max;
+}
+
 static void note_failure(struct daemon *d, enum err_class cls)
 {
 	if (cls > d->worst)
@@ -72,9 +85,39 @@ static void note_failure(struct daemon *d, enum err_class cls)
 
 /* ---- dispatch ------------------------------------------------------------ */
 
+/*
+ * The account's turn: its jobs have at most max_concurrent_runs tasks out
+ * at once, so that a dead server holds that many workers at most. False
+ * when none is left: the job is held (its next pass comes with a result).
+ */
+static bool account_turn(struct djob *j)
+{
+	unsigned lim = j->cfg->account->max_concurrent_runs;
+	if (lim && j->acct->inflight >= lim) {
+		j->held = true;
+		return false;
+	}
+	return true;
+}
+
+/* A task of j takes one of its account's runs; the result gives it back. */
+static void account_take(struct djob *j, struct dtask *t)
+{
+	t->acct = j->acct;
+	j->acct->inflight++;
+}
+
+static void account_give(struct dtask *t)
+{
+	if (t->acct && t->acct->inflight)
+		t->acct->inflight--;
+	t->acct = NULL;
+}
+
 static void dispatch_one(struct daemon *d, struct djob *j, time_t slot, bool force)
 {
 	struct dtask t = { .job = j, .cfg = j->cfg, .conf = d->conf, .slot = slot, .force = force };
+	account_take(j, &t);
 	d->conf->refs++;
 	j->running = true;
 	j->next = 0;
@@ -100,6 +143,8 @@ static void push_idle_task(struct daemon *d, struct djob *j, enum dtask_kind kin
 {
 	struct dtask t = { .job = j, .cfg = j->cfg, .conf = d->conf, .slot = now, .kind = kind,
 			   .claim = claim };
+	if (kind != TASK_IDLE_RELEASE)   /* giving a lease back is the database's work */
+		account_take(j, &t);
 	d->conf->refs++;
 	j->running = true;
 	j->next = 0;
@@ -162,6 +207,8 @@ static void dispatch_idle(struct daemon *d, struct djob *j, time_t now)
 		return;
 	}
 	if (j->next > now)
+		return;
+	if ((!j->lease_held || !j->idle_id || j->mail_pending) && !account_turn(j))
 		return;
 	if (!j->lease_held)
 		push_idle_task(d, j, TASK_IDLE_OPEN, true, now);
@@ -268,6 +315,7 @@ static void dispatch(struct daemon *d, time_t now)
 	for (size_t i = 0; i < d->njobs; i++) {
 		struct djob *j = d->jobs[i];
 		time_t slot, next;
+		j->held = false;   /* this pass says again */
 		if (j->running || j->disabled || j->removed || j->once_done)
 			continue;
 		if (!d->opts.once && (is_idle(j) || j->lease_held)) {
@@ -278,13 +326,15 @@ static void dispatch(struct daemon *d, time_t now)
 			continue;
 		}
 		if (d->opts.once) {
+			if (!account_turn(j))
+				continue;
 			j->once_done = true;
 			if (d->opts.all || cron_kind(j->cfg->cron) == CRON_IDLE) {
 				/* a one-shot pass cannot wait for push: idle jobs run too */
 				dispatch_one(d, j, now, d->opts.all);
 				continue;
 			}
-		} else if (j->next > now) {
+		} else if (j->next > now || !account_turn(j)) {
 			continue;
 		}
 		/* what is not known yet (first pass, new job) is claimed as if never
@@ -305,6 +355,9 @@ static void dispatch(struct daemon *d, time_t now)
 			}
 		}
 	}
+	d->nheld = 0;
+	for (size_t i = 0; i < d->njobs; i++)
+		d->nheld += d->jobs[i]->held;
 }
 
 static bool once_finished(const struct daemon *d)
@@ -417,6 +470,7 @@ static void handle_result(struct daemon *d, struct dresult *r, time_t now)
 	struct djob *j = r->task.job;
 	j->running = false;
 	d->running--;
+	account_give(&r->task);
 	log_ctx_set(j->name, NULL);
 	if (r->task.kind != TASK_RUN) {
 		idle_result(d, j, r, now);
@@ -466,7 +520,6 @@ static void drain_results(struct daemon *d)
 	free(rs);
 	drain_idle_events(d, now);
 	djobs_sweep(d);
-	metrics_set_busy(d->metrics, (unsigned)d->running);
 }
 
 /* ---- signals ------------------------------------------------------------- */
@@ -487,6 +540,7 @@ static void begin_stop(struct daemon *d, const char *why)
 		d->qlen--;
 		t.job->running = false;
 		d->running--;
+		account_give(&t);
 		dconf_unref(d, &t.conf);
 	}
 	pthread_mutex_unlock(&d->lock);
@@ -516,6 +570,16 @@ static void reload(struct daemon *d)
 	}
 	apply_log_settings(d, cfg);
 	const struct config *old = d->conf->cfg;
+	unsigned min, max;
+	pool_limits(d, cfg, &min, &max);
+	pthread_mutex_lock(&d->lock);
+	if (min != d->min_workers || max != d->max_workers)
+		log_info("config.workers", "workers=%u max_workers=%u", min, max);
+	d->min_workers = min;
+	d->max_workers = max;
+	/* idle workers look again: beyond the new minimum they linger and go */
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
 	if (strcmp(cfg->database_url, old->database_url) != 0) {
 		pthread_mutex_lock(&d->lock);
 		free(d->db_url);
@@ -565,7 +629,9 @@ static int sleep_ms(const struct daemon *d, time_t now, int64_t cap_ms)
 		return ms < 1000 ? (int)ms : 1000;
 	for (size_t i = 0; i < d->njobs; i++) {
 		const struct djob *j = d->jobs[i];
-		if (j->running || j->disabled || j->removed || j->once_done || j->next == NEVER)
+		/* held: waits for a result of its account's, which wakes the loop */
+		if (j->running || j->disabled || j->removed || j->once_done || j->held ||
+		    j->next == NEVER)
 			continue;
 		/* idling with nothing to do: the idler's events wake the loop */
 		if (!d->opts.once && is_idle(j) && j->lease_held && j->idle_id && !j->mail_pending)
@@ -590,11 +656,15 @@ static int loop(struct daemon *d, int sigfd)
 			sd_notify_send("WATCHDOG=1");
 		if (!d->stopping)
 			dispatch(d, now);
-		metrics_set_busy(d->metrics, (unsigned)d->running);
+		/* while tasks queue, look again soon: a worker may start waiting */
+		int tick = workers_balance(d);
 		if ((d->stopping || once_finished(d)) && d->running == 0)
 			return 0;
 		struct pollfd p[2] = { { .fd = sigfd, .events = POLLIN }, { .fd = d->evfd, .events = POLLIN } };
-		int rc = poll(p, 2, sleep_ms(d, now, cap));
+		int ms = sleep_ms(d, now, cap);
+		if (tick >= 0 && tick < ms)
+			ms = tick;
+		int rc = poll(p, 2, ms);
 		if (rc < 0)
 			continue;  /* EINTR */
 		if (p[0].revents & POLLIN)
@@ -648,12 +718,22 @@ int daemon_run(const struct daemon_opts *o, struct config *cfg, enum err_class *
 	d->idle_opts.poll_ms = env_duration_ms("M2T_IDLE_POLL", IMAP_IDLE_POLL_DEFAULT_MS, 10);
 	d->idle_opts.answer_ms = env_duration_ms("M2T_IDLE_ANSWER", IMAP_IDLE_ANSWER_DEFAULT_MS, 10);
 	d->idle_backoff_max_ms = env_duration_ms("M2T_IDLE_BACKOFF_MAX", 5 * 60000, 1000);
+	d->grace_ms = env_duration_ms("M2T_WORKER_GRACE", 200, 1);
+	d->linger_ms = env_duration_ms("M2T_WORKER_LINGER", 60000, 10);
 	pthread_mutex_init(&d->lock, NULL);
-	pthread_cond_init(&d->cond, NULL);
+	{
+		/* idle extra workers wait with a timeout: on the monotonic clock */
+		pthread_condattr_t ca;
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&d->cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	pthread_mutex_init(&d->rlock, NULL);
 	d->conf = xcalloc(1, sizeof(*d->conf));
 	d->conf->cfg = cfg;
 	d->conf->refs = 1;
+	pool_limits(d, cfg, &d->min_workers, &d->max_workers);
 	d->db_url = xstrdup(cfg->database_url);
 	d->evfd = -1;
 
@@ -671,7 +751,8 @@ int daemon_run(const struct daemon_opts *o, struct config *cfg, enum err_class *
 	/* GMime's global state, once, before any worker parses a mail */
 	mime_global_init();
 	started = true;
-	d->metrics = metrics_new(d->id, d->host, o->version ? o->version : "unknown", o->workers);
+	d->metrics = metrics_new(d->id, d->host, o->version ? o->version : "unknown",
+				 d->min_workers);
 	djobs_init(d);
 	djobs_publish(d);
 	if (cfg->metrics_listen && !o->once &&
@@ -683,16 +764,16 @@ int daemon_run(const struct daemon_opts *o, struct config *cfg, enum err_class *
 		goto out;
 	if (workers_start(d, err) < 0)
 		goto out;
-	log_info("daemon.start", "daemon_id=%s host=%s pid=%d workers=%u jobs=%zu lease_ttl_ms=%" PRIu64
-		 "%s", d->id, d->host, d->pid, o->workers, cfg->njobs, d->ttl_ms,
+	log_info("daemon.start", "daemon_id=%s host=%s pid=%d workers=%u max_workers=%u jobs=%zu "
+		 "lease_ttl_ms=%" PRIu64 "%s", d->id, d->host, d->pid, d->min_workers,
+		 d->max_workers, cfg->njobs, d->ttl_ms,
 		 o->once ? (o->all ? " mode=once-all" : " mode=once") : "");
 	sd_notify_send("READY=1");
 	rc = loop(d, sigfd);
 	log_info("daemon.stopped", "daemon_id=%s", d->id);
 	*worst_r = d->worst;
 out:
-	if (d->threads)
-		workers_stop(d);
+	workers_stop(d);
 	idler_stop(&d->idler);
 	keeper_stop(&d->keeper);
 	http_server_free(&http);
@@ -709,6 +790,7 @@ out:
 		free(d->ievents);
 	}
 	djobs_free(d);
+	daccts_free(d);
 	dconf_unref(d, &d->conf);  /* frees cfg with the last run's reference */
 	metrics_free(&d->metrics);
 	if (started)
