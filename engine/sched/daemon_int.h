@@ -1,8 +1,9 @@
 /*
  * The daemon's parts, shared by daemon.c (the scheduler loop, signals,
  * reload), daemon_jobs.c (the job table and the accounts' shares),
- * daemon_worker.c (the worker pool) and daemon_keeper.c (lease
- * heartbeats); not for use elsewhere.
+ * daemon_push.c (push jobs in the scheduler), daemon_idle.c (the IDLE
+ * event loop), daemon_worker.c (the worker pool) and daemon_keeper.c
+ * (lease heartbeats); not for use elsewhere.
  *
  * Threads and who owns what:
  *   main thread   the scheduler: owns the job table, the configurations and
@@ -210,6 +211,35 @@ void djobs_publish(struct daemon *d);
 /* The share of the account called name (created at first use). */
 struct dacct *dacct_get(struct daemon *d, const char *name);
 void daccts_free(struct daemon *d);
+/* Whether j's account has a run to spare; false marks j held. */
+bool dacct_turn(struct djob *j);
+/* t (a task of j) takes one of its account's runs; dacct_give gives it back. */
+void dacct_take(struct djob *j, struct dtask *t);
+void dacct_give(struct dtask *t);
+/* event=job.retry with the delay, failures in a row, class and reason (cleaned). */
+void djob_log_retry(const struct djob *j, int64_t retry_ms, enum err_class cls, const char *why);
+
+static inline bool djob_is_idle(const struct djob *j)
+{
+	return cron_kind(j->cfg->cron) == CRON_IDLE;
+}
+
+/* The worst failure class seen (--once reports it as its exit code). */
+static inline void daemon_note_failure(struct daemon *d, enum err_class cls)
+{
+	if (cls > d->worst)
+		d->worst = cls;
+}
+
+/* daemon_push.c: push (schedule: idle) in the scheduler, main thread only */
+/* Hands j's next push task to the workers when it has one due. */
+void push_dispatch(struct daemon *d, struct djob *j, time_t now);
+/* Stops idling on j: the connection ends (DONE, LOGOUT) and the lease goes back. */
+void push_end(struct daemon *d, struct djob *j, const char *why, time_t now);
+/* A push task's result. */
+void push_result(struct daemon *d, struct djob *j, struct dresult *r, time_t now);
+/* The idler's events: new mail, or a connection over (reconnect after a backoff). */
+void push_events(struct daemon *d, time_t now);
 
 /* daemon_worker.c */
 /* Starts min_workers threads (more come with workers_balance). */

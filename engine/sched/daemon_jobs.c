@@ -17,6 +17,7 @@
 
 #include "engine/sched/daemon_int.h"
 #include "engine/util/log.h"
+#include "engine/util/str.h"
 #include "engine/util/xalloc.h"
 
 void dconf_unref(struct daemon *d, struct dconf **cp)
@@ -51,6 +52,43 @@ void daccts_free(struct daemon *d)
 	free(d->accts);
 	d->accts = NULL;
 	d->naccts = 0;
+}
+
+/*
+ * The account's turn: its jobs have at most max_concurrent_runs tasks out
+ * at once, so that a dead server holds that many workers at most. False
+ * when none is left: the job is held (its next pass comes with a result).
+ */
+bool dacct_turn(struct djob *j)
+{
+	unsigned lim = j->cfg->account->max_concurrent_runs;
+	if (lim && j->acct->inflight >= lim) {
+		j->held = true;
+		return false;
+	}
+	return true;
+}
+
+/* A task of j takes one of its account's runs; the result gives it back. */
+void dacct_take(struct djob *j, struct dtask *t)
+{
+	t->acct = j->acct;
+	j->acct->inflight++;
+}
+
+void dacct_give(struct dtask *t)
+{
+	if (t->acct && t->acct->inflight)
+		t->acct->inflight--;
+	t->acct = NULL;
+}
+
+void djob_log_retry(const struct djob *j, int64_t retry_ms, enum err_class cls, const char *why)
+{
+	char in[32], clean[300];
+	str_fmt_duration_ms(retry_ms < 0 ? 0 : (uint64_t)retry_ms, in, sizeof(in));
+	log_warn("job.retry", "in=%s failures=%u class=%s reason=\"%s\"", in, j->failures,
+		 err_class_name(cls), log_clean(why, strlen(why), clean, sizeof(clean)));
 }
 
 static struct djob *djob_new(struct daemon *d, const struct config_job *cfg, struct dconf *conf)
