@@ -401,11 +401,16 @@ static void read_signals(struct daemon *d, int sigfd)
 
 /* ---- the loop ------------------------------------------------------------ */
 
-static int sleep_ms(const struct daemon *d, time_t now, int64_t cap_ms)
+static int sleep_ms(const struct daemon *d, int64_t cap_ms)
 {
 	int64_t ms = cap_ms;
 	if (d->stopping)
 		return ms < 1000 ? (int)ms : 1000;
+	/* in milliseconds: counted from whole seconds, a job would start up to
+	 * a second after its time */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	for (size_t i = 0; i < d->njobs; i++) {
 		const struct djob *j = d->jobs[i];
 		/* held: waits for a result of its account's, which wakes the loop */
@@ -415,7 +420,9 @@ static int sleep_ms(const struct daemon *d, time_t now, int64_t cap_ms)
 		/* idling with nothing to do: the idler's events wake the loop */
 		if (!d->opts.once && djob_is_idle(j) && j->lease_held && j->idle_id && !j->mail_pending)
 			continue;
-		int64_t t = j->next <= now ? 0 : ((int64_t)j->next - (int64_t)now) * 1000;
+		int64_t t = (int64_t)j->next * 1000 - now_ms;
+		if (t < 0)
+			t = 0;
 		if (t < ms)
 			ms = t;
 	}
@@ -440,7 +447,7 @@ static int loop(struct daemon *d, int sigfd)
 		if ((d->stopping || once_finished(d)) && d->running == 0)
 			return 0;
 		struct pollfd p[2] = { { .fd = sigfd, .events = POLLIN }, { .fd = d->evfd, .events = POLLIN } };
-		int ms = sleep_ms(d, now, cap);
+		int ms = sleep_ms(d, cap);
 		if (tick >= 0 && tick < ms)
 			ms = tick;
 		int rc = poll(p, 2, ms);
