@@ -11,7 +11,7 @@
 # runs, --workers at a time): compare the phases, not the absolute values.
 #   BENCH_ACCOUNTS=N    accounts (default 100)
 #   BENCH_STALLED="0 1 10"  stalled accounts per phase
-#   BENCH_SECONDS=S     measured window per phase (default 40)
+#   BENCH_SECONDS=S     measured window per phase (default 30)
 #   BENCH_WORKERS=N     --workers (default 4)
 #   BENCH_COMPARE=1     one more phase with the most stalled accounts and the
 #                       pool kept from growing (M2T_WORKER_GRACE=1h): the
@@ -20,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 accounts=${BENCH_ACCOUNTS:-100}
 phases=${BENCH_STALLED:-0 1 10}
-secs=${BENCH_SECONDS:-40}
+secs=${BENCH_SECONDS:-30}
 workers=${BENCH_WORKERS:-4}
 every=10
 dir=$(mktemp -d "${TMPDIR:-/tmp}/m2t-bench-iso.XXXXXX")
@@ -63,7 +63,8 @@ chown -R "$M2T_MAIL_UID:$M2T_MAIL_GID" "$M2T_MAILDIR"
 # config STALLED: accounts a001.. ; the first STALLED of them point at their own stalled server
 config() {
 	local nst=$1 i k=0
-	printf 'database:\n  url_env: DATABASE_URL\nlog_level: warn\naccounts:\n'
+	printf 'database:\n  url_env: DATABASE_URL\nlog_level: warn\n'
+	printf 'metrics_listen: 127.0.0.1:%s\naccounts:\n' "$mport"
 	for i in $(seq -w 1 "$accounts"); do
 		if [ "$k" -lt "$nst" ]; then
 			printf '  a%s:\n    protocol: imap\n    host: 127.0.0.1\n    port: %s\n' "$i" "${ports[$k]}"
@@ -85,11 +86,15 @@ config() {
 }
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+metric() {
+	curl -s --max-time 5 "http://127.0.0.1:$mport/metrics" | awk -v n="mail2ticket_$1" '$1 == n { print $2 }'
+}
 now_s() { date +%s; }
 
 # phase NAME STALLED [ENV...]
 phase() {
-	local name=$1 nst=$2 k t0 t1 c0 c1 first healthy
+	local name=$1 nst=$2 k t0 t1 c0 c1 first healthy grown
+	mport=$(bash tests/scripts/servers.sh ports 1)
 	shift 2
 	ports=()
 	[ "$nst" -eq 0 ] || read -r -a ports <<<"$(bash tests/scripts/servers.sh ports "$nst")"
@@ -112,6 +117,7 @@ phase() {
 	sleep "$secs"
 	t1=$((t0 + secs))
 	c1=$(cpu_ticks "$dpid")
+	grown=$(metric workers_started_total)
 	# runs of the last slots in the window end a little after it
 	sleep 5
 	stop_stalls
@@ -131,9 +137,13 @@ phase() {
 	read -r ok bad med p95 max <"$dir/res"
 	awk -v name="$name" -v ok="$ok" -v bad="$bad" -v med="$med" -v p95="$p95" -v max="$max" \
 	    -v t="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" -v s="$secs" -v c="$(nproc)" \
-	    -v want="$(( (accounts - nst) * secs / every ))" 'BEGIN {
-		printf "%-30s runs %4d of %4d ok (%d not ok)  due->done median %5.2f s  p95 %5.2f s  max %5.2f s  daemon CPU %.2f s = %.1f%% of %d cores\n",
-			name, ok, want, bad, med, p95, max, t / hz, 100 * t / hz / s / c, c }'
+	    -v want="$(( (accounts - nst) * secs / every ))" -v grown="${grown:-?}" 'BEGIN {
+		if (ok > 0)
+			times = sprintf("due->done median %5.2f s  p95 %5.2f s  max %5.2f s", med, p95, max)
+		else
+			times = "due->done: no run of a slot in the window"
+		printf "%-26s runs %4d of %4d ok (%d not ok)  %s  daemon CPU %.2f s = %.1f%% of %d cores  extra workers started %s\n",
+			name, ok, want, bad, times, t / hz, 100 * t / hz / s / c, c, grown }'
 }
 
 echo "$accounts accounts, \"@every ${every}s\", $workers workers, ${secs} s measured per phase"
