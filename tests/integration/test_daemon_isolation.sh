@@ -120,6 +120,11 @@ check "the stalled runs end when their server hangs up" wait_until 20 running_is
 crowd_runs_2() { [ "$(psql_q "select count(*) from job_runs where job like 'crowd-%'")" -ge 2 ]; }
 check "the crowd's next job runs only after its first ended" wait_until 20 crowd_runs_2
 check "the extra workers exit when idle" wait_until 30 metric "mail2ticket_workers 2"
+# a reload applies max_workers: at once; --workers on the command line wins over workers:
+printf 'workers: 5\nmax_workers: 6\n' >>"$conf"
+kill -HUP "$dpid"
+check "a reload applies max_workers" wait_until 10 metric "mail2ticket_workers_max 6"
+check "... and the command line's --workers stays" metric "mail2ticket_workers_min 2"
 kill -TERM "$dpid"
 check "SIGTERM: the daemon stops" wait_until 40 stopped
 rc=0
