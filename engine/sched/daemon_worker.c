@@ -15,7 +15,6 @@
  * connection; a healthy account's run no longer waits behind it. Workers
  * beyond min_workers exit after lingering idle, closing their connection.
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -436,7 +435,8 @@ int workers_balance(struct daemon *d)
 	mp.busy = d->nthreads - (d->nidle < d->nthreads ? d->nidle : d->nthreads);
 	mp.waiting = v.waiting;
 	mp.queued = d->qlen;
-	mp.oldest_s = d->qlen ? (double)(now - d->queue[d->qhead].queued_ms) / 1000.0 : 0;
+	if (d->qlen && now > d->queue[d->qhead].queued_ms)
+		mp.oldest_s = (double)(now - d->queue[d->qhead].queued_ms) / 1000.0;
 	full = d->qlen > d->nidle && d->nthreads >= d->max_workers && v.waiting > 0;
 	pthread_mutex_unlock(&d->lock);
 
