@@ -7,6 +7,7 @@
 #   make bench-quotes  quote/signature stripping: accuracy on the corpus, speed
 #   make bench-daemon  CPU of one daemon running 1,000 jobs every minute
 #   make bench-idle    push latency: delivery to ticket with schedule: idle
+#   make bench-isolation  100 accounts, 0/1/10 of them stalled: delay of the others
 #   make fuzz       libFuzzer targets (clang)
 #   make asan       sanitizer build used by the tests
 
@@ -49,7 +50,8 @@ VG_BINS   := $(patsubst tests/unit/%.c,build/rel/tests/%,$(UNIT_SRCS))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
 TOOL_BINS := $(patsubst %.c,build/rel/tools/%,$(notdir $(TOOL_SRCS)))
 
-.PHONY: all asan unit-tests tools deps test demo bench bench-quotes bench-daemon bench-idle fuzz clean \
+.PHONY: all asan unit-tests tools deps test demo bench bench-quotes bench-daemon bench-idle \
+	bench-isolation fuzz clean \
 	check-clang valgrind
 # keep the objects of test and tool binaries between runs
 .SECONDARY:
@@ -154,6 +156,10 @@ bench-daemon: deps
 bench-idle: deps
 	@$(MAKE) --no-print-directory mail2ticket tools
 	@bash tests/bench/bench_idle.sh
+
+bench-isolation: deps
+	@$(MAKE) --no-print-directory mail2ticket tools
+	@bash tests/bench/bench_isolation.sh
 
 valgrind: deps
 	$(MAKE) $(VG_BINS)

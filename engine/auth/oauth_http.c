@@ -18,6 +18,7 @@
 
 #include "engine/auth/oauth_int.h"
 #include "engine/util/log.h"
+#include "engine/util/waitmark.h"
 #include "engine/util/xalloc.h"
 
 static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
@@ -137,7 +138,9 @@ int oauth_http_post(const struct config_account *acc, const char *url,
 		err_set(err, ERR_FATAL, "libcurl refused an option (built without a feature?)");
 		goto out;
 	}
+	waitmark_begin();   /* the token endpoint's turn (waitmark.h) */
 	CURLcode cr = curl_easy_perform(h);
+	waitmark_end();
 	if (sink.too_big) {
 		err_set(err, ERR_SOURCE, "token endpoint %s: reply larger than %d bytes", url,
 			OAUTH_MAX_REPLY);

@@ -1,6 +1,8 @@
 /*
- * `mail2ticket daemon [--workers N] [--once [--all]]`: the scheduled jobs on
- * a pool of worker threads (engine/sched/daemon.h), until SIGTERM/SIGINT.
+ * `mail2ticket daemon [--workers N] [--max-workers N] [--once [--all]]`: the
+ * scheduled jobs on a pool of worker threads (engine/sched/daemon.h), until
+ * SIGTERM/SIGINT. --workers and --max-workers override the configuration's
+ * workers: and max_workers:.
  *
  * --once runs every job that is due now — its schedule fired since its
  * last recorded run (once, however many slots passed), it never ran, or its
@@ -21,9 +23,12 @@
 
 static void daemon_usage(FILE *out)
 {
-	fputs("usage: mail2ticket [-c FILE] daemon [--workers N] [--once [--all]]\n"
-	      "  --workers N  worker threads, each with its own database connection\n"
-	      "               (default 4, at most 256)\n"
+	fputs("usage: mail2ticket [-c FILE] daemon [--workers N] [--max-workers N] [--once [--all]]\n"
+	      "  --workers N  runs doing work at once (default 4, at most 256)\n"
+	      "  --max-workers N\n"
+	      "               worker threads at most, each with its own database\n"
+	      "               connection: more start while the others wait on\n"
+	      "               stalled servers (default 32, at most 256)\n"
 	      "  --once       run the jobs that are due now, once, and exit\n"
 	      "  --all        with --once: every job, due or not\n",
 	      out);
@@ -33,13 +38,13 @@ int cli_daemon(const struct cli_opts *o, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"workers", required_argument, NULL, 'w'},
+		{"max-workers", required_argument, NULL, 'm'},
 		{"once", no_argument, NULL, 'o'},
 		{"all", no_argument, NULL, 'a'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct daemon_opts dopts = { .config_path = o->config_path,
-				     .workers = DAEMON_WORKERS_DEFAULT,
 				     .log_level_from_cli = o->log_level_set != 0,
 				     .version = CLI_VERSION };
 	struct config *cfg = NULL;
@@ -49,7 +54,7 @@ int cli_daemon(const struct cli_opts *o, int argc, char **argv)
 	int ch, rc;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, "+w:h", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+w:m:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'w':
 			if (str_parse_u64(optarg, strlen(optarg), DAEMON_WORKERS_MAX, &n) < 0 || n == 0) {
@@ -58,6 +63,14 @@ int cli_daemon(const struct cli_opts *o, int argc, char **argv)
 				return EX_USAGE;
 			}
 			dopts.workers = (unsigned)n;
+			break;
+		case 'm':
+			if (str_parse_u64(optarg, strlen(optarg), DAEMON_WORKERS_MAX, &n) < 0 || n == 0) {
+				fprintf(stderr, "mail2ticket: daemon: --max-workers wants 1 to %d, got "
+					"\"%s\"\n", DAEMON_WORKERS_MAX, optarg);
+				return EX_USAGE;
+			}
+			dopts.max_workers = (unsigned)n;
 			break;
 		case 'o':
 			dopts.once = true;
@@ -75,6 +88,11 @@ int cli_daemon(const struct cli_opts *o, int argc, char **argv)
 	}
 	if (optind < argc || (dopts.all && !dopts.once)) {
 		daemon_usage(stderr);
+		return EX_USAGE;
+	}
+	if (dopts.workers && dopts.max_workers && dopts.max_workers < dopts.workers) {
+		fprintf(stderr, "mail2ticket: daemon: --max-workers (%u) is below --workers (%u)\n",
+			dopts.max_workers, dopts.workers);
 		return EX_USAGE;
 	}
 	if ((rc = cli_load_config(o, &cfg)) != EX_OK)

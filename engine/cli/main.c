@@ -23,7 +23,7 @@ static void usage(FILE *out)
 	      "  run JOB           run a job once, now\n"
 	      "  deliver JOB       take one mail on stdin (from an MTA) the way JOB would:\n"
 	      "                    exit 0 recorded, 65 recorded as badmail, 75 retry later\n"
-	      "  daemon [--workers N] [--once [--all]]\n"
+	      "  daemon [--workers N] [--max-workers N] [--once [--all]]\n"
 	      "                    run the jobs by their schedules until SIGTERM\n"
 	      "  status [--json]   each job: schedule, next and last run, holder, failures\n"
 	      "  tickets [-n N]    list the newest tickets (number, requester, subject, articles)\n"

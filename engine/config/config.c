@@ -16,7 +16,7 @@
 #include "engine/util/xalloc.h"
 
 static const char *const top_keys[] = {"database", "log_level", "log_format", "metrics_listen",
-				       "accounts", "jobs", NULL};
+				       "workers", "max_workers", "accounts", "jobs", NULL};
 static const char *const database_keys[] = {"url", "url_env", "job_runs_retention", NULL};
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
 static const char *const log_formats[] = {"kv", "json", NULL};
@@ -149,6 +149,31 @@ static int metrics_listen_parse(struct config *cfg, const struct yaml_tree_node 
 	return 0;
 }
 
+/*
+ * workers: and max_workers: (the daemon's --workers and --max-workers,
+ * which override them). Both given: max_workers may not be below workers.
+ */
+static int workers_parse(struct config *cfg, const struct yaml_tree_node *root, struct err *err)
+{
+	const struct yaml_tree_node *w = yaml_tree_get(root, "workers");
+	const struct yaml_tree_node *m = yaml_tree_get(root, "max_workers");
+	uint64_t v;
+	if (w) {
+		if (yaml_tree_read_uint(w, 1, CONFIG_WORKERS_MAX, &v, err) < 0)
+			return -1;
+		cfg->workers = (unsigned)v;
+	}
+	if (m) {
+		if (yaml_tree_read_uint(m, 1, CONFIG_WORKERS_MAX, &v, err) < 0)
+			return -1;
+		cfg->max_workers = (unsigned)v;
+		if (w && cfg->max_workers < cfg->workers)
+			return yaml_tree_error(err, m, "max_workers (%u) is below workers (%u)",
+					       cfg->max_workers, cfg->workers);
+	}
+	return 0;
+}
+
 static int config_parse(struct config *cfg, const struct yaml_tree_node *root, struct err *err)
 {
 	if (!root || yaml_tree_is_null(root))
@@ -178,6 +203,8 @@ static int config_parse(struct config *cfg, const struct yaml_tree_node *root, s
 	}
 	if ((level = yaml_tree_get(root, "metrics_listen")) != NULL &&
 	    metrics_listen_parse(cfg, level, err) < 0)
+		return -1;
+	if (workers_parse(cfg, root, err) < 0)
 		return -1;
 	if (config_accounts_parse(cfg, accounts, err) < 0)
 		return -1;

@@ -152,6 +152,8 @@ struct config_account {
 	uint64_t connect_timeout_ms;  /* each connect attempt (and the TLS handshake) */
 	uint64_t io_timeout_ms; /* each read or write */
 	uint64_t session_timeout_ms;  /* the whole session; 0 = unbounded */
+	unsigned max_concurrent_runs; /* the daemon's runs and IDLE connects of this
+				       * account's jobs at once; 0 = no limit (maildir) */
 	char *charset_fallback; /* the "code page" for undeclared 8-bit text and raw 8-bit
 				   headers; NULL = windows-1252 */
 	unsigned line;          /* where the account starts in the file (1-based) */
@@ -204,6 +206,10 @@ struct config_job {
 
 /* database.job_runs_retention by default: 30 days */
 #define CONFIG_JOB_RUNS_RETENTION_S (30ULL * 86400)
+/* workers:, max_workers: and an account's max_concurrent_runs: at most this */
+#define CONFIG_WORKERS_MAX 256
+/* an account's max_concurrent_runs when not given */
+#define CONFIG_ACCOUNT_RUNS_DEFAULT 4
 
 struct config {
 	char *path;
@@ -223,6 +229,8 @@ struct config {
 				 * NULL = no metrics endpoint */
 	char *metrics_host;     /* metrics_listen split: host (brackets removed) */
 	unsigned metrics_port;  /*                       and port */
+	unsigned workers;       /* the daemon's workers doing work at once; 0 = not given */
+	unsigned max_workers;   /* its worker threads at most; 0 = not given */
 };
 
 /*

@@ -26,13 +26,14 @@ static const char *const account_keys[] = {
 	"protocol", "host", "port", "security", "tls", "username", "password_file",
 	"password_env", "password", "auth", "timeout", "connect_timeout", "io_timeout",
 	"session_timeout", "charset_fallback", "path", "proxy", "proxy_password_file",
-	"proxy_password_env", "oauth2", NULL,
+	"proxy_password_env", "oauth2", "max_concurrent_runs", NULL,
 };
 /* The keys of a server account that a Maildir account has no use for. */
 static const char *const server_only_keys[] = {
 	"host", "port", "security", "tls", "username", "password_file", "password_env",
 	"password", "auth", "timeout", "connect_timeout", "io_timeout", "session_timeout",
-	"proxy", "proxy_password_file", "proxy_password_env", "oauth2", NULL,
+	"proxy", "proxy_password_file", "proxy_password_env", "oauth2", "max_concurrent_runs",
+	NULL,
 };
 static const char *const tls_keys[] = {
 	"verify", "ca_file", "ca_path", "min_version", "max_version", "server_name",
@@ -385,6 +386,14 @@ static int account_parse(struct config_account *a, const struct yaml_tree_node *
 	}
 	if (timeouts_parse(a, map, err) < 0)
 		return -1;
+	/* a dead server then holds this many of the daemon's workers at most */
+	a->max_concurrent_runs = CONFIG_ACCOUNT_RUNS_DEFAULT;
+	if ((n = yaml_tree_get(map, "max_concurrent_runs"))) {
+		uint64_t v;
+		if (yaml_tree_read_uint(n, 1, CONFIG_WORKERS_MAX, &v, err) < 0)
+			return -1;
+		a->max_concurrent_runs = (unsigned)v;
+	}
 	if (config_proxy_parse(a, map, err) < 0)
 		return -1;
 	if ((n = yaml_tree_get(map, "oauth2")) && config_oauth_parse(a, n, err) < 0)

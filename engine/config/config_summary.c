@@ -201,6 +201,7 @@ static void account_print(const struct config_account *a, FILE *out)
 		str_fmt_duration_ms(a->io_timeout_ms, t2, sizeof(t2)),
 		a->session_timeout_ms ? str_fmt_duration_ms(a->session_timeout_ms, t3, sizeof(t3))
 				      : "unbounded");
+	fprintf(out, "    concurrent runs: at most %u (the daemon)\n", a->max_concurrent_runs);
 	fprintf(out, "    charset_fallback: %s\n",
 		a->charset_fallback ? a->charset_fallback : "windows-1252 (default)");
 }
@@ -285,6 +286,14 @@ void config_print_summary(const struct config *cfg, FILE *out)
 	fprintf(out, "log_level: %s\n", cfg->log_level ? cfg->log_level : "info (default)");
 	fprintf(out, "log_format: %s\n", cfg->log_format ? cfg->log_format : "kv (default)");
 	fprintf(out, "metrics_listen: %s\n", cfg->metrics_listen ? cfg->metrics_listen : "off");
+	if (cfg->workers)
+		fprintf(out, "workers: %u\n", cfg->workers);
+	else
+		fprintf(out, "workers: not set (--workers, else the default)\n");
+	if (cfg->max_workers)
+		fprintf(out, "max_workers: %u\n", cfg->max_workers);
+	else
+		fprintf(out, "max_workers: not set (--max-workers, else the default)\n");
 	fprintf(out, "accounts: %zu\n", cfg->naccounts);
 	for (size_t i = 0; i < cfg->naccounts; i++)
 		account_print(&cfg->accounts[i], out);

@@ -27,6 +27,7 @@
 #include "engine/net/net_int.h"
 #include "engine/util/log.h"
 #include "engine/util/str.h"
+#include "engine/util/waitmark.h"
 #include "engine/util/xalloc.h"
 
 #define NET_DEFAULT_TIMEOUT_MS 30000
@@ -59,7 +60,10 @@ int net_conn_wait(struct net_conn *c, short events, const char *what, struct err
 		uint64_t now = net_now_ms();
 		uint64_t left = now >= deadline ? 0 : deadline - now;
 		struct pollfd pfd = {.fd = c->fd, .events = events};
+		/* the server's turn: a supervisor may see this thread as waiting */
+		waitmark_begin();
 		int r = poll(&pfd, 1, poll_timeout(left));
+		waitmark_end();
 		if (r > 0)
 			return 0;  /* errors and hangups show up in the I/O call */
 		if (r == 0 && step_bound)
@@ -97,7 +101,9 @@ static int connect_one(const struct addrinfo *ai, uint64_t timeout_ms, int *fd_r
 		int r;
 		for (;;) {
 			uint64_t now = net_now_ms();
+			waitmark_begin();
 			r = poll(&pfd, 1, poll_timeout(now >= deadline ? 0 : deadline - now));
+			waitmark_end();
 			if (r >= 0 || errno != EINTR)
 				break;
 		}
@@ -132,7 +138,10 @@ static int tcp_connect(const char *host, unsigned port, uint64_t timeout_ms, int
 	snprintf(portstr, sizeof(portstr), "%u", port);
 	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
 	struct addrinfo *res = NULL;
+	/* a name server can stall as a mail server can */
+	waitmark_begin();
 	int gr = getaddrinfo(host, portstr, &hints, &res);
+	waitmark_end();
 	if (gr != 0) {
 		snprintf(why, whylen, "cannot resolve \"%s\": %s", host, gai_strerror(gr));
 		return -1;

@@ -64,10 +64,17 @@ static void apply_log_settings(const struct daemon *d, const struct config *cfg)
 		log_set_format((enum log_format)fmt);
 }
 
-static void note_failure(struct daemon *d, enum err_class cls)
+/* The pool's size: --workers and --max-workers, else the configuration's,
+ * else the defaults; a maximum below the minimum is raised to it. */
+static void pool_limits(const struct daemon *d, const struct config *cfg, unsigned *min_r,
+			unsigned *max_r)
 {
-	if (cls > d->worst)
-		d->worst = cls;
+	unsigned min = d->opts.workers ? d->opts.workers
+		     : cfg->workers ? cfg->workers : DAEMON_WORKERS_DEFAULT;
+	unsigned max = d->opts.max_workers ? d->opts.max_workers
+		     : cfg->max_workers ? cfg->max_workers : DAEMON_MAX_WORKERS_DEFAULT;
+	*min_r = min;
+	*max_r = max < min ? min : max;
 }
 
 /* ---- dispatch ------------------------------------------------------------ */
@@ -75,6 +82,7 @@ static void note_failure(struct daemon *d, enum err_class cls)
 static void dispatch_one(struct daemon *d, struct djob *j, time_t slot, bool force)
 {
 	struct dtask t = { .job = j, .cfg = j->cfg, .conf = d->conf, .slot = slot, .force = force };
+	dacct_take(j, &t);
 	d->conf->refs++;
 	j->running = true;
 	j->next = 0;
@@ -88,203 +96,32 @@ static void dispatch_one(struct daemon *d, struct djob *j, time_t slot, bool for
 	metrics_job_state(d->metrics, j->name, j->failures, j->disabled, true, 0);
 }
 
-/* ---- push (schedule: idle), daemon_idle.c ------------------------------- */
-
-static bool is_idle(const struct djob *j)
-{
-	return cron_kind(j->cfg->cron) == CRON_IDLE;
-}
-
-static void push_idle_task(struct daemon *d, struct djob *j, enum dtask_kind kind, bool claim,
-			   time_t now)
-{
-	struct dtask t = { .job = j, .cfg = j->cfg, .conf = d->conf, .slot = now, .kind = kind,
-			   .claim = claim };
-	d->conf->refs++;
-	j->running = true;
-	j->next = 0;
-	/* lease_lost is the keeper's word on a lease held across runs: kept */
-	atomic_store(&j->stop, false);
-	if (claim)
-		atomic_store(&j->lease_lost, false);
-	d->running++;
-	workers_push(d, &t);
-	metrics_job_state(d->metrics, j->name, j->failures, j->disabled, true, 0);
-}
-
-/* Stops idling on j: the connection ends (DONE, LOGOUT) and the lease goes back. */
-static void idle_end(struct daemon *d, struct djob *j, const char *why, time_t now)
-{
-	if (j->idle_id)
-		idler_remove(d->idler, j->idle_id);
-	j->idle_id = 0;
-	j->mail_pending = false;
-	if (!j->lease_held)
-		return;
-	log_ctx_set(j->name, NULL);
-	log_info("job.idle_end", "reason=\"%s\"", why);
-	log_ctx_set(NULL, NULL);
-	push_idle_task(d, j, TASK_IDLE_RELEASE, false, now);
-}
-
-static uint64_t idle_backoff(struct daemon *d, unsigned fails)
-{
-	return due_backoff_ms(fails, 1000, d->idle_backoff_max_ms,
-			      (double)arc4random() / 4294967296.0);
-}
-
-static void log_retry(const struct djob *j, int64_t retry_ms, enum err_class cls,
-		      const char *why);
-
-/* Connecting failed (or the database did): again after a backoff, capped. */
-static void idle_retry(struct daemon *d, struct djob *j, const struct err *e, time_t now)
-{
-	uint64_t ms = idle_backoff(d, ++j->idle_fails);
-	j->next = now + (time_t)((ms + 999) / 1000);
-	log_retry(j, (int64_t)ms, e->cls, e->msg);
-}
-
-static void dispatch_idle(struct daemon *d, struct djob *j, time_t now)
-{
-	if (j->lease_held && atomic_load(&j->lease_lost)) {
-		/* another daemon has it now: stop idling here, look again later */
-		keeper_remove(d->keeper, j);
-		if (j->idle_id)
-			idler_remove(d->idler, j->idle_id);
-		j->idle_id = 0;
-		j->lease_held = false;
-		j->mail_pending = false;
-		j->next = now + (time_t)(d->ttl_ms / 2000 ? d->ttl_ms / 2000 : 1);
-		log_ctx_set(j->name, NULL);
-		log_info("job.taken_over", "note=\"the lease was lost: another daemon idles on this "
-			 "job now\"");
-		log_ctx_set(NULL, NULL);
-		return;
-	}
-	if (j->next > now)
-		return;
-	if (!j->lease_held)
-		push_idle_task(d, j, TASK_IDLE_OPEN, true, now);
-	else if (!j->idle_id)
-		push_idle_task(d, j, TASK_IDLE_OPEN, false, now);   /* reconnect, then run */
-	else if (j->mail_pending) {
-		j->mail_pending = false;
-		push_idle_task(d, j, TASK_IDLE_RUN, false, now);
-	}
-}
-
-static void idle_result(struct daemon *d, struct djob *j, struct dresult *r, time_t now)
-{
-	if (r->task.kind == TASK_IDLE_RELEASE) {
-		j->lease_held = false;
-		j->next = 0;
-		return;
-	}
-	if (r->kind == DRESULT_ERROR) {
-		idle_retry(d, j, &r->err, now);
-		return;
-	}
-	if (r->kind == DRESULT_LOST) {
-		const struct store_lease *l = &r->lease;
-		j->next = now + (l->held && strcmp(l->holder_id, d->id) != 0
-				 ? (time_t)(d->ttl_ms / 2000 ? d->ttl_ms / 2000 : 1) : 1);
-		log_debug("job.held_elsewhere", "holder=%s pid=%d daemon=%s", l->holder_host,
-			  l->holder_pid, l->holder_id);
-		return;
-	}
-	j->lease_held = true;
-	if (r->task.kind == TASK_IDLE_OPEN) {
-		if (r->idle_failed) {
-			if (r->idle_err.cls == ERR_FATAL) {
-				char clean[300];
-				j->disabled = true;
-				log_error("job.disabled", "class=fatal reason=\"%s\" until=reload",
-					  log_clean(r->idle_err.msg, strlen(r->idle_err.msg), clean,
-						    sizeof(clean)));
-				idle_end(d, j, "disabled", now);
-				return;
-			}
-			idle_retry(d, j, &r->idle_err, now);
-			return;
-		}
-		j->idle_fails = 0;
-		j->idle_id = idler_add(d->idler, j->name, r->idle);
-		log_info("job.idle", "mode=%s", imap_idle_polling(r->idle) ? "noop-poll" : "idle");
-		r->idle = NULL;
-	}
-	const char *status = r->rc < 0 ? "failed" : r->res.stopped ? "stopped" : "ok";
-	metrics_run_done(d->metrics, j->name, &r->res.counts, r->res.seconds, status, now);
-	if (r->rc < 0) {
-		/* the mail is still there: run again after a backoff */
-		j->failures++;
-		note_failure(d, r->err.cls);
-		uint64_t ms = due_backoff_ms(j->failures, d->retry_min_ms, d->retry_max_ms,
-					     (double)arc4random() / 4294967296.0);
-		j->mail_pending = true;
-		j->next = now + (time_t)((ms + 999) / 1000);
-		log_retry(j, (int64_t)ms, r->err.cls, r->err.msg);
-	} else {
-		j->failures = 0;
-		if (r->res.stopped)
-			j->mail_pending = true;
-	}
-}
-
-/* Events from the idler: new mail, or a connection over (reconnect with backoff). */
-static void drain_idle_events(struct daemon *d, time_t now)
-{
-	struct idle_event *ev;
-	size_t n;
-	idle_events_take(d, &ev, &n);
-	for (size_t i = 0; i < n; i++) {
-		struct djob *j = NULL;
-		for (size_t k = 0; k < d->njobs && !j; k++)
-			if (d->jobs[k]->idle_id == ev[i].id)
-				j = d->jobs[k];
-		if (!j)
-			continue;  /* removed meanwhile */
-		if (ev[i].mail) {
-			j->mail_pending = true;
-			continue;
-		}
-		j->idle_id = 0;
-		j->idle_fails++;
-		uint64_t ms = idle_backoff(d, j->idle_fails);
-		j->next = now + (time_t)((ms + 999) / 1000);
-		char in[32], clean[300];
-		str_fmt_duration_ms(ms, in, sizeof(in));
-		log_ctx_set(j->name, NULL);
-		log_warn("job.idle_lost", "reconnect_in=%s failures=%u reason=\"%s\"", in,
-			 j->idle_fails, log_clean(ev[i].err.msg, strlen(ev[i].err.msg), clean,
-						   sizeof(clean)));
-		log_ctx_set(NULL, NULL);
-	}
-	free(ev);
-}
-
 /* Hands every due job to the workers; sets each other job's next look. */
 static void dispatch(struct daemon *d, time_t now)
 {
 	for (size_t i = 0; i < d->njobs; i++) {
 		struct djob *j = d->jobs[i];
 		time_t slot, next;
+		j->held = false;   /* this pass says again */
 		if (j->running || j->disabled || j->removed || j->once_done)
 			continue;
-		if (!d->opts.once && (is_idle(j) || j->lease_held)) {
-			if (is_idle(j))
-				dispatch_idle(d, j, now);
+		if (!d->opts.once && (djob_is_idle(j) || j->lease_held)) {
+			if (djob_is_idle(j))
+				push_dispatch(d, j, now);
 			else
-				idle_end(d, j, "no longer an idle job", now);
+				push_end(d, j, "no longer an idle job", now);
 			continue;
 		}
 		if (d->opts.once) {
+			if (!dacct_turn(j))
+				continue;
 			j->once_done = true;
 			if (d->opts.all || cron_kind(j->cfg->cron) == CRON_IDLE) {
 				/* a one-shot pass cannot wait for push: idle jobs run too */
 				dispatch_one(d, j, now, d->opts.all);
 				continue;
 			}
-		} else if (j->next > now) {
+		} else if (j->next > now || !dacct_turn(j)) {
 			continue;
 		}
 		/* what is not known yet (first pass, new job) is claimed as if never
@@ -305,6 +142,9 @@ static void dispatch(struct daemon *d, time_t now)
 			}
 		}
 	}
+	d->nheld = 0;
+	for (size_t i = 0; i < d->njobs; i++)
+		d->nheld += d->jobs[i]->held;
 }
 
 static bool once_finished(const struct daemon *d)
@@ -319,14 +159,6 @@ static bool once_finished(const struct daemon *d)
 
 /* ---- results ------------------------------------------------------------- */
 
-static void log_retry(const struct djob *j, int64_t retry_ms, enum err_class cls, const char *why)
-{
-	char in[32], clean[300];
-	str_fmt_duration_ms(retry_ms < 0 ? 0 : (uint64_t)retry_ms, in, sizeof(in));
-	log_warn("job.retry", "in=%s failures=%u class=%s reason=\"%s\"", in, j->failures,
-		 err_class_name(cls), log_clean(why, strlen(why), clean, sizeof(clean)));
-}
-
 static void result_error(struct daemon *d, struct djob *j, const struct dresult *r, time_t now)
 {
 	/* no claim, so no database row to count in: count here */
@@ -335,8 +167,8 @@ static void result_error(struct daemon *d, struct djob *j, const struct dresult 
 				     (double)arc4random() / 4294967296.0);
 	j->due.retry_at = now + (time_t)((ms + 999) / 1000);
 	j->next = j->due.retry_at;
-	note_failure(d, r->err.cls);
-	log_retry(j, (int64_t)ms, r->err.cls, r->err.msg);
+	daemon_note_failure(d, r->err.cls);
+	djob_log_retry(j, (int64_t)ms, r->err.cls, r->err.msg);
 }
 
 static void result_lost(struct daemon *d, struct djob *j, const struct dresult *r, time_t now)
@@ -392,7 +224,7 @@ static void result_ran(struct daemon *d, struct djob *j, const struct dresult *r
 		return;
 	}
 	if (r->rc < 0) {
-		note_failure(d, r->err.cls);
+		daemon_note_failure(d, r->err.cls);
 		if (r->err.cls == ERR_FATAL) {
 			char clean[300];
 			j->disabled = true;
@@ -402,7 +234,7 @@ static void result_ran(struct daemon *d, struct djob *j, const struct dresult *r
 			return;
 		}
 		j->due.retry_at = now + (time_t)((r->retry_ms + 999) / 1000);
-		log_retry(j, r->retry_ms, r->err.cls, r->err.msg);
+		djob_log_retry(j, r->retry_ms, r->err.cls, r->err.msg);
 		return;
 	}
 	if (r->res.stopped) {
@@ -417,13 +249,14 @@ static void handle_result(struct daemon *d, struct dresult *r, time_t now)
 	struct djob *j = r->task.job;
 	j->running = false;
 	d->running--;
+	dacct_give(&r->task);
 	log_ctx_set(j->name, NULL);
 	if (r->task.kind != TASK_RUN) {
-		idle_result(d, j, r, now);
+		push_result(d, j, r, now);
 		log_ctx_set(NULL, NULL);
 		/* whatever the run's outcome: a held lease that should not be goes back */
-		if (j->lease_held && !j->running && (d->stopping || j->removed || !is_idle(j)))
-			idle_end(d, j, d->stopping ? "stopping" : j->removed ? "removed from the "
+		if (j->lease_held && !j->running && (d->stopping || j->removed || !djob_is_idle(j)))
+			push_end(d, j, d->stopping ? "stopping" : j->removed ? "removed from the "
 				 "configuration" : "no longer an idle job", now);
 		if (!j->removed)
 			metrics_job_state(d->metrics, j->name, j->failures, j->disabled, false, 0);
@@ -443,7 +276,7 @@ static void handle_result(struct daemon *d, struct dresult *r, time_t now)
 	}
 	/* a run by time that ended after a reload made the job an idle one:
 	 * its schedule has no times, so idling starts now */
-	if (!d->opts.once && is_idle(j) && !j->disabled)
+	if (!d->opts.once && djob_is_idle(j) && !j->disabled)
 		j->next = j->next == NEVER ? 0 : j->next;
 	log_ctx_set(NULL, NULL);
 	if (!j->removed)
@@ -464,9 +297,8 @@ static void drain_results(struct daemon *d)
 	for (size_t i = 0; i < n; i++)
 		handle_result(d, &rs[i], now);
 	free(rs);
-	drain_idle_events(d, now);
+	push_events(d, now);
 	djobs_sweep(d);
-	metrics_set_busy(d->metrics, (unsigned)d->running);
 }
 
 /* ---- signals ------------------------------------------------------------- */
@@ -487,6 +319,7 @@ static void begin_stop(struct daemon *d, const char *why)
 		d->qlen--;
 		t.job->running = false;
 		d->running--;
+		dacct_give(&t);
 		dconf_unref(d, &t.conf);
 	}
 	pthread_mutex_unlock(&d->lock);
@@ -496,7 +329,7 @@ static void begin_stop(struct daemon *d, const char *why)
 	/* idle connections end now (DONE, LOGOUT); held leases go back */
 	for (size_t i = 0; i < d->njobs; i++)
 		if (!d->jobs[i]->running)
-			idle_end(d, d->jobs[i], "stopping", time(NULL));
+			push_end(d, d->jobs[i], "stopping", time(NULL));
 	log_info("daemon.stopping", "reason=%s running=%zu", why, d->running);
 }
 
@@ -516,8 +349,16 @@ static void reload(struct daemon *d)
 	}
 	apply_log_settings(d, cfg);
 	const struct config *old = d->conf->cfg;
+	unsigned min, max;
+	pool_limits(d, cfg, &min, &max);
 	pthread_mutex_lock(&d->lock);
 	d->runs_keep_s = cfg->job_runs_retention_s;
+	if (min != d->min_workers || max != d->max_workers)
+		log_info("config.workers", "workers=%u max_workers=%u", min, max);
+	d->min_workers = min;
+	d->max_workers = max;
+	/* idle workers look again: beyond the new minimum they linger and go */
+	pthread_cond_broadcast(&d->cond);
 	pthread_mutex_unlock(&d->lock);
 	if (strcmp(cfg->database_url, old->database_url) != 0) {
 		pthread_mutex_lock(&d->lock);
@@ -539,7 +380,7 @@ static void reload(struct daemon *d)
 	d->conf = next;
 	for (size_t i = 0; i < d->njobs; i++)
 		if (d->jobs[i]->removed && !d->jobs[i]->running)
-			idle_end(d, d->jobs[i], "removed from the configuration", time(NULL));
+			push_end(d, d->jobs[i], "removed from the configuration", time(NULL));
 	djobs_publish(d);
 	metrics_reload(d->metrics, true);
 	log_info("config.reloaded", "jobs=%zu", cfg->njobs);
@@ -561,19 +402,28 @@ static void read_signals(struct daemon *d, int sigfd)
 
 /* ---- the loop ------------------------------------------------------------ */
 
-static int sleep_ms(const struct daemon *d, time_t now, int64_t cap_ms)
+static int sleep_ms(const struct daemon *d, int64_t cap_ms)
 {
 	int64_t ms = cap_ms;
 	if (d->stopping)
 		return ms < 1000 ? (int)ms : 1000;
+	/* in milliseconds: counted from whole seconds, a job would start up to
+	 * a second after its time */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	for (size_t i = 0; i < d->njobs; i++) {
 		const struct djob *j = d->jobs[i];
-		if (j->running || j->disabled || j->removed || j->once_done || j->next == NEVER)
+		/* held: waits for a result of its account's, which wakes the loop */
+		if (j->running || j->disabled || j->removed || j->once_done || j->held ||
+		    j->next == NEVER)
 			continue;
 		/* idling with nothing to do: the idler's events wake the loop */
-		if (!d->opts.once && is_idle(j) && j->lease_held && j->idle_id && !j->mail_pending)
+		if (!d->opts.once && djob_is_idle(j) && j->lease_held && j->idle_id && !j->mail_pending)
 			continue;
-		int64_t t = j->next <= now ? 0 : ((int64_t)j->next - (int64_t)now) * 1000;
+		int64_t t = (int64_t)j->next * 1000 - now_ms;
+		if (t < 0)
+			t = 0;
 		if (t < ms)
 			ms = t;
 	}
@@ -593,11 +443,15 @@ static int loop(struct daemon *d, int sigfd)
 			sd_notify_send("WATCHDOG=1");
 		if (!d->stopping)
 			dispatch(d, now);
-		metrics_set_busy(d->metrics, (unsigned)d->running);
+		/* while tasks queue, look again soon: a worker may start waiting */
+		int tick = workers_balance(d);
 		if ((d->stopping || once_finished(d)) && d->running == 0)
 			return 0;
 		struct pollfd p[2] = { { .fd = sigfd, .events = POLLIN }, { .fd = d->evfd, .events = POLLIN } };
-		int rc = poll(p, 2, sleep_ms(d, now, cap));
+		int ms = sleep_ms(d, cap);
+		if (tick >= 0 && tick < ms)
+			ms = tick;
+		int rc = poll(p, 2, ms);
 		if (rc < 0)
 			continue;  /* EINTR */
 		if (p[0].revents & POLLIN)
@@ -652,12 +506,22 @@ int daemon_run(const struct daemon_opts *o, struct config *cfg, enum err_class *
 	d->idle_opts.answer_ms = env_duration_ms("M2T_IDLE_ANSWER", IMAP_IDLE_ANSWER_DEFAULT_MS, 10);
 	d->idle_backoff_max_ms = env_duration_ms("M2T_IDLE_BACKOFF_MAX", 5 * 60000, 1000);
 	d->prune_every_ms = env_duration_ms("M2T_RUNS_PRUNE_EVERY", 3600000, 1000);
+	d->grace_ms = env_duration_ms("M2T_WORKER_GRACE", 200, 1);
+	d->linger_ms = env_duration_ms("M2T_WORKER_LINGER", 60000, 10);
 	pthread_mutex_init(&d->lock, NULL);
-	pthread_cond_init(&d->cond, NULL);
+	{
+		/* idle extra workers wait with a timeout: on the monotonic clock */
+		pthread_condattr_t ca;
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&d->cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	pthread_mutex_init(&d->rlock, NULL);
 	d->conf = xcalloc(1, sizeof(*d->conf));
 	d->conf->cfg = cfg;
 	d->conf->refs = 1;
+	pool_limits(d, cfg, &d->min_workers, &d->max_workers);
 	d->db_url = xstrdup(cfg->database_url);
 	d->runs_keep_s = cfg->job_runs_retention_s;
 	d->evfd = -1;
@@ -676,7 +540,8 @@ int daemon_run(const struct daemon_opts *o, struct config *cfg, enum err_class *
 	/* GMime's global state, once, before any worker parses a mail */
 	mime_global_init();
 	started = true;
-	d->metrics = metrics_new(d->id, d->host, o->version ? o->version : "unknown", o->workers);
+	d->metrics = metrics_new(d->id, d->host, o->version ? o->version : "unknown",
+				 d->min_workers);
 	djobs_init(d);
 	djobs_publish(d);
 	if (cfg->metrics_listen && !o->once &&
@@ -688,16 +553,16 @@ int daemon_run(const struct daemon_opts *o, struct config *cfg, enum err_class *
 		goto out;
 	if (workers_start(d, err) < 0)
 		goto out;
-	log_info("daemon.start", "daemon_id=%s host=%s pid=%d workers=%u jobs=%zu lease_ttl_ms=%" PRIu64
-		 "%s", d->id, d->host, d->pid, o->workers, cfg->njobs, d->ttl_ms,
+	log_info("daemon.start", "daemon_id=%s host=%s pid=%d workers=%u max_workers=%u jobs=%zu "
+		 "lease_ttl_ms=%" PRIu64 "%s", d->id, d->host, d->pid, d->min_workers,
+		 d->max_workers, cfg->njobs, d->ttl_ms,
 		 o->once ? (o->all ? " mode=once-all" : " mode=once") : "");
 	sd_notify_send("READY=1");
 	rc = loop(d, sigfd);
 	log_info("daemon.stopped", "daemon_id=%s", d->id);
 	*worst_r = d->worst;
 out:
-	if (d->threads)
-		workers_stop(d);
+	workers_stop(d);
 	idler_stop(&d->idler);
 	keeper_stop(&d->keeper);
 	http_server_free(&http);
@@ -714,6 +579,7 @@ out:
 		free(d->ievents);
 	}
 	djobs_free(d);
+	daccts_free(d);
 	dconf_unref(d, &d->conf);  /* frees cfg with the last run's reference */
 	metrics_free(&d->metrics);
 	if (started)

@@ -1,7 +1,13 @@
 /*
- * The daemon: runs the configured jobs at their schedules on a fixed pool of
+ * The daemon: runs the configured jobs at their schedules on a pool of
  * worker threads, any number of daemons sharing one database (a job is owned
  * through a lease row, migrations/0005_leases.sql), until SIGTERM or SIGINT.
+ *
+ * Isolation: `workers` tasks do work at once; a worker waiting on a stalled
+ * server does not count, and another is started (up to `max_workers`
+ * threads, each with its own PostgreSQL connection) while due tasks queue,
+ * so one account's stalled server never delays another account. An
+ * account's jobs have at most its max_concurrent_runs tasks out at once.
  *
  *   SIGTERM, SIGINT  stop: no new runs; each running job finishes the message
  *                    in hand, commits, moves what was committed, releases its
@@ -27,6 +33,9 @@
  *                     stalled connection (default 30s)
  *   M2T_IDLE_BACKOFF_MAX  longest wait before reconnecting (default 5m;
  *                     from 1 s, doubling, jittered)
+ *   M2T_WORKER_GRACE  a worker in one network wait this long no longer
+ *                     counts as doing work (default 200ms)
+ *   M2T_WORKER_LINGER an extra worker idle this long exits (default 60s)
  *
  * Push (schedule: idle, IMAP only; daemon_idle.c): the job's lease is
  * claimed and kept while this daemon idles on it; at the claim and after
@@ -44,11 +53,17 @@
 #include "engine/util/err.h"
 
 #define DAEMON_WORKERS_DEFAULT 4
+/* Two daemons at the default, with their lease keepers (2 x 33), stay under
+ * PostgreSQL's default max_connections of 100. */
+#define DAEMON_MAX_WORKERS_DEFAULT 32
 #define DAEMON_WORKERS_MAX 256
 
 struct daemon_opts {
 	const char *config_path;   /* reloaded from here on SIGHUP */
-	unsigned workers;          /* 1..DAEMON_WORKERS_MAX */
+	/* 1..DAEMON_WORKERS_MAX, 0: from the configuration (workers:,
+	 * max_workers:) else the defaults; a max below workers is raised to it */
+	unsigned workers;
+	unsigned max_workers;
 	bool once;                 /* run what is due once, then exit */
 	bool all;                  /* with once: every job, due or not */
 	bool log_level_from_cli;   /* a reload keeps the command line's level */

@@ -1,15 +1,21 @@
 /*
  * The daemon's parts, shared by daemon.c (the scheduler loop, signals,
- * reload), daemon_jobs.c (the job table), daemon_worker.c (the worker pool)
- * and daemon_keeper.c (lease heartbeats); not for use elsewhere.
+ * reload), daemon_jobs.c (the job table and the accounts' shares),
+ * daemon_push.c (push jobs in the scheduler), daemon_idle.c (the IDLE
+ * event loop), daemon_worker.c (the worker pool) and daemon_keeper.c
+ * (lease heartbeats); not for use elsewhere.
  *
  * Threads and who owns what:
  *   main thread   the scheduler: owns the job table, the configurations and
  *                 their reference counts, decides what is due, hands tasks
  *                 to the workers and reads their results. It never waits on
  *                 the network or the database, so signals are served at once.
- *   workers       one PostgreSQL connection each: claim the lease, run the
- *                 job, release the lease, post the result.
+ *   workers       an elastic pool (pool.h): --workers of them do work; one
+ *                 waiting on a stalled server does not count, and another is
+ *                 started (up to --max-workers) while tasks queue; extra ones
+ *                 exit when idle for a while. One PostgreSQL connection each,
+ *                 opened at the first task: claim the lease, run the job,
+ *                 release the lease, post the result.
  *   keeper        one PostgreSQL connection: renews the leases of running
  *                 jobs; a lease found lost sets the job's stop flag.
  *   HTTP          libmicrohttpd's own thread: renders the metrics registry.
@@ -18,7 +24,13 @@
  *                 one, and reports "mail arrived" or "connection lost" to
  *                 the scheduler, which hands the run to a worker.
  * A djob is shared with a worker through its task only while `running`; the
- * worker touches nothing of it but the atomics.
+ * worker touches nothing of it but the atomics (and reads its name).
+ *
+ * Accounts: at most max_concurrent_runs tasks of one account's jobs are
+ * handed out at once (runs, and IDLE connects); a job whose account has
+ * none to spare is `held` and waits for one of them to end. So a dead
+ * server occupies that many workers at most, and a server's per-user
+ * connection limit is not exceeded by runs.
  */
 #ifndef M2T_SCHED_DAEMON_INT_H
 #define M2T_SCHED_DAEMON_INT_H
@@ -37,6 +49,13 @@
 #include "engine/sched/metrics.h"
 #include "storage/store.h"
 
+/* An account's share of the pool, by name; kept until the daemon exits
+ * (a task gives back to the entry it took from, whatever a reload did). */
+struct dacct {
+	char *name;
+	unsigned inflight;        /* main thread: tasks of its jobs handed out */
+};
+
 /* One loaded configuration, kept while a run still uses one of its jobs. */
 struct dconf {
 	struct config *cfg;
@@ -52,6 +71,8 @@ struct djob {
 	bool disabled;            /* a fatal error: not run again until a reload */
 	bool known;               /* `due` was read from the database (a claim) */
 	bool once_done;           /* --once: dispatched (or found not due) */
+	bool held;                /* due, but its account has no run to spare */
+	struct dacct *acct;       /* its account's share (follows a reload) */
 	struct due_state due;
 	time_t next;              /* look at it again then; 0: at the next pass */
 	unsigned failures;        /* in a row */
@@ -80,6 +101,8 @@ struct dtask {
 	bool force;               /* --once --all: whatever the slot and backoff */
 	enum dtask_kind kind;
 	bool claim;               /* TASK_IDLE_OPEN: the lease is not held yet */
+	struct dacct *acct;       /* the share taken, given back with the result; NULL: none */
+	uint64_t queued_ms;       /* when it was handed to the pool (waitmark clock) */
 };
 
 enum dresult_kind {
@@ -111,6 +134,17 @@ struct idle_event {
 	struct err err;
 };
 
+/* One worker thread's place in the pool. */
+enum wslot_state { WSLOT_FREE, WSLOT_RUNNING, WSLOT_EXITED };
+struct wslot {
+	struct daemon *d;
+	pthread_t thread;
+	enum wslot_state state;   /* under d->lock; EXITED: joined and freed by the main thread */
+	bool busy;                /* under d->lock: has a task */
+	const char *job;          /* under d->lock: the task's job name while busy */
+	atomic_uint_least64_t wait_since;  /* waitmark.h: when its network wait began; 0: none */
+};
+
 struct daemon {
 	struct daemon_opts opts;
 	char host[256];
@@ -127,9 +161,9 @@ struct daemon {
 	bool stopping;
 	enum err_class worst;     /* --once: the worst failure, for the exit code */
 
-	/* the task queue (workers wait on it) */
+	/* the task queue (workers wait on it) and the pool */
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	pthread_cond_t cond;      /* CLOCK_MONOTONIC: idle extra workers time out */
 	struct dtask *queue;
 	size_t qhead, qlen, qcap;
 	bool quit;                /* workers exit once the queue is empty */
@@ -149,8 +183,17 @@ struct daemon {
 	struct imap_idle_opts idle_opts;
 	uint64_t idle_backoff_max_ms;
 
-	pthread_t *threads;
-	unsigned nthreads;
+	struct wslot *slots;      /* DAEMON_WORKERS_MAX; NULL until workers_start */
+	unsigned nthreads;        /* under lock: workers alive */
+	unsigned nidle;           /* under lock: of those, waiting for a task */
+	unsigned min_workers;     /* under lock: --workers (doing work at once) */
+	unsigned max_workers;     /* under lock: --max-workers (threads at most) */
+	uint64_t grace_ms;        /* a network wait longer than this is "waiting" */
+	uint64_t linger_ms;       /* an extra worker idle this long exits */
+	bool pool_full;           /* main thread: "at max_workers" logged */
+	size_t nheld;             /* main thread: jobs held by their account's limit */
+	struct dacct **accts;     /* main thread */
+	size_t naccts;
 	struct keeper *keeper;
 	struct metrics *metrics;
 };
@@ -167,10 +210,49 @@ void djobs_free(struct daemon *d);
 void dconf_unref(struct daemon *d, struct dconf **c);
 /* Tells the metrics which jobs exist and their state. */
 void djobs_publish(struct daemon *d);
+/* The share of the account called name (created at first use). */
+struct dacct *dacct_get(struct daemon *d, const char *name);
+void daccts_free(struct daemon *d);
+/* Whether j's account has a run to spare; false marks j held. */
+bool dacct_turn(struct djob *j);
+/* t (a task of j) takes one of its account's runs; dacct_give gives it back. */
+void dacct_take(struct djob *j, struct dtask *t);
+void dacct_give(struct dtask *t);
+/* event=job.retry with the delay, failures in a row, class and reason (cleaned). */
+void djob_log_retry(const struct djob *j, int64_t retry_ms, enum err_class cls, const char *why);
+
+static inline bool djob_is_idle(const struct djob *j)
+{
+	return cron_kind(j->cfg->cron) == CRON_IDLE;
+}
+
+/* The worst failure class seen (--once reports it as its exit code). */
+static inline void daemon_note_failure(struct daemon *d, enum err_class cls)
+{
+	if (cls > d->worst)
+		d->worst = cls;
+}
+
+/* daemon_push.c: push (schedule: idle) in the scheduler, main thread only */
+/* Hands j's next push task to the workers when it has one due. */
+void push_dispatch(struct daemon *d, struct djob *j, time_t now);
+/* Stops idling on j: the connection ends (DONE, LOGOUT) and the lease goes back. */
+void push_end(struct daemon *d, struct djob *j, const char *why, time_t now);
+/* A push task's result. */
+void push_result(struct daemon *d, struct djob *j, struct dresult *r, time_t now);
+/* The idler's events: new mail, or a connection over (reconnect after a backoff). */
+void push_events(struct daemon *d, time_t now);
 
 /* daemon_worker.c */
+/* Starts min_workers threads (more come with workers_balance). */
 int workers_start(struct daemon *d, struct err *err);
-void workers_push(struct daemon *d, const struct dtask *t);
+void workers_push(struct daemon *d, struct dtask *t);
+/*
+ * Main thread, every pass: joins the workers that exited, starts more when
+ * pool.h says so, publishes the pool's gauges. Returns in how many ms it
+ * wants to look again (tasks are queued), or -1 (nothing to watch).
+ */
+int workers_balance(struct daemon *d);
 /* Asks the workers to exit once the queue is empty, and joins them. */
 void workers_stop(struct daemon *d);
 /* Moves the posted results out: *v_r is malloc'd (free it), *n_r entries. */

@@ -7,12 +7,17 @@
  * are matched by name across a reload; what the scheduler knows of a kept
  * job (last slot, backoff, failures) stays, since the database row is the
  * same; a changed schedule only means computing the next time anew.
+ *
+ * Accounts' shares (struct dacct) are found by name, so that a job keeps
+ * counting against its account across a reload; the list is scanned only
+ * when jobs are (re)built, never per dispatch.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/sched/daemon_int.h"
 #include "engine/util/log.h"
+#include "engine/util/str.h"
 #include "engine/util/xalloc.h"
 
 void dconf_unref(struct daemon *d, struct dconf **cp)
@@ -26,12 +31,73 @@ void dconf_unref(struct daemon *d, struct dconf **cp)
 	free(c);
 }
 
-static struct djob *djob_new(const struct config_job *cfg, struct dconf *conf)
+struct dacct *dacct_get(struct daemon *d, const char *name)
+{
+	for (size_t i = 0; i < d->naccts; i++)
+		if (strcmp(d->accts[i]->name, name) == 0)
+			return d->accts[i];
+	d->accts = xreallocarray(d->accts, d->naccts + 1, sizeof(*d->accts));
+	struct dacct *a = xcalloc(1, sizeof(*a));
+	a->name = xstrdup(name);
+	d->accts[d->naccts++] = a;
+	return a;
+}
+
+void daccts_free(struct daemon *d)
+{
+	for (size_t i = 0; i < d->naccts; i++) {
+		free(d->accts[i]->name);
+		free(d->accts[i]);
+	}
+	free(d->accts);
+	d->accts = NULL;
+	d->naccts = 0;
+}
+
+/*
+ * The account's turn: its jobs have at most max_concurrent_runs tasks out
+ * at once, so that a dead server holds that many workers at most. False
+ * when none is left: the job is held (its next pass comes with a result).
+ */
+bool dacct_turn(struct djob *j)
+{
+	unsigned lim = j->cfg->account->max_concurrent_runs;
+	if (lim && j->acct->inflight >= lim) {
+		j->held = true;
+		return false;
+	}
+	return true;
+}
+
+/* A task of j takes one of its account's runs; the result gives it back. */
+void dacct_take(struct djob *j, struct dtask *t)
+{
+	t->acct = j->acct;
+	j->acct->inflight++;
+}
+
+void dacct_give(struct dtask *t)
+{
+	if (t->acct && t->acct->inflight)
+		t->acct->inflight--;
+	t->acct = NULL;
+}
+
+void djob_log_retry(const struct djob *j, int64_t retry_ms, enum err_class cls, const char *why)
+{
+	char in[32], clean[300];
+	str_fmt_duration_ms(retry_ms < 0 ? 0 : (uint64_t)retry_ms, in, sizeof(in));
+	log_warn("job.retry", "in=%s failures=%u class=%s reason=\"%s\"", in, j->failures,
+		 err_class_name(cls), log_clean(why, strlen(why), clean, sizeof(clean)));
+}
+
+static struct djob *djob_new(struct daemon *d, const struct config_job *cfg, struct dconf *conf)
 {
 	struct djob *j = xcalloc(1, sizeof(*j));
 	j->name = xstrdup(cfg->name);
 	j->cfg = cfg;
 	j->conf = conf;
+	j->acct = dacct_get(d, cfg->account->name);
 	atomic_init(&j->stop, false);
 	atomic_init(&j->lease_lost, false);
 	return j;
@@ -48,7 +114,7 @@ void djobs_init(struct daemon *d)
 	const struct config *cfg = d->conf->cfg;
 	d->jobs = xcalloc(cfg->njobs ? cfg->njobs : 1, sizeof(*d->jobs));
 	for (size_t i = 0; i < cfg->njobs; i++)
-		d->jobs[d->njobs++] = djob_new(&cfg->jobs[i], d->conf);
+		d->jobs[d->njobs++] = djob_new(d, &cfg->jobs[i], d->conf);
 }
 
 static struct djob *find_live(struct daemon *d, const char *name)
@@ -76,7 +142,7 @@ void djobs_apply(struct daemon *d, struct dconf *next)
 		const struct config_job *jc = &cfg->jobs[i];
 		struct djob *j = find_live(d, jc->name);
 		if (!j) {
-			j = djob_new(jc, next);
+			j = djob_new(d, jc, next);
 			added++;
 			log_info("job.added", "job=%s schedule=\"%s\"", jc->name, jc->schedule);
 		} else {
@@ -89,6 +155,7 @@ void djobs_apply(struct daemon *d, struct dconf *next)
 			/* a running job finishes with the configuration it started with */
 			j->cfg = jc;
 			j->conf = next;
+			j->acct = dacct_get(d, jc->account->name);
 			j->next = 0;
 			if (j->disabled)
 				log_info("job.enabled", "job=%s reason=\"configuration reloaded\"", jc->name);

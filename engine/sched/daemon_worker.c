@@ -1,21 +1,38 @@
 /*
- * The worker pool: a fixed number of threads, each with its own PostgreSQL
- * connection (libpq connections are not shared between threads), taking
- * tasks from one queue. A task is: claim the job's lease for its slot, run
- * the job, release the lease with the run's outcome and backoff, post the
- * result to the scheduler. Claiming in the worker keeps the scheduler
+ * The worker pool: threads taking tasks from one queue, each with its own
+ * PostgreSQL connection (libpq connections are not shared between threads),
+ * opened at its first task. A task is: claim the job's lease for its slot,
+ * run the job, release the lease with the run's outcome and backoff, post
+ * the result to the scheduler. Claiming in the worker keeps the scheduler
  * thread free of database waits.
+ *
+ * The pool is elastic (pool.h): a run or an IDLE connect waits on its mail
+ * server, and a stalled server makes it wait for its whole timeout. Each
+ * worker's network waits are marked (waitmark.h) in a slot the scheduler
+ * reads; a worker waiting longer than the grace does not count as working,
+ * and while tasks queue the scheduler starts another worker, up to
+ * max_workers. A thread that waits costs a stack and a database
+ * connection; a healthy account's run no longer waits behind it. Workers
+ * beyond min_workers exit after lingering idle, closing their connection.
  */
 #include <inttypes.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "engine/sched/daemon_int.h"
+#include "engine/sched/pool.h"
 #include "engine/util/log.h"
+#include "engine/util/waitmark.h"
 #include "engine/util/xalloc.h"
+
+/* While tasks queue, the scheduler looks at the pool this often. */
+#define POOL_TICK_MS 50
+/* Jobs named in the log line of a pool that grew. */
+#define POOL_LOG_JOBS 4
 
 char *daemon_db_url(struct daemon *d, unsigned *gen_r)
 {
@@ -26,8 +43,9 @@ char *daemon_db_url(struct daemon *d, unsigned *gen_r)
 	return url;
 }
 
-void workers_push(struct daemon *d, const struct dtask *t)
+void workers_push(struct daemon *d, struct dtask *t)
 {
+	t->queued_ms = waitmark_now_ms();
 	pthread_mutex_lock(&d->lock);
 	if (d->qlen == d->qcap) {
 		/* grow, unrolling the ring so it starts at 0 */
@@ -46,19 +64,60 @@ void workers_push(struct daemon *d, const struct dtask *t)
 	pthread_mutex_unlock(&d->lock);
 }
 
-/* Blocks for a task; false when the pool is stopping and nothing is left. */
-static bool queue_pop(struct daemon *d, struct dtask *t)
+/* Under d->lock: wait for the cond until now + ms (CLOCK_MONOTONIC). */
+static int cond_wait_ms(struct daemon *d, uint64_t ms)
 {
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += (time_t)(ms / 1000);
+	until.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	return pthread_cond_timedwait(&d->cond, &d->lock, &until);
+}
+
+/*
+ * Blocks for a task; false when the worker is to exit: the pool is stopping
+ * and nothing is left, or it is beyond min_workers and lingered idle.
+ */
+static bool queue_pop(struct daemon *d, struct wslot *w, struct dtask *t)
+{
+	bool got = false;
 	pthread_mutex_lock(&d->lock);
-	while (d->qlen == 0 && !d->quit)
-		pthread_cond_wait(&d->cond, &d->lock);
-	bool got = d->qlen > 0;
-	if (got) {
+	w->busy = false;
+	w->job = NULL;
+	d->nidle++;
+	uint64_t idle_since = waitmark_now_ms();
+	while (d->qlen == 0 && !d->quit) {
+		if (d->nthreads <= d->min_workers) {
+			pthread_cond_wait(&d->cond, &d->lock);
+			continue;
+		}
+		uint64_t idle = waitmark_now_ms() - idle_since;
+		if (idle >= d->linger_ms) {
+			d->nthreads--;     /* now, so that no other idle worker also goes below min */
+			d->nidle--;
+			pthread_mutex_unlock(&d->lock);
+			return false;
+		}
+		(void)cond_wait_ms(d, d->linger_ms - idle);
+	}
+	if (d->qlen > 0) {
 		*t = d->queue[d->qhead];
 		d->qhead = (d->qhead + 1) % d->qcap;
 		d->qlen--;
+		w->busy = true;
+		w->job = t->job->name;
+		got = true;
+	} else {
+		d->nthreads--;
 	}
+	d->nidle--;
 	pthread_mutex_unlock(&d->lock);
+	if (got)
+		metrics_task_wait(d->metrics, (double)(waitmark_now_ms() - t->queued_ms) / 1000.0);
 	return got;
 }
 
@@ -254,11 +313,13 @@ out:
 
 static void *worker_main(void *arg)
 {
-	struct daemon *d = arg;
+	struct wslot *w = arg;
+	struct daemon *d = w->d;
 	struct store *store = NULL;
 	unsigned gen = UINT_MAX;
 	struct dtask t;
-	while (queue_pop(d, &t)) {
+	waitmark_bind(&w->wait_since);
+	while (queue_pop(d, w, &t)) {
 		struct dresult *r = xcalloc(1, sizeof(*r));
 		r->task = t;
 		r->retry_ms = -1;
@@ -269,33 +330,149 @@ static void *worker_main(void *arg)
 		post_result(d, r);
 		free(r);
 	}
+	waitmark_bind(NULL);
+	/* an extra worker's connection goes with it (mind max_connections) */
 	store_free(&store);
+	pthread_mutex_lock(&d->lock);
+	w->busy = false;
+	w->job = NULL;
+	w->state = WSLOT_EXITED;
+	pthread_mutex_unlock(&d->lock);
 	return NULL;
+}
+
+/* Under d->lock: one more worker in a free slot. */
+static int spawn(struct daemon *d, struct err *err)
+{
+	struct wslot *w = NULL;
+	for (unsigned i = 0; i < DAEMON_WORKERS_MAX && !w; i++)
+		if (d->slots[i].state == WSLOT_FREE)
+			w = &d->slots[i];
+	if (!w)
+		return err_set(err, ERR_FATAL, "no free worker slot");
+	w->d = d;
+	w->busy = false;
+	w->job = NULL;
+	atomic_store(&w->wait_since, 0);
+	int rc = pthread_create(&w->thread, NULL, worker_main, w);
+	if (rc != 0)
+		return err_set(err, ERR_FATAL, "cannot start worker thread: %s", strerror(rc));
+	w->state = WSLOT_RUNNING;
+	d->nthreads++;
+	return 0;
 }
 
 int workers_start(struct daemon *d, struct err *err)
 {
-	d->threads = xcalloc(d->opts.workers, sizeof(*d->threads));
-	for (unsigned i = 0; i < d->opts.workers; i++) {
-		int rc = pthread_create(&d->threads[i], NULL, worker_main, d);
-		if (rc != 0) {
-			workers_stop(d);
-			return err_set(err, ERR_FATAL, "cannot start worker thread: %s", strerror(rc));
+	d->slots = xcalloc(DAEMON_WORKERS_MAX, sizeof(*d->slots));
+	for (unsigned i = 0; i < DAEMON_WORKERS_MAX; i++)
+		atomic_init(&d->slots[i].wait_since, 0);
+	pthread_mutex_lock(&d->lock);
+	int rc = 0;
+	for (unsigned i = 0; i < d->min_workers && rc == 0; i++)
+		rc = spawn(d, err);
+	pthread_mutex_unlock(&d->lock);
+	if (rc < 0)
+		workers_stop(d);
+	return rc;
+}
+
+/* Under d->lock: joins the workers that exited (they no longer take the lock). */
+static void reap(struct daemon *d)
+{
+	for (unsigned i = 0; i < DAEMON_WORKERS_MAX; i++)
+		if (d->slots[i].state == WSLOT_EXITED) {
+			pthread_join(d->slots[i].thread, NULL);
+			d->slots[i].state = WSLOT_FREE;
 		}
-		d->nthreads++;
+}
+
+int workers_balance(struct daemon *d)
+{
+	struct pool_view v = {0};
+	struct metrics_pool mp = {0};
+	char names[POOL_LOG_JOBS * 64 + 8] = "";
+	unsigned started = 0;
+	bool full;
+	struct err err = {0};
+	int rc = 0;
+
+	if (!d->slots)
+		return -1;
+	uint64_t now = waitmark_now_ms();
+	pthread_mutex_lock(&d->lock);
+	reap(d);
+	unsigned listed = 0;
+	size_t used = 0;
+	for (unsigned i = 0; i < DAEMON_WORKERS_MAX; i++) {
+		struct wslot *w = &d->slots[i];
+		if (w->state != WSLOT_RUNNING || !w->busy)
+			continue;
+		uint64_t since = atomic_load(&w->wait_since);
+		if (!since || now < since || now - since < d->grace_ms)
+			continue;
+		v.waiting++;
+		if (listed < POOL_LOG_JOBS && w->job && used < sizeof(names)) {
+			int k = snprintf(names + used, sizeof(names) - used, "%s%.60s",
+					 listed ? "," : "", w->job);
+			used += k > 0 ? (size_t)k : 0;
+			listed++;
+		}
 	}
-	return 0;
+	v.threads = d->nthreads;
+	v.idle = d->nidle;
+	v.min = d->min_workers;
+	v.max = d->max_workers;
+	v.queued = d->qlen;
+	unsigned n = d->quit ? 0 : pool_grow(&v);
+	for (; started < n && rc == 0; started++)
+		rc = spawn(d, &err);
+	if (rc < 0 && started)
+		started--;
+	mp.workers = d->nthreads;
+	mp.min = d->min_workers;
+	mp.max = d->max_workers;
+	mp.busy = d->nthreads - (d->nidle < d->nthreads ? d->nidle : d->nthreads);
+	mp.waiting = v.waiting;
+	mp.queued = d->qlen;
+	if (d->qlen && now > d->queue[d->qhead].queued_ms)
+		mp.oldest_s = (double)(now - d->queue[d->qhead].queued_ms) / 1000.0;
+	full = d->qlen > d->nidle && d->nthreads >= d->max_workers && v.waiting > 0;
+	pthread_mutex_unlock(&d->lock);
+
+	mp.held = d->nheld;
+	if (rc < 0)
+		log_error("workers.start_failed", "error=\"%s\"", err.msg);
+	if (started && v.threads >= v.min)
+		log_info("workers.grow", "workers=%u started=%u waiting_network=%u queued=%zu "
+			 "waiting_jobs=\"%s\"", mp.workers, started, v.waiting, v.queued, names);
+	if (full && !d->pool_full)
+		log_warn("workers.full", "workers=%u max_workers=%u waiting_network=%u queued=%zu "
+			 "waiting_jobs=\"%s\" note=\"due work waits: raise max_workers or lower the "
+			 "accounts' timeouts\"", mp.workers, mp.max, v.waiting, v.queued, names);
+	d->pool_full = full;
+	metrics_pool(d->metrics, &mp, started && v.threads >= v.min ? started : 0);
+	return v.queued ? POOL_TICK_MS : -1;
 }
 
 void workers_stop(struct daemon *d)
 {
+	if (!d->slots)
+		return;
+	pthread_t *v = xcalloc(DAEMON_WORKERS_MAX, sizeof(*v));
+	unsigned n = 0;
 	pthread_mutex_lock(&d->lock);
 	d->quit = true;
 	pthread_cond_broadcast(&d->cond);
+	for (unsigned i = 0; i < DAEMON_WORKERS_MAX; i++)
+		if (d->slots[i].state != WSLOT_FREE)
+			v[n++] = d->slots[i].thread;
 	pthread_mutex_unlock(&d->lock);
-	for (unsigned i = 0; i < d->nthreads; i++)
-		pthread_join(d->threads[i], NULL);
+	/* no thread starts any more (quit): join those there were */
+	for (unsigned i = 0; i < n; i++)
+		pthread_join(v[i], NULL);
+	free(v);
 	d->nthreads = 0;
-	free(d->threads);
-	d->threads = NULL;
+	free(d->slots);
+	d->slots = NULL;
 }

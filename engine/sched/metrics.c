@@ -15,6 +15,10 @@
 /* Upper bounds of the run duration histogram, seconds. */
 static const double buckets[] = { 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300 };
 #define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
+/* ... and of the time a task waits for a worker: fine below a second. */
+static const double wait_buckets[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+				       10, 30 };
+#define NWAIT_BUCKETS (sizeof(wait_buckets) / sizeof(wait_buckets[0]))
 
 enum { M_TICKET, M_APPENDED, M_IGNORED, M_BADMAIL, M_ALREADY_DONE, M_NOUTCOMES };
 static const char *const outcome_label[M_NOUTCOMES] = {
@@ -38,7 +42,11 @@ struct mjob {
 struct metrics {
 	pthread_mutex_t lock;
 	char *daemon_id, *host, *version;
-	unsigned workers, busy;
+	struct metrics_pool pool;
+	uint64_t started_total;       /* workers started beyond --workers */
+	uint64_t wait_bucket[NWAIT_BUCKETS];   /* not cumulative */
+	uint64_t wait_count;
+	double wait_sum;
 	time_t start;
 	time_t last_loop;
 	bool db_ok;
@@ -58,7 +66,7 @@ struct metrics *metrics_new(const char *daemon_id, const char *host, const char 
 	m->daemon_id = xstrdup(daemon_id);
 	m->host = xstrdup(host);
 	m->version = xstrdup(version);
-	m->workers = workers;
+	m->pool.workers = m->pool.min = m->pool.max = workers;
 	m->start = time(NULL);
 	m->last_loop = m->start;
 	m->db_ok = true;
@@ -176,10 +184,24 @@ void metrics_oauth(struct metrics *m, const struct store_oauth_state *v, size_t 
 	pthread_mutex_unlock(&m->lock);
 }
 
-void metrics_set_busy(struct metrics *m, unsigned busy)
+void metrics_pool(struct metrics *m, const struct metrics_pool *p, unsigned started)
 {
 	pthread_mutex_lock(&m->lock);
-	m->busy = busy;
+	m->pool = *p;
+	m->started_total += started;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_task_wait(struct metrics *m, double seconds)
+{
+	pthread_mutex_lock(&m->lock);
+	size_t b = 0;
+	while (b < NWAIT_BUCKETS && seconds > wait_buckets[b])
+		b++;
+	if (b < NWAIT_BUCKETS)
+		m->wait_bucket[b]++;
+	m->wait_count++;
+	m->wait_sum += seconds;
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -262,10 +284,43 @@ int metrics_render(struct metrics *m, struct buf *b)
 	buf_adds(b, "} 1\n");
 	head(b, "start_time_seconds", "gauge", "When the daemon started, seconds since 1970.");
 	buf_addf(b, "mail2ticket_start_time_seconds %lld\n", (long long)m->start);
-	head(b, "workers", "gauge", "Worker threads.");
-	buf_addf(b, "mail2ticket_workers %u\n", m->workers);
-	head(b, "workers_busy", "gauge", "Jobs handed to workers and not finished.");
-	buf_addf(b, "mail2ticket_workers_busy %u\n", m->busy);
+	head(b, "workers", "gauge", "Worker threads now.");
+	buf_addf(b, "mail2ticket_workers %u\n", m->pool.workers);
+	head(b, "workers_min", "gauge", "Tasks doing work at once (--workers).");
+	buf_addf(b, "mail2ticket_workers_min %u\n", m->pool.min);
+	head(b, "workers_max", "gauge", "Worker threads at most (--max-workers).");
+	buf_addf(b, "mail2ticket_workers_max %u\n", m->pool.max);
+	head(b, "workers_busy", "gauge", "Worker threads running a task.");
+	buf_addf(b, "mail2ticket_workers_busy %u\n", m->pool.busy);
+	head(b, "workers_waiting_network", "gauge",
+	     "Busy workers in one wait on a mail server (or proxy, token endpoint, DNS) longer "
+	     "than the grace: they do not count as working.");
+	buf_addf(b, "mail2ticket_workers_waiting_network %u\n", m->pool.waiting);
+	head(b, "workers_started_total", "counter",
+	     "Worker threads started beyond --workers because the others waited on servers.");
+	buf_addf(b, "mail2ticket_workers_started_total %" PRIu64 "\n", m->started_total);
+	head(b, "tasks_queued", "gauge", "Due tasks (runs, IDLE connects) no worker took yet.");
+	buf_addf(b, "mail2ticket_tasks_queued %zu\n", m->pool.queued);
+	head(b, "tasks_queued_oldest_seconds", "gauge",
+	     "How long the oldest queued task has waited for a worker; 0 when none waits.");
+	buf_addf(b, "mail2ticket_tasks_queued_oldest_seconds %.3f\n", m->pool.oldest_s);
+	head(b, "jobs_held_account_limit", "gauge",
+	     "Due jobs waiting because their account has max_concurrent_runs tasks out.");
+	buf_addf(b, "mail2ticket_jobs_held_account_limit %zu\n", m->pool.held);
+	head(b, "task_wait_seconds", "histogram",
+	     "Time from a task handed to the worker pool until a worker took it.");
+	{
+		uint64_t cum = 0;
+		for (size_t k = 0; k < NWAIT_BUCKETS; k++) {
+			cum += m->wait_bucket[k];
+			buf_addf(b, "mail2ticket_task_wait_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+				 wait_buckets[k], cum);
+		}
+		buf_addf(b, "mail2ticket_task_wait_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n",
+			 m->wait_count);
+		buf_addf(b, "mail2ticket_task_wait_seconds_sum %.6f\n", m->wait_sum);
+		buf_addf(b, "mail2ticket_task_wait_seconds_count %" PRIu64 "\n", m->wait_count);
+	}
 	head(b, "jobs", "gauge", "Jobs in the configuration.");
 	buf_addf(b, "mail2ticket_jobs %zu\n", m->njobs);
 	head(b, "database_up", "gauge", "1 when the lease heartbeat last reached the database.");

@@ -12,8 +12,22 @@
  *   last_success_timestamp_seconds{job}  0 when unknown
  *   job_failures_in_row{job}, job_disabled{job}, job_running{job},
  *   lease_held{job}                      1 when this daemon holds the lease
- *   workers, workers_busy, jobs, config_reloads_total{result},
- *   database_up, daemon_info{daemon_id,host,version}, start_time_seconds
+ *   jobs, config_reloads_total{result}, database_up,
+ *   daemon_info{daemon_id,host,version}, start_time_seconds
+ * The worker pool (isolation: a stalled server must show, and must not
+ * delay the others):
+ *   workers                              worker threads now
+ *   workers_min, workers_max             --workers, --max-workers
+ *   workers_busy                         threads running a task
+ *   workers_waiting_network              of those, in one wait on a server
+ *                                        longer than the grace (200 ms)
+ *   workers_started_total                threads started beyond --workers
+ *   tasks_queued                         due tasks no worker took yet
+ *   tasks_queued_oldest_seconds          how long the oldest one has waited
+ *   jobs_held_account_limit              due jobs waiting for their account's
+ *                                        max_concurrent_runs
+ *   task_wait_seconds                    histogram: handed to the pool until
+ *                                        a worker took it
  */
 #ifndef M2T_SCHED_METRICS_H
 #define M2T_SCHED_METRICS_H
@@ -44,7 +58,16 @@ void metrics_lease_held(struct metrics *m, const char *job, bool held);
 #define METRICS_OAUTH_MAX 256
 /* The OAuth2 token state of every account with a token row (copied). */
 void metrics_oauth(struct metrics *m, const struct store_oauth_state *v, size_t n);
-void metrics_set_busy(struct metrics *m, unsigned busy);
+/* What the worker pool looks like now (the scheduler, every pass). */
+struct metrics_pool {
+	unsigned workers, min, max, busy, waiting;
+	size_t queued, held;
+	double oldest_s;
+};
+/* started: threads started beyond --workers since the last call. */
+void metrics_pool(struct metrics *m, const struct metrics_pool *p, unsigned started);
+/* A worker took a task that waited this long in the queue (any thread). */
+void metrics_task_wait(struct metrics *m, double seconds);
 void metrics_reload(struct metrics *m, bool ok);
 /* The scheduler loop went round at `now` (the health check wants it recent). */
 void metrics_loop(struct metrics *m, time_t now);

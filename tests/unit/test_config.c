@@ -211,6 +211,35 @@ TEST(observability_keys)
 	}
 }
 
+TEST(daemon_pool_keys)
+{
+	struct config *cfg = NULL;
+	struct err err;
+	CHECK_INT(load_text(MINIMAL, &cfg, &err), 0);
+	if (cfg) {
+		/* not given: the daemon's command line or defaults decide */
+		CHECK_INT(cfg->workers, 0);
+		CHECK_INT(cfg->max_workers, 0);
+		CHECK_INT(cfg->accounts[0].max_concurrent_runs, CONFIG_ACCOUNT_RUNS_DEFAULT);
+		config_free(&cfg);
+	}
+	CHECK_INT(load_text(BASE_DB BASE_ACCOUNT "    max_concurrent_runs: 2\n" BASE_JOB
+			    "workers: 8\nmax_workers: 8\n", &cfg, &err), 0);
+	if (cfg) {
+		CHECK_INT(cfg->workers, 8);
+		CHECK_INT(cfg->max_workers, 8);
+		CHECK_INT(cfg->accounts[0].max_concurrent_runs, 2);
+		config_free(&cfg);
+	}
+	/* either alone */
+	CHECK_INT(load_text(MINIMAL "max_workers: 2\n", &cfg, &err), 0);
+	if (cfg) {
+		CHECK_INT(cfg->workers, 0);
+		CHECK_INT(cfg->max_workers, 2);
+		config_free(&cfg);
+	}
+}
+
 TEST(minimal_config_gets_every_default)
 {
 	struct config *cfg = NULL;
@@ -517,6 +546,13 @@ TEST(bad_configs_name_position_and_key)
 		{"log_level: verbose\n" MINIMAL,
 		 ":1:12: log_level: expected debug, info, warn or error, got \"verbose\""},
 		{MINIMAL "log_format: xml\n", ":13:13: log_format: expected kv or json, got \"xml\""},
+		{MINIMAL "workers: 0\n", ":13:10: workers: expected an integer 1-256, got \"0\""},
+		{MINIMAL "max_workers: 257\n",
+		 ":13:14: max_workers: expected an integer 1-256, got \"257\""},
+		{MINIMAL "workers: 8\nmax_workers: 4\n",
+		 ":14:14: max_workers: max_workers (4) is below workers (8)"},
+		{BASE_DB BASE_ACCOUNT "    max_concurrent_runs: 0\n" BASE_JOB,
+		 ":9:26: accounts.support.max_concurrent_runs: expected an integer 1-256, got \"0\""},
 		{MINIMAL "metrics_listen: 9464\n",
 		 ":13:17: metrics_listen: expected HOST:PORT, e.g. \"127.0.0.1:9464\""},
 		{MINIMAL "metrics_listen: \"127.0.0.1:99999\"\n",
@@ -1002,6 +1038,7 @@ int main(void)
 
 	RUN(minimal_config_gets_every_default);
 	RUN(observability_keys);
+	RUN(daemon_pool_keys);
 	RUN(full_config_reads_every_key);
 	RUN(default_ports_follow_protocol_and_security);
 	RUN(unquoted_and_block_tls_settings);

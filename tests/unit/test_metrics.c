@@ -32,7 +32,13 @@ TEST(prometheus_text_counts_runs_and_messages)
 	metrics_run_done(m, "nosuchjob", &c, 1.0, "ok", 1700000200);
 	metrics_job_state(m, "billing", 3, true, false, 0);
 	metrics_lease_held(m, "support", true);
-	metrics_set_busy(m, 1);
+	struct metrics_pool pool = { .workers = 7, .min = 4, .max = 32, .busy = 6, .waiting = 3,
+				     .queued = 2, .held = 5, .oldest_s = 0.25 };
+	metrics_pool(m, &pool, 3);
+	metrics_pool(m, &pool, 0);
+	metrics_task_wait(m, 0.002);
+	metrics_task_wait(m, 0.3);
+	metrics_task_wait(m, 100);
 	metrics_reload(m, false);
 	struct buf b;
 	buf_init(&b, 1u << 20);
@@ -55,7 +61,22 @@ TEST(prometheus_text_counts_runs_and_messages)
 	CHECK(has_line(t, "mail2ticket_job_failures_in_row{job=\"billing\"} 3"));
 	CHECK(has_line(t, "mail2ticket_job_disabled{job=\"billing\"} 1"));
 	CHECK(has_line(t, "mail2ticket_lease_held{job=\"support\"} 1"));
-	CHECK(has_line(t, "mail2ticket_workers_busy 1"));
+	CHECK(has_line(t, "mail2ticket_workers 7"));
+	CHECK(has_line(t, "mail2ticket_workers_min 4"));
+	CHECK(has_line(t, "mail2ticket_workers_max 32"));
+	CHECK(has_line(t, "mail2ticket_workers_busy 6"));
+	CHECK(has_line(t, "mail2ticket_workers_waiting_network 3"));
+	CHECK(has_line(t, "mail2ticket_workers_started_total 3"));
+	CHECK(has_line(t, "mail2ticket_tasks_queued 2"));
+	CHECK(has_line(t, "mail2ticket_tasks_queued_oldest_seconds 0.250"));
+	CHECK(has_line(t, "mail2ticket_jobs_held_account_limit 5"));
+	CHECK(has_line(t, "mail2ticket_task_wait_seconds_bucket{le=\"0.005\"} 1"));
+	CHECK(has_line(t, "mail2ticket_task_wait_seconds_bucket{le=\"0.25\"} 1"));
+	CHECK(has_line(t, "mail2ticket_task_wait_seconds_bucket{le=\"0.5\"} 2"));
+	CHECK(has_line(t, "mail2ticket_task_wait_seconds_bucket{le=\"30\"} 2"));
+	CHECK(has_line(t, "mail2ticket_task_wait_seconds_bucket{le=\"+Inf\"} 3"));
+	CHECK(has_line(t, "mail2ticket_task_wait_seconds_count 3"));
+	CHECK(has_line(t, "# TYPE mail2ticket_task_wait_seconds histogram"));
 	CHECK(has_line(t, "mail2ticket_config_reloads_total{result=\"failed\"} 1"));
 	CHECK(has_line(t, "# TYPE mail2ticket_run_duration_seconds histogram"));
 	CHECK(strstr(t, "nosuchjob") == NULL);
