@@ -86,36 +86,77 @@ int store_job_run_finish(struct store *store, int64_t id, const struct run_count
 }
 
 int store_processed_uids(struct store *store, const char *account, const char *mailbox,
-			 uint32_t uidvalidity, struct processed_uid **v_r, size_t *n_r,
-			 struct err *err)
+			 uint32_t uidvalidity, const uint32_t *uids, size_t n,
+			 struct processed_uid **v_r, size_t *n_r, struct err *err)
 {
 	*v_r = NULL;
 	*n_r = 0;
+	if (n == 0)
+		return 0;
+	/* Queued messages first, as store_exec does: they may be among them. */
+	if (store_queue_len(store) && store_queue_send(store, err) < 0)
+		return -1;
+	/* The listing as ranges of consecutive UIDs: a mailbox whose mail was
+	 * delivered in one stretch is one range, whatever its size. */
+	struct store_col lo, hi;
+	store_col_init(&lo, STORE_OID_INT8, ((size_t)1 << 30) - 64);
+	store_col_init(&hi, STORE_OID_INT8, ((size_t)1 << 30) - 64);
+	int rc = -1;
+	PGresult *res = NULL;
+	struct processed_uid *v = NULL;
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		if (i && uids[i] <= uids[i - 1]) {
+			err_set(err, ERR_FATAL, "list processed uids: uids not ascending (bug)");
+			goto out;
+		}
+		while (j + 1 < n && uids[j + 1] == uids[j] + 1)
+			j++;
+		store_col_add_i64(&lo, uids[i]);
+		store_col_add_i64(&hi, uids[j]);
+		i = j + 1;
+	}
+	if (store_col_failed(&lo) || store_col_failed(&hi)) {
+		err_set(err, ERR_FATAL, "list processed uids: too many uids");
+		goto out;
+	}
 	char uv[16];
 	snprintf(uv, sizeof(uv), "%" PRIu32, uidvalidity);
-	const char *params[3] = { account, mailbox, uv };
-	PGresult *res;
-	if (store_exec(store,
-		       "SELECT uid, outcome, plan->>'move_to' FROM processed_messages"
-		       " WHERE account = $1 AND mailbox = $2 AND uidvalidity = $3 AND uid IS NOT NULL"
-		       " ORDER BY uid",
-		       3, params, PGRES_TUPLES_OK, &res, "list processed uids", err) < 0)
-		return -1;
-	int n = PQntuples(res);
+	const char *values[5] = {account, mailbox, uv, NULL, NULL};
+	int lengths[5] = {0, 0, 0, 0, 0}, formats[5] = {0, 0, 0, 1, 1};
+	store_col_finish(&lo, &values[3], &lengths[3]);
+	store_col_finish(&hi, &values[4], &lengths[4]);
+	/* One index range scan of the identity key (account, mailbox,
+	 * uidvalidity, uid) per range; ranges do not overlap, so no row comes
+	 * twice. */
+	res = PQexecParams(store->conn,
+			   "SELECT pm.uid, pm.outcome, pm.plan->>'move_to'"
+			   "  FROM unnest($4::bigint[], $5::bigint[]) AS r(lo, hi)"
+			   "  JOIN processed_messages pm"
+			   "    ON pm.account = $1 AND pm.mailbox = $2 AND pm.uidvalidity = $3"
+			   "   AND pm.uid BETWEEN r.lo AND r.hi"
+			   " ORDER BY pm.uid",
+			   5, NULL, values, lengths, formats, 0);
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		store_fail(store, res, "list processed uids", err);
+		goto out;
+	}
+	int nr = PQntuples(res);
 	/* one block: the entries, then the few move_to names they point to */
 	size_t names = 0;
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < nr; i++)
 		if (!PQgetisnull(res, i, 2))
 			names += (size_t)PQgetlength(res, i, 2) + 1;
-	struct processed_uid *v = n ? xcalloc(1, (size_t)n * sizeof(*v) + names) : NULL;
-	char *pool = v ? (char *)(v + n) : NULL;
-	int rc = 0;
-	for (int i = 0; i < n; i++) {
+	v = nr ? xcalloc(1, (size_t)nr * sizeof(*v) + names) : NULL;
+	char *pool = v ? (char *)(v + nr) : NULL;
+	for (int i = 0; i < nr; i++) {
 		int64_t uid;
 		int o = PQgetisnull(res, i, 1) ? -1 : outcome_parse(PQgetvalue(res, i, 1));
 		if (store_get_i64(res, i, 0, &uid, err) < 0 || uid > UINT32_MAX || o < 0) {
-			rc = err_set(err, ERR_FATAL, "processed_messages holds an invalid uid or outcome");
-			break;
+			err_set(err, ERR_FATAL, "processed_messages holds an invalid uid or outcome");
+			free(v);
+			v = NULL;
+			goto out;
 		}
 		v[i].uid = (uint32_t)uid;
 		v[i].outcome = (enum outcome)o;
@@ -126,14 +167,14 @@ int store_processed_uids(struct store *store, const char *account, const char *m
 			pool += len + 1;
 		}
 	}
-	PQclear(res);
-	if (rc < 0) {
-		free(v);
-		return -1;
-	}
 	*v_r = v;
-	*n_r = (size_t)n;
-	return 0;
+	*n_r = (size_t)nr;
+	rc = 0;
+out:
+	PQclear(res);
+	store_col_release(&lo);
+	store_col_release(&hi);
+	return rc;
 }
 
 /* Keys must be valid UTF-8 for a text array: the sources send printable

@@ -104,9 +104,13 @@ static void batch_committed(struct run_state *st)
 		}
 		st->have_outcome = true;
 		st->last_outcome = item->done_outcome;
-		/* a mail found done earlier in this batch (same identity): the archive */
-		dispose_queue(&st->out, item->uid, item->done_outcome,
-			      item->already_done ? 0 : st->item_folder[i]);
+		/* a mail found done (earlier in this batch, or by content under a
+		 * new UID or key): where the first one's plan sent it */
+		unsigned folder = st->item_folder[i];
+		if (item->already_done)
+			folder = dispose_folder_of(&st->out, item->done_move_to[0] ? item->done_move_to
+										  : NULL);
+		dispose_queue(&st->out, item->uid, item->done_outcome, folder);
 	}
 	log_ctx_uid(0);
 	st->nitems = 0;
@@ -184,7 +188,8 @@ static int check_uidvalidity(struct run_state *st, struct err *err)
 		return -1;
 	if (known && previous != now)
 		/* every UID is new now; the (Message-ID, sha256) identity keeps
-		 * already processed mail from becoming a second ticket */
+		 * already processed mail from becoming a second ticket, and the
+		 * ingest records it under its new UID: fetched this once only */
 		log_warn("job.uidvalidity_changed",
 			 "mailbox=\"%s\" previous=%" PRIu32 " now=%" PRIu32, st->info->mailbox,
 			 previous, now);
@@ -199,10 +204,10 @@ struct done {
 };
 
 /*
- * The record of each listed message: by UID (one query for the mailbox,
- * then a binary search per message), by source key (one query for exactly
- * the listed keys), or not at all for piped mail (the ingest itself finds
- * a duplicate).
+ * The record of each listed message, before any body is fetched: by UID
+ * (one query for the listed UIDs, sent as ranges, then a binary search per
+ * message), by source key (one query for exactly the listed keys), or not
+ * at all for piped mail (the ingest itself finds a duplicate).
  */
 static int find_done(struct run_state *st, struct done *done, struct err *err)
 {
@@ -210,11 +215,17 @@ static int find_done(struct run_state *st, struct done *done, struct err *err)
 	size_t n = st->nmsgs;
 	for (size_t i = 0; i < n; i++)
 		done[i] = (struct done){.outcome = -1};
-	if (st->info->identity == SOURCE_ID_UID) {
+	if (st->info->identity == SOURCE_ID_UID && n) {
 		struct processed_uid *v = NULL;
 		size_t nv = 0;
-		if (store_processed_uids(st->store, st->job->account->name, st->info->mailbox,
-					 st->info->uidvalidity, &v, &nv, err) < 0)
+		/* the listing is ascending by UID (source_list) */
+		uint32_t *uids = xcalloc(n, sizeof(*uids));
+		for (size_t i = 0; i < n; i++)
+			uids[i] = m[i].id;
+		int rc = store_processed_uids(st->store, st->job->account->name, st->info->mailbox,
+					      st->info->uidvalidity, uids, n, &v, &nv, err);
+		free(uids);
+		if (rc < 0)
 			return -1;
 		/* store_processed_uids returns them ascending by UID: bsearch-ready */
 		for (size_t i = 0; i < n; i++) {
