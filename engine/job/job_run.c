@@ -69,9 +69,10 @@ static void count_outcome(struct run_counts *c, enum outcome o)
 }
 
 /* Disposes what has been committed; only ever called after COMMIT. A
- * message stays where it is when the job keeps its mail on the server, and
- * badmail on a source without folders (POP3): those are remembered by
- * their identity and skipped by every later run without a word. */
+ * message stays where it is when the job keeps its mail on the server
+ * (IMAP marks it \Seen, badmail excepted), and badmail on a source without
+ * folders (POP3): those are remembered by their identity and skipped by
+ * every later run without a word. */
 static int dispose_committed(struct run_state *st, struct err *err)
 {
 	double t0 = now_seconds();
@@ -271,9 +272,10 @@ static int process_mailbox(struct run_state *st, struct err *err)
 	for (size_t i = 0; i < n; i++) {
 		if (done[i].outcome >= 0) {
 			/* committed earlier, but not disposed: only dispose, where its
-			 * plan said (a rule's move_to folder, else archive or badmail) */
-			if (dispose_queue(&st->out, st->msgs[i].id, (enum outcome)done[i].outcome,
-					  done[i].folder))
+			 * plan said (a rule's move_to folder, else archive or badmail);
+			 * kept mail that is unread again is only marked \Seen */
+			if (dispose_queue_again(&st->out, &st->msgs[i], (enum outcome)done[i].outcome,
+						done[i].folder))
 				st->counts.already_done++;
 		} else if (st->msgs[i].size > st->job->limits.max_size) {
 			oversized[noversized++] = st->msgs[i];
@@ -380,10 +382,10 @@ out:
 	if (rc < 0)
 		log_error("job.failed", "class=%s error=\"%s\"", err_class_name(err->cls), err->msg);
 	log_info("job.done",
-		 "fetched=%" PRIu64 " tickets=%" PRIu64 " appended=%" PRIu64 " ignored=%" PRIu64
+		 "listed=%zu fetched=%" PRIu64 " tickets=%" PRIu64 " appended=%" PRIu64 " ignored=%" PRIu64
 		 " badmail=%" PRIu64 " already_done=%" PRIu64 " bytes=%" PRIu64 " seconds=%.3f"
 		 " fetch_s=%.3f commit_s=%.3f move_s=%.3f",
-		 st.counts.fetched, st.counts.tickets, st.counts.appended, st.counts.ignored,
+		 st.nmsgs, st.counts.fetched, st.counts.tickets, st.counts.appended, st.counts.ignored,
 		 st.counts.badmail, st.counts.already_done, st.counts.bytes, res->seconds,
 		 st.fetch_s, st.commit_s, st.move_s);
 	arena_free(&st.arena);
