@@ -151,9 +151,9 @@ void store_rollback(struct store *store);
  * Which of the listed UIDs uids[0..n) (ascending, unique: a mailbox
  * listing) of this mailbox and UIDVALIDITY are recorded as processed, with
  * their outcomes and the folder their plan moved them to, ascending by UID.
- * One round trip whatever n: the UIDs go as ranges of consecutive UIDs (a
- * mailbox delivered in one stretch is one range) and only rows inside them
- * are read, so the cost follows the listing, not the mailbox's history. *v_r
+ * One round trip whatever n (12 bytes per UID): only rows of listed UIDs are
+ * read, from the identity index between the lowest and the highest, so the
+ * cost follows the listing, not the mailbox's history. *v_r
  * is one malloc'd block (NULL when none), the move_to names inside it: the
  * caller free()s it. ERR_FATAL when uids are not ascending (a bug).
  */

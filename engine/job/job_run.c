@@ -206,7 +206,7 @@ struct done {
 
 /*
  * The record of each listed message, before any body is fetched: by UID
- * (one query for the listed UIDs, sent as ranges, then a binary search per
+ * (one query for exactly the listed UIDs, then a binary search per
  * message), by source key (one query for exactly the listed keys), or not
  * at all for piped mail (the ingest itself finds a duplicate).
  */
