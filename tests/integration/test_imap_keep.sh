@@ -55,6 +55,12 @@ make_config "$TEST_TMP/keep.yaml" "    keep_on_server: true
     rules: rules.yaml"
 "$M2T_BIN" -c "$TEST_TMP/keep.yaml" migrate >/dev/null
 
+out=$("$M2T_BIN" -c "$TEST_TMP/keep.yaml" test-connection support 2>&1) && rc=0 || rc=$?
+check_eq "test-connection: exits 0" "$rc" 0
+check "test-connection: says the mail stays and is marked" \
+	grep -q "keep_on_server: mail stays in the mailbox, marked \\\\Seen after each run" <<<"$out"
+check "test-connection: no archive or badmail folder shown" bash -c '! grep -q "archive \|badmail " <<<"$1"' _ "$out"
+
 # --- run twice: tickets once, marked \Seen, nothing fetched the second time ------
 deliver "$MAIL/plain.eml" "$MAIL/html_attachment.eml" "$MAIL/reply_to.eml"
 U1=$(uid_at 1) U2=$(uid_at 2) U3=$(uid_at 3)
