@@ -19,6 +19,7 @@
  */
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine/fetch/imap.h"
 #include "engine/fetch/source_int.h"
@@ -103,8 +104,10 @@ static void seen_refused(struct imap_source *s, size_t n, const char *why)
 		return;
 	}
 	s->seen_warned = true;
+	char clean[300];
 	log_warn("job.seen_refused", "mailbox=\"%s\" count=%zu reason=\"%s\" msg=\"mail left "
-		 "unread; it is remembered and not fetched again\"", s->mailbox, n, why);
+		 "unread; it is remembered and not fetched again\"", s->mailbox, n,
+		 log_clean(why, strlen(why), clean, sizeof(clean)));
 }
 
 static int mark_seen(struct imap_source *s, const uint32_t *ids, size_t n, struct err *err)
