@@ -450,10 +450,11 @@ BEGIN
 	-- lookup below, and at any later time, only ever finds the first one).
 	-- Same lock class as step 1c (processed_messages unique keys), taken in
 	-- batch order after all of 1c's: a concurrent writer of the same
-	-- identity is waited for, and then this row is not written (ON
-	-- CONFLICT DO NOTHING), which changes nothing, as that writer's row
-	-- says the same. A message of this batch whose identity exists already
-	-- (same UID or key) finds that row here and writes nothing.
+	-- identity is waited for; when it committed, this row is not written
+	-- (ON CONFLICT DO NOTHING), which loses nothing, as that writer's row
+	-- stands for the same mail. A message of this batch whose identity
+	-- exists already (same UID or key) finds that row here and writes
+	-- nothing.
 	INSERT INTO processed_messages AS pm (account, mailbox, uidvalidity, uid, source_key,
 		size, outcome, reason, job_run_id, ticket_id, article_id, statements, plan,
 		matched_by)
