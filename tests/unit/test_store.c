@@ -1236,6 +1236,43 @@ TEST(concurrent_same_identity_waits_then_already_done)
 	CHECK_STR(g.item.ticket_number, f.item.ticket_number);
 }
 
+/*
+ * Two daemons meet the same copy (a mail done before, under a new UID):
+ * the first writes the copy's UID row (0007, step 1d) and holds it; the
+ * second waits on that key, then finds the row: already done, one row.
+ */
+TEST(concurrent_copy_waits_then_already_done)
+{
+	struct fixture f, g, h;
+	struct err err = { 0 };
+	fixture_init(&f, "copied");
+	CHECK_INT(apply_one(&f.item, 0), 0);
+	g = f; /* the same mail under a new UID */
+	g.item.msg = &g.msg;
+	g.item.plan = &g.plan;
+	g.item.uid = NEXT_UID++;
+	h = g; /* ... seen by a second daemon */
+	h.item.msg = &h.msg;
+	h.item.plan = &h.plan;
+	CHECK_INT(store_begin(S, &err), 0);
+	CHECK_INT(store_apply(S, 0, &g.item, &err), 0);
+	CHECK(g.item.already_done);
+	struct racer r = { .item = &h.item };
+	pthread_t t;
+	CHECK_INT(pthread_create(&t, NULL, race_apply, &r), 0);
+	struct timespec ts = { 0, 300 * 1000 * 1000 };
+	nanosleep(&ts, NULL);
+	CHECK_INT(store_commit(S, &err), 0);
+	pthread_join(t, NULL);
+	CHECK_INT(r.rc, 0);
+	CHECK(h.item.already_done);
+	CHECK_INT(h.item.ticket_id, f.item.ticket_id);
+	char uid[16];
+	snprintf(uid, sizeof(uid), "%u", g.item.uid);
+	CHECK_INT(qint("SELECT count(*) FROM processed_messages WHERE uid = $1 AND sha256 IS NULL",
+		       uid), 1);
+}
+
 enum { PAR_THREADS = 4, PAR_PER = 25 };
 static struct fixture PAR[PAR_THREADS][PAR_PER];
 
@@ -1401,6 +1438,7 @@ int main(void)
 	RUN(queue_caps_send_within_transaction);
 	RUN(rollback_after_flushed_batch_leaves_nothing);
 	RUN(concurrent_same_identity_waits_then_already_done);
+	RUN(concurrent_copy_waits_then_already_done);
 	RUN(concurrent_tickets_get_distinct_numbers);
 	RUN(throughput);
 	rc = test_summary();
