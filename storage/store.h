@@ -71,6 +71,8 @@ struct store_item {
 	char ticket_number[32];
 	int64_t article_id;
 	char matched_by[128];      /* how a follow-up found its ticket ("" when it did not) */
+	char done_move_to[256];    /* already_done: the folder the first one's plan moved it
+				      to ("": the archive, or badmail); "" otherwise */
 };
 
 /* Connects (libpq URL or key=value string). ERR_TRANSIENT when the server is unreachable. */
@@ -146,10 +148,14 @@ int store_commit(struct store *store, struct err *err);
 void store_rollback(struct store *store);
 
 /*
- * UIDs of this mailbox already recorded as processed, with their outcomes
- * and the folder their plan moved them to, ascending by UID. *v_r is one
- * malloc'd block (NULL when none), the move_to names inside it: the caller
- * free()s it.
+ * Which of the listed UIDs uids[0..n) (ascending, unique: a mailbox
+ * listing) of this mailbox and UIDVALIDITY are recorded as processed, with
+ * their outcomes and the folder their plan moved them to, ascending by UID.
+ * One round trip whatever n (12 bytes per UID): only rows of listed UIDs are
+ * read, from the identity index between the lowest and the highest, so the
+ * cost follows the listing, not the mailbox's history. *v_r
+ * is one malloc'd block (NULL when none), the move_to names inside it: the
+ * caller free()s it. ERR_FATAL when uids are not ascending (a bug).
  */
 struct processed_uid {
 	uint32_t uid;
@@ -157,8 +163,8 @@ struct processed_uid {
 	const char *move_to;   /* the plan's move_to, NULL: the archive (or badmail) */
 };
 int store_processed_uids(struct store *store, const char *account, const char *mailbox,
-			 uint32_t uidvalidity, struct processed_uid **v_r, size_t *n_r,
-			 struct err *err);
+			 uint32_t uidvalidity, const uint32_t *uids, size_t n,
+			 struct processed_uid **v_r, size_t *n_r, struct err *err);
 
 /*
  * Which of keys[0..n) (source keys: POP3 UIDLs, Maildir unique names) are

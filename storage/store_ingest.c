@@ -5,7 +5,7 @@
  * PostgreSQL array per column (store_cols.c; the article's columns in
  * store_article.c, the plan's in store_plan.c). store_flush() sends the
  * whole queue as ONE call of the server function m2t_ingest_batch()
- * (migrations/0004_sources.sql), which stores it with one statement per
+ * (migrations/0007_keep.sql), which stores it with one statement per
  * table, and fills each item from the row returned for it. The server's cost per message is then a share of
  * ~15 statements per batch instead of ~10 statements per message.
  *
@@ -28,8 +28,8 @@
 
 #define INGEST_STMT "m2t_ingest_batch"
 #define INGEST_RESULT "idx, already_done, outcome, ticket_id, ticket_number, article_id, " \
-		      "matched_by"
-#define INGEST_NRESULT 7
+		      "matched_by, move_to"
+#define INGEST_NRESULT 8
 
 static const unsigned COL_OID[C_COUNT] = {
 	[C_JOB_RUN_ID] = STORE_OID_INT8, [C_UIDVALIDITY] = STORE_OID_INT8,
@@ -244,6 +244,7 @@ static void item_results_clear(struct store_item *item)
 	item->ticket_number[0] = '\0';
 	item->article_id = 0;
 	item->matched_by[0] = '\0';
+	item->done_move_to[0] = '\0';
 }
 
 static int queue_add(struct store *store, int64_t job_run_id, struct store_item *item,
@@ -356,6 +357,14 @@ static int read_row(const PGresult *res, int row, struct store_item *item, struc
 	item->matched_by[0] = '\0';
 	if (!PQgetisnull(res, row, 6))
 		snprintf(item->matched_by, sizeof(item->matched_by), "%s", PQgetvalue(res, row, 6));
+	/* a folder name longer than the buffer (never written by rules, which
+	 * allow 200 characters) is dropped, not cut: a cut name could match
+	 * another folder */
+	item->done_move_to[0] = '\0';
+	if (!PQgetisnull(res, row, 7) &&
+	    (size_t)PQgetlength(res, row, 7) < sizeof(item->done_move_to))
+		memcpy(item->done_move_to, PQgetvalue(res, row, 7),
+		       (size_t)PQgetlength(res, row, 7) + 1);
 	return 0;
 }
 

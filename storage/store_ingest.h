@@ -14,11 +14,12 @@
 #include "storage/store_cols.h"
 
 /*
- * Columns = parameters of m2t_ingest_batch() (migrations/0004_sources.sql
- * defines the one function), in declaration order; the SQL call is built
- * from C_COUNT. Most hold one element per queued message; the address,
- * attachment, trace and reference columns one per address, attachment,
- * removal or reference, with the message's idx in their *_MSG column.
+ * Columns = parameters of m2t_ingest_batch() (migrations/0007_keep.sql
+ * defines the one function, with the arguments of 0004), in declaration
+ * order; the SQL call is built from C_COUNT. Most hold one element per
+ * queued message; the address, attachment, trace and reference columns one
+ * per address, attachment, removal or reference, with the message's idx in
+ * their *_MSG column.
  */
 enum {
 	/* the message, its ticket and article (0001) */

@@ -136,8 +136,13 @@ static int check_job(struct imap_client *c, const struct config_job *j, struct e
 	printf("  job %s:\n", j->name);
 	if (folder_line(c, "mailbox", j->mailbox, true, err) < 0)
 		return -1;
-	if (folder_line(c, "archive", j->archive_folder, false, err) < 0 ||
-	    folder_line(c, "badmail", j->badmail_folder, false, err) < 0)
+	/* a job that keeps its mail uses no other folder */
+	if (j->keep_on_server)
+		printf("    keep_on_server: mail stays in the mailbox, %s\n",
+		       j->mark_seen ? "marked \\Seen after each run (SELECT)"
+				    : "nothing changed (EXAMINE)");
+	else if (folder_line(c, "archive", j->archive_folder, false, err) < 0 ||
+		 folder_line(c, "badmail", j->badmail_folder, false, err) < 0)
 		return -1;
 	if (imap_resolve_mailbox(c, j->mailbox, false, &mbox, err) < 0)
 		return -1;

@@ -181,8 +181,10 @@ struct config_job {
 				   pop3: always "INBOX" (the key is refused) */
 	char *archive_folder;   /* default "Processed"; NULL for pop3 (no folders) */
 	char *badmail_folder;   /* default "Badmail"; NULL for pop3 */
-	bool keep_on_server;    /* leave done mail where it is, remembered; default false;
-				   IMAP marks it \Seen */
+	bool keep_on_server;    /* leave done mail where it is, remembered; default false */
+	bool mark_seen;         /* keep_on_server on IMAP: flag done mail \Seen after COMMIT
+				   (badmail stays unread); default true, false: EXAMINE
+				   and change nothing; always false elsewhere */
 	enum job_fetch fetch;   /* which messages: all (default) or unseen (IMAP, Maildir) */
 	char *search;           /* IMAP only: a SEARCH query (config_search_check), or NULL */
 	bool search_utf8;       /* the query has non-ASCII text: sent with CHARSET UTF-8 */

@@ -24,7 +24,7 @@
 static const char *const job_keys[] = {
 	"account", "mailbox", "archive_folder", "badmail_folder", "schedule", "timezone",
 	"max_message_size", "batch_size", "keep_raw", "attach_html", "limits", "keep_on_server",
-	"rules", "own_addresses", "followup", "loops", "fetch", "search", NULL,
+	"rules", "own_addresses", "followup", "loops", "fetch", "search", "mark_seen", NULL,
 };
 static const char *const folder_keys[] = {"mailbox", "archive_folder", "badmail_folder", NULL};
 static const char *const limit_keys[] = {
@@ -190,6 +190,33 @@ static int pop3_folders(struct config_job *j, const struct yaml_tree_node *map,
 }
 
 /*
+ * keep_on_server: true leaves done mail where it is; IMAP marks it \Seen
+ * unless mark_seen: false. mark_seen is IMAP's (POP3 has no flags; a
+ * Maildir job that keeps its mail renames nothing) and only means
+ * something for mail that stays: refused elsewhere, saying why.
+ */
+static int keep_parse(struct config_job *j, const struct yaml_tree_node *map, struct err *err)
+{
+	const struct yaml_tree_node *n;
+	if ((n = yaml_tree_get(map, "keep_on_server")) &&
+	    yaml_tree_read_bool(n, &j->keep_on_server, err) < 0)
+		return -1;
+	j->mark_seen = j->keep_on_server && j->account->protocol == PROTO_IMAP;
+	if (!(n = yaml_tree_get(map, "mark_seen")))
+		return 0;
+	if (j->account->protocol != PROTO_IMAP)
+		return yaml_tree_error(err, yaml_tree_key_node(n), "mark_seen: is for IMAP; "
+				       "account \"%s\" is %s, whose kept mail is never marked",
+				       j->account->name,
+				       j->account->protocol == PROTO_POP3 ? "pop3" : "maildir");
+	if (!j->keep_on_server)
+		return yaml_tree_error(err, yaml_tree_key_node(n), "mark_seen: goes with "
+				       "keep_on_server: true; a job that moves its mail marks "
+				       "nothing");
+	return yaml_tree_read_bool(n, &j->mark_seen, err);
+}
+
+/*
  * fetch: all | unseen, search: QUERY. Unseen means something for IMAP
  * (\Seen) and Maildir (the S flag); POP3 has no flags. A search is IMAP's.
  */
@@ -261,10 +288,7 @@ static int job_parse(struct config *cfg, struct config_job *j,
 				return -1;
 		}
 	}
-	if ((n = yaml_tree_get(map, "keep_on_server")) &&
-	    yaml_tree_read_bool(n, &j->keep_on_server, err) < 0)
-		return -1;
-	if (selection_parse(j, map, err) < 0)
+	if (keep_parse(j, map, err) < 0 || selection_parse(j, map, err) < 0)
 		return -1;
 	if ((n = yaml_tree_get(map, "max_message_size")) &&
 	    yaml_tree_read_size(n, 1 * KB, 1 * GB, &j->limits.max_size, err) < 0)

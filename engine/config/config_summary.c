@@ -228,7 +228,10 @@ static void job_print(const struct config_job *j, FILE *out)
 	fprintf(out, "  %s (line %u)\n", j->name, j->line);
 	fprintf(out, "    account:  %s\n", j->account->name);
 	fprintf(out, "    mailbox:  %s\n", j->mailbox);
-	if (j->keep_on_server)
+	if (j->keep_on_server && j->mark_seen)
+		fprintf(out, "    done mail: kept on the server, remembered, marked \\Seen "
+			"(badmail stays unread)\n");
+	else if (j->keep_on_server)
 		fprintf(out, "    done mail: kept on the server, remembered\n");
 	else if (j->account->protocol == PROTO_POP3)
 		fprintf(out, "    done mail: deleted from the server; badmail stays there\n");

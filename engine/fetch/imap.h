@@ -61,9 +61,18 @@ int imap_status_messages(struct imap_client *c, const char *mailbox, uint32_t *n
 int imap_select(struct imap_client *c, const char *mailbox, bool readonly,
 		uint32_t *uidvalidity_r, uint32_t *exists_r, struct err *err);
 
+/*
+ * After imap_select: may \Seen be stored in the selected mailbox? false when
+ * it was EXAMINEd or the server answered SELECT with [READ-ONLY], or listed
+ * PERMANENTFLAGS without \Seen (RFC 3501 7.1: without PERMANENTFLAGS every
+ * flag counts as permanent); *why_r then says which (a constant string).
+ */
+bool imap_seen_storable(const struct imap_client *c, const char **why_r);
+
 struct imap_msg_info {
 	uint32_t uid;
 	uint64_t size;          /* RFC822.SIZE */
+	bool seen;              /* flagged \Seen when listed */
 };
 
 /* All messages of the selected mailbox, ascending by UID (UID FETCH 1:* (RFC822.SIZE)). */
@@ -83,9 +92,16 @@ int imap_search_uids(struct imap_client *c, const char *query, uint32_t **v_r, s
 int imap_list_uids(struct imap_client *c, const uint32_t *uids, size_t n,
 		   struct imap_msg_info **v_r, size_t *n_r, struct err *err);
 
-/* UID STORE <set> +FLAGS.SILENT (\Seen), in ranges: read-only mailboxes
- * whose done mail stays (keep_on_server). */
-int imap_mark_seen(struct imap_client *c, const uint32_t *uids, size_t n, struct err *err);
+/*
+ * UID STORE <set> +FLAGS.SILENT (\Seen), in ranges of up to 5,000 UIDs per
+ * command: the done mail of a job that keeps it on the server. A tagged NO
+ * (the server will not store the flag: an ACL, a mailbox that turned
+ * read-only) returns -1 with ERR_SOURCE and *refused_r set, the rest left
+ * unmarked; the session is still usable. ERR_FATAL when the mailbox was
+ * EXAMINEd (a bug).
+ */
+int imap_mark_seen(struct imap_client *c, const uint32_t *uids, size_t n, bool *refused_r,
+		   struct err *err);
 
 /*
  * Called once per message of a fetch, in server order. `raw` is valid only

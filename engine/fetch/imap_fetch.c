@@ -72,10 +72,14 @@ static int list_cb(struct imap_client *c, void *ud, const struct imap_response *
 	/* unsolicited FETCHes (flag changes) lack the size: not ours */
 	if (fetch_uid(l, &uid) < 0 || !size || imap_arg_number(size, UINT64_MAX, &sz) < 0)
 		return 0;
+	bool seen = false;
 	if (flags && flags->type == IMAP_ARG_LIST)
-		for (size_t i = 0; i < flags->count; i++)
+		for (size_t i = 0; i < flags->count; i++) {
 			if (imap_arg_atom_is(&flags->list[i], "\\Deleted"))
 				return 0;  /* handled before, left by a server without UIDPLUS */
+			if (imap_arg_atom_is(&flags->list[i], "\\Seen"))
+				seen = true;
+		}
 	if (lc->n == IMAP_LIST_MAX)
 		return err_set(err, ERR_SOURCE, "%s lists more than %d messages", c->host,
 			       IMAP_LIST_MAX);
@@ -85,6 +89,7 @@ static int list_cb(struct imap_client *c, void *ud, const struct imap_response *
 	}
 	lc->v[lc->n].uid = uid;
 	lc->v[lc->n].size = sz;
+	lc->v[lc->n].seen = seen;
 	lc->n++;
 	return 0;
 }
@@ -263,11 +268,14 @@ int imap_fetch_headers(struct imap_client *c, const uint32_t *uids, size_t n,
 
 /* One UID command over a batch: "UID <verb> <set><rest>". */
 static int uid_cmd_once(struct imap_client *c, const char *verb, const uint32_t *v, size_t m,
-			const char *rest, const char *dest, bool *expunged_r, struct err *err)
+			const char *rest, const char *dest, bool *expunged_r, bool *refused_r,
+			struct err *err)
 {
 	const struct imap_response *t;
 	char text[256];
 	*expunged_r = false;
+	if (refused_r)
+		*refused_r = false;
 	imap_cmd_begin(c, "UID ");
 	imap_cmd_addf(c, "%s ", verb);
 	if (imap_uidset_format(&c->cmd, v, m) < 0)
@@ -281,6 +289,8 @@ static int uid_cmd_once(struct imap_client *c, const char *verb, const uint32_t 
 	if (t->status == IMAP_STATUS_OK)
 		return 0;
 	*expunged_r = t->status == IMAP_STATUS_NO && slice_ieq(t->code, "EXPUNGEISSUED");
+	if (refused_r)
+		*refused_r = t->status == IMAP_STATUS_NO;
 	/* a missing destination will not fix itself; anything else may */
 	enum err_class cls = t->status == IMAP_STATUS_BAD || slice_ieq(t->code, "TRYCREATE")
 				     ? ERR_SOURCE : ERR_TRANSIENT;
@@ -294,12 +304,15 @@ static int uid_cmd_once(struct imap_client *c, const char *verb, const uint32_t 
  * the messages were expunged by another session (another daemon that moved
  * them after COMMIT, or a user) before this one heard of it: a NOOP takes
  * in the EXPUNGEs, and the command is sent once more, for the rest.
+ * *refused_r (may be NULL): the command's last answer was a tagged NO.
  */
 static int uid_cmd(struct imap_client *c, const char *verb, const uint32_t *v, size_t m,
-		   const char *rest, const char *dest, struct err *err)
+		   const char *rest, const char *dest, bool *refused_r, struct err *err)
 {
 	bool expunged;
-	int r = uid_cmd_once(c, verb, v, m, rest, dest, &expunged, err);
+	if (refused_r)
+		*refused_r = false;
+	int r = uid_cmd_once(c, verb, v, m, rest, dest, &expunged, refused_r, err);
 	if (r == 0 || !expunged)
 		return r;
 	log_info("imap.expunged", "host=%s command=\"UID %s\" msg=\"some messages were "
@@ -307,12 +320,14 @@ static int uid_cmd(struct imap_client *c, const char *verb, const uint32_t *v, s
 	imap_cmd_begin(c, "NOOP");
 	if (imap_cmd_ok(c, NULL, NULL, ERR_TRANSIENT, err) < 0)
 		return -1;
-	return uid_cmd_once(c, verb, v, m, rest, dest, &expunged, err);
+	return uid_cmd_once(c, verb, v, m, rest, dest, &expunged, refused_r, err);
 }
 
-int imap_mark_seen(struct imap_client *c, const uint32_t *uids, size_t n, struct err *err)
+int imap_mark_seen(struct imap_client *c, const uint32_t *uids, size_t n, bool *refused_r,
+		   struct err *err)
 {
 	int ret = -1;
+	*refused_r = false;
 	if (need_selected(c, err) < 0)
 		return -1;
 	if (c->readonly)
@@ -324,8 +339,13 @@ int imap_mark_seen(struct imap_client *c, const uint32_t *uids, size_t n, struct
 	n = imap_uids_sort_unique(v, n);
 	for (size_t i = 0; i < n; i += IMAP_MOVE_BATCH) {
 		size_t m = n - i < IMAP_MOVE_BATCH ? n - i : IMAP_MOVE_BATCH;
-		if (uid_cmd(c, "STORE", v + i, m, " +FLAGS.SILENT (\\Seen)", NULL, err) < 0)
+		/* .SILENT: no FETCH back per message; the flag is all we change */
+		if (uid_cmd(c, "STORE", v + i, m, " +FLAGS.SILENT (\\Seen)", NULL, refused_r,
+			    err) < 0) {
+			if (*refused_r)
+				err->cls = ERR_SOURCE;
 			goto out;
+		}
 	}
 	ret = 0;
 out:
@@ -351,15 +371,15 @@ int imap_move(struct imap_client *c, const uint32_t *uids, size_t n, const char 
 	for (size_t i = 0; i < n; i += IMAP_MOVE_BATCH) {
 		size_t m = n - i < IMAP_MOVE_BATCH ? n - i : IMAP_MOVE_BATCH;
 		if (move) {
-			if (uid_cmd(c, "MOVE", v + i, m, NULL, dest, err) < 0)
+			if (uid_cmd(c, "MOVE", v + i, m, NULL, dest, NULL, err) < 0)
 				goto out;
 			continue;
 		}
-		if (uid_cmd(c, "COPY", v + i, m, NULL, dest, err) < 0 ||
-		    uid_cmd(c, "STORE", v + i, m, " +FLAGS.SILENT (\\Deleted)", NULL, err) < 0)
+		if (uid_cmd(c, "COPY", v + i, m, NULL, dest, NULL, err) < 0 ||
+		    uid_cmd(c, "STORE", v + i, m, " +FLAGS.SILENT (\\Deleted)", NULL, NULL, err) < 0)
 			goto out;
 		/* only the UIDs we copied; never a bare EXPUNGE */
-		if (uidplus && uid_cmd(c, "EXPUNGE", v + i, m, NULL, NULL, err) < 0)
+		if (uidplus && uid_cmd(c, "EXPUNGE", v + i, m, NULL, NULL, NULL, err) < 0)
 			goto out;
 	}
 	if (!move && !uidplus)

@@ -44,7 +44,9 @@ struct imap_client {
 	bool delim_known;
 	char delim;             /* hierarchy delimiter, 0 for a flat namespace */
 	bool selected;
-	bool readonly;
+	bool readonly;          /* we EXAMINEd the mailbox */
+	bool server_readonly;   /* the server answered SELECT with [READ-ONLY] */
+	bool seen_permanent;    /* \Seen is among its PERMANENTFLAGS (or none were sent) */
 	uint32_t exists;
 	uint32_t uidvalidity;
 };

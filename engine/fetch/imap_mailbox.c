@@ -211,7 +211,29 @@ fail:
 
 struct select_ctx {
 	uint32_t uidvalidity;
+	bool permanentflags;    /* a PERMANENTFLAGS code came */
+	bool seen_permanent;    /* ... listing \Seen */
 };
+
+/*
+ * "[PERMANENTFLAGS (\Answered \Seen \*)]": is \Seen among them? The code's
+ * arguments are raw text up to ']' (bounded by the line limit); flags are
+ * atoms, so splitting at spaces and parentheses is exact.
+ */
+static bool flags_have_seen(const struct slice *args)
+{
+	size_t i = 0;
+	while (i < args->len) {
+		while (i < args->len && (args->p[i] == ' ' || args->p[i] == '(' || args->p[i] == ')'))
+			i++;
+		size_t start = i;
+		while (i < args->len && args->p[i] != ' ' && args->p[i] != '(' && args->p[i] != ')')
+			i++;
+		if (i - start == 5 && strncasecmp(args->p + start, "\\Seen", 5) == 0)
+			return true;
+	}
+	return false;
+}
 
 static int select_cb(struct imap_client *c, void *ud, const struct imap_response *r,
 		     struct err *err)
@@ -220,10 +242,15 @@ static int select_cb(struct imap_client *c, void *ud, const struct imap_response
 	(void)c;
 	(void)err;
 	uint64_t v;
-	if (r->kind == IMAP_RESP_UNTAGGED && r->status == IMAP_STATUS_OK &&
-	    slice_ieq(r->code, "UIDVALIDITY") &&
+	if (r->kind != IMAP_RESP_UNTAGGED || r->status != IMAP_STATUS_OK)
+		return 0;
+	if (slice_ieq(r->code, "UIDVALIDITY") &&
 	    str_parse_u64(r->code_args.p, r->code_args.len, UINT32_MAX, &v) == 0)
 		sc->uidvalidity = (uint32_t)v;
+	if (slice_ieq(r->code, "PERMANENTFLAGS")) {
+		sc->permanentflags = true;
+		sc->seen_permanent = flags_have_seen(&r->code_args);
+	}
 	return 0;
 }
 
@@ -231,22 +258,42 @@ int imap_select(struct imap_client *c, const char *mailbox, bool readonly,
 		uint32_t *uidvalidity_r, uint32_t *exists_r, struct err *err)
 {
 	struct select_ctx sc = {0};
+	const struct imap_response *t;
+	char text[256];
 	c->selected = false;
 	c->exists = 0;
 	imap_cmd_begin(c, readonly ? "EXAMINE" : "SELECT");
 	if (imap_cmd_add_mailbox(c, mailbox, err) < 0)
 		return -1;
-	if (imap_cmd_ok(c, select_cb, &sc, ERR_SOURCE, err) < 0)
+	if (imap_cmd_run(c, select_cb, &sc, &t, err) < 0)
 		return -1;
+	if (t->status != IMAP_STATUS_OK)
+		return err_set(err, ERR_SOURCE, "%s %s on %s: %s", readonly ? "EXAMINE" : "SELECT",
+			       t->status == IMAP_STATUS_NO ? "refused" : "failed", c->host,
+			       imap_clean(&t->text, text, sizeof(text)));
 	if (sc.uidvalidity == 0)
 		return err_set(err, ERR_SOURCE, "%s sent no UIDVALIDITY for \"%s\"", c->host,
 			       mailbox);
 	c->selected = true;
 	c->readonly = readonly;
+	/* RFC 3501 6.3.1: the tagged OK says [READ-WRITE] or [READ-ONLY]; without
+	 * PERMANENTFLAGS every flag may be assumed permanent (7.1) */
+	c->server_readonly = readonly || slice_ieq(t->code, "READ-ONLY");
+	c->seen_permanent = !sc.permanentflags || sc.seen_permanent;
 	c->uidvalidity = sc.uidvalidity;
 	*uidvalidity_r = sc.uidvalidity;
 	*exists_r = c->exists;
 	return 0;
+}
+
+bool imap_seen_storable(const struct imap_client *c, const char **why_r)
+{
+	*why_r = NULL;
+	if (!c->selected || c->server_readonly)
+		*why_r = "the mailbox is read-only for this user ([READ-ONLY])";
+	else if (!c->seen_permanent)
+		*why_r = "\\Seen is not among the mailbox's PERMANENTFLAGS";
+	return *why_r == NULL;
 }
 
 struct status_ctx {

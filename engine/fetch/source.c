@@ -80,6 +80,8 @@ int source_dispose(struct source *src, const uint32_t *ids, size_t n, enum sourc
 	size_t f = 0;
 	if (src->mode == SOURCE_READ_ONLY)
 		return err_set(err, ERR_FATAL, "%s source opened read-only (bug)", src->info.kind);
+	if (d == SOURCE_SEEN && !src->info.marks_seen)
+		return err_set(err, ERR_FATAL, "%s source marks nothing \\Seen (bug)", src->info.kind);
 	if (d == SOURCE_FOLDER) {
 		/* a handful of folders: a linear search is all it takes */
 		while (folder && f < src->nfolders && strcmp(src->folders[f], folder) != 0)

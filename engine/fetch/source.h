@@ -45,12 +45,17 @@ enum source_identity {
  * (source_info.badmail_stays); the database remembers both. FOLDER moves
  * it to a folder a rule named (move_to), made ready by
  * source_prepare_folders(); POP3 has none (the configuration refuses
- * move_to on a POP3 account).
+ * move_to on a POP3 account). SEEN leaves it where it is and flags it
+ * \Seen: the done mail of an IMAP job that keeps it on the server
+ * (source_info.marks_seen); where the flag cannot be stored
+ * (source_info.seen_refused) the mail stays unread, with one warning per
+ * session, and the call succeeds: the database remembers it all the same.
  */
 enum source_dispose {
 	SOURCE_ARCHIVE,
 	SOURCE_BADMAIL,
 	SOURCE_FOLDER,
+	SOURCE_SEEN,
 };
 
 struct source_msg {
@@ -58,6 +63,7 @@ struct source_msg {
 	uint64_t size;          /* as the source announces it, before fetching */
 	const char *key;        /* SOURCE_ID_KEY: printable ASCII; NULL otherwise */
 	const char *sha256;     /* hex, when known without fetching (stdin), else NULL */
+	bool seen;              /* IMAP: flagged \Seen when listed; false elsewhere */
 };
 
 struct source_info {
@@ -67,6 +73,11 @@ struct source_info {
 	enum source_identity identity;
 	uint32_t uidvalidity;   /* SOURCE_ID_UID */
 	bool badmail_stays;     /* SOURCE_BADMAIL leaves the message in place (POP3) */
+	bool marks_seen;        /* SOURCE_SEEN is this session's dispose: an IMAP job with
+				   keep_on_server and mark_seen, the mailbox SELECTed */
+	bool seen_refused;      /* ... but \Seen cannot be stored ([READ-ONLY], not among
+				   PERMANENTFLAGS, or a STORE was refused); may turn true
+				   during the session */
 };
 
 /*
@@ -132,12 +143,13 @@ int source_fetch(struct source *src, const uint32_t *ids, size_t n, source_body_
 		 void *ud, struct err *err);
 
 /*
- * Only ever after COMMIT: moves (IMAP, Maildir) or deletes (POP3) the
- * messages. `folder` names the target of SOURCE_FOLDER (one of the
- * prepared folders) and is NULL otherwise. A failure leaves them where
- * they are; the database knows them as processed, so the next run only
- * disposes them. ERR_FATAL in read-only mode, and for a folder that was
- * not prepared.
+ * Only ever after COMMIT: moves (IMAP, Maildir), deletes (POP3) or marks
+ * \Seen (IMAP, SOURCE_SEEN) the messages. `folder` names the target of
+ * SOURCE_FOLDER (one of the prepared folders) and is NULL otherwise. A
+ * failure leaves them where they are; the database knows them as
+ * processed, so the next run only disposes them. ERR_FATAL in read-only
+ * mode, for a folder that was not prepared, and for SOURCE_SEEN on a
+ * session that does not mark (source_info.marks_seen false).
  */
 int source_dispose(struct source *src, const uint32_t *ids, size_t n, enum source_dispose d,
 		   const char *folder, struct err *err);

@@ -6,11 +6,20 @@
  * way (creating them when missing); list is UID FETCH 1:* (RFC822.SIZE);
  * fetch is one UID FETCH BODY.PEEK[] per batch, bodies handed to the
  * caller in place; dispose is UID MOVE (or COPY + STORE + UID EXPUNGE),
- * gathered by the caller into large sets. Nothing here is on the per-message path except
- * the pointer hop into imap_fetch_bodies.
+ * gathered by the caller into large sets. Nothing here is on the
+ * per-message path except the pointer hop into imap_fetch_bodies.
+ *
+ * A job that keeps its mail (keep_on_server) needs no folders. With
+ * mark_seen (the default) it SELECTs the mailbox and its dispose is UID
+ * STORE +FLAGS.SILENT (\Seen); without, it EXAMINEs it and changes
+ * nothing. A mailbox where \Seen cannot be stored (SELECT answered
+ * [READ-ONLY], \Seen is not among its PERMANENTFLAGS, or a STORE is
+ * refused) does not fail the run: the mail stays unread, one warning per
+ * session says why, and the database remembers the mail all the same.
  */
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine/fetch/imap.h"
 #include "engine/fetch/source_int.h"
@@ -28,6 +37,8 @@ struct imap_source {
 	char **folders;         /* the prepared move_to targets, resolved */
 	size_t nfolders;
 	char *query;            /* UID SEARCH for fetch: unseen / search:; NULL: all */
+	const char *seen_why;   /* why \Seen cannot be stored (a constant); NULL: it can */
+	bool seen_warned;       /* the warning about it was logged this session */
 };
 
 static int imap_source_list(struct source *src, struct err *err)
@@ -53,6 +64,7 @@ static int imap_source_list(struct source *src, struct err *err)
 	for (size_t i = 0; i < n; i++) {
 		src->msgs[i].id = infos[i].uid;
 		src->msgs[i].size = infos[i].size;
+		src->msgs[i].seen = infos[i].seen;
 	}
 	src->nmsgs = n;
 	free(infos);
@@ -81,10 +93,48 @@ static int imap_source_prepare(struct source *src, const char *const *names, siz
 	return 0;
 }
 
+/* \Seen cannot be stored: the mail stays unread, said once per session
+ * (a read-only mailbox would otherwise warn at every dispose). No mail
+ * text: the reason is ours or the server's answer, cleaned. */
+static void seen_refused(struct imap_source *s, size_t n, const char *why)
+{
+	s->base.info.seen_refused = true;
+	if (s->seen_warned) {
+		log_debug("job.seen_refused", "mailbox=\"%s\" count=%zu", s->mailbox, n);
+		return;
+	}
+	s->seen_warned = true;
+	char clean[300];
+	log_warn("job.seen_refused", "mailbox=\"%s\" count=%zu reason=\"%s\" msg=\"mail left "
+		 "unread; it is remembered and not fetched again\"", s->mailbox, n,
+		 log_clean(why, strlen(why), clean, sizeof(clean)));
+}
+
+static int mark_seen(struct imap_source *s, const uint32_t *ids, size_t n, struct err *err)
+{
+	if (s->base.info.seen_refused) {
+		seen_refused(s, n, s->seen_why);
+		return 0;
+	}
+	bool refused;
+	if (imap_mark_seen(s->c, ids, n, &refused, err) < 0) {
+		if (!refused)
+			return err_prefix(err, "marking \\Seen in \"%s\"", s->mailbox);
+		/* the session goes on; the message keeps the server's answer */
+		seen_refused(s, n, err->msg);
+		*err = (struct err){0};
+		return 0;
+	}
+	log_debug("job.marked_seen", "mailbox=\"%s\" count=%zu", s->mailbox, n);
+	return 0;
+}
+
 static int imap_source_dispose(struct source *src, const uint32_t *ids, size_t n,
 			       enum source_dispose d, size_t folder, struct err *err)
 {
 	struct imap_source *s = (struct imap_source *)src;
+	if (d == SOURCE_SEEN)
+		return mark_seen(s, ids, n, err);
 	const char *dest = d == SOURCE_BADMAIL ? s->badmail
 			   : d == SOURCE_ARCHIVE ? s->archive
 			   : folder < s->nfolders ? s->folders[folder] : NULL;
@@ -132,7 +182,11 @@ int source_imap_open(const struct config_job *job, enum source_mode mode,
 	};
 	struct imap_source *s = xcalloc(1, sizeof(*s));
 	uint32_t exists = 0;
-	bool readonly = mode == SOURCE_READ_ONLY || job->keep_on_server;
+	/* a test run changes nothing; a job that keeps its mail changes only
+	 * \Seen, and with mark_seen: false nothing at all */
+	bool marks_seen = mode == SOURCE_READ_WRITE && job->keep_on_server && job->mark_seen;
+	bool examine = mode == SOURCE_READ_ONLY || (job->keep_on_server && !marks_seen);
+	bool moves = mode == SOURCE_READ_WRITE && !job->keep_on_server;
 	s->base.ops = &imap_source_ops;
 	s->base.mode = mode;
 	s->base.info.kind = "imap";
@@ -142,23 +196,27 @@ int source_imap_open(const struct config_job *job, enum source_mode mode,
 		goto fail;
 	if (imap_resolve_mailbox(s->c, job->mailbox, false, &s->mailbox, err) < 0)
 		goto fail;
-	/* a job that disposes nothing needs no folders (nor the right to create them) */
-	if (!readonly) {
+	/* a job that moves nothing needs no folders (nor the right to create them) */
+	if (moves) {
 		if (imap_resolve_mailbox(s->c, job->archive_folder, true, &s->archive, err) < 0 ||
 		    imap_resolve_mailbox(s->c, job->badmail_folder, true, &s->badmail, err) < 0)
 			goto fail;
 	}
-	if (imap_select(s->c, s->mailbox, readonly, &s->base.info.uidvalidity, &exists, err) < 0)
+	if (imap_select(s->c, s->mailbox, examine, &s->base.info.uidvalidity, &exists, err) < 0)
 		goto fail;
 	s->base.info.mailbox = s->mailbox;
+	s->base.info.marks_seen = marks_seen;
+	if (marks_seen && !imap_seen_storable(s->c, &s->seen_why))
+		s->base.info.seen_refused = true;
 	if (job->fetch == JOB_FETCH_UNSEEN && job->search)
 		s->query = xasprintf("UNSEEN %s", job->search);
 	else if (job->fetch == JOB_FETCH_UNSEEN)
 		s->query = xstrdup("UNSEEN");
 	else if (job->search)
 		s->query = xstrdup(job->search);
-	log_info("job.selected", "mailbox=\"%s\" uidvalidity=%" PRIu32 " exists=%" PRIu32,
-		 s->mailbox, s->base.info.uidvalidity, exists);
+	log_info("job.selected", "mailbox=\"%s\" uidvalidity=%" PRIu32 " exists=%" PRIu32
+		 " mode=%s", s->mailbox, s->base.info.uidvalidity, exists,
+		 examine ? "examine" : s->base.info.seen_refused ? "select-read-only" : "select");
 	*src_r = &s->base;
 	return 0;
 fail:

@@ -14,6 +14,7 @@ int dispose_open(struct dispose *d, struct source *src, const struct config_job 
 	memset(d, 0, sizeof(*d));
 	d->src = src;
 	d->keep = job->keep_on_server;
+	d->mark_seen = d->keep && source_info(src)->marks_seen;
 	d->badmail_stays = source_info(src)->badmail_stays;
 	d->rules = job->rules;
 	size_t n = job->rules ? ruleset_folder_count(job->rules) : 0;
@@ -38,6 +39,7 @@ void dispose_release(struct dispose *d)
 	free(d->to_folder);
 	uid_list_release(&d->to_archive);
 	uid_list_release(&d->to_badmail);
+	uid_list_release(&d->to_seen);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -51,7 +53,14 @@ unsigned dispose_folder_of(const struct dispose *d, const char *name)
 
 bool dispose_queue(struct dispose *d, uint32_t id, enum outcome o, unsigned folder)
 {
-	if (d->keep || (o == OUTCOME_BADMAIL && d->badmail_stays))
+	if (d->keep) {
+		/* badmail in a shared mailbox: left unread for a person */
+		if (!d->mark_seen || o == OUTCOME_BADMAIL)
+			return false;
+		uid_list_push(&d->to_seen, id);
+		return true;
+	}
+	if (o == OUTCOME_BADMAIL && d->badmail_stays)
 		return false;
 	if (o == OUTCOME_BADMAIL)
 		uid_list_push(&d->to_badmail, id);
@@ -62,9 +71,17 @@ bool dispose_queue(struct dispose *d, uint32_t id, enum outcome o, unsigned fold
 	return true;
 }
 
+bool dispose_queue_again(struct dispose *d, const struct source_msg *m, enum outcome o,
+			 unsigned folder)
+{
+	if (d->keep && (m->seen || source_info(d->src)->seen_refused))
+		return false;
+	return dispose_queue(d, m->id, o, folder);
+}
+
 size_t dispose_pending(const struct dispose *d)
 {
-	size_t n = d->to_archive.n + d->to_badmail.n;
+	size_t n = d->to_archive.n + d->to_badmail.n + d->to_seen.n;
 	for (size_t i = 0; i < d->nfolders; i++)
 		n += d->to_folder[i].n;
 	return n;
@@ -94,5 +111,5 @@ int dispose_run(struct dispose *d, struct err *err)
 		if (dispose_list(d, &d->to_folder[i], SOURCE_FOLDER, ruleset_folder(d->rules, i),
 				 err) < 0)
 			return -1;
-	return 0;
+	return dispose_list(d, &d->to_seen, SOURCE_SEEN, NULL, err);
 }

@@ -7,7 +7,10 @@
  *
  * What stays where it is: everything of a job with keep_on_server, and
  * badmail on a source without folders (POP3; source_info.badmail_stays).
- * Those are remembered by the database alone.
+ * Those are remembered by the database alone. An IMAP job that keeps its
+ * mail marks it \Seen instead (source_info.marks_seen), all but badmail:
+ * in a mailbox people read too, badmail is left unread for a person to
+ * notice.
  */
 #ifndef M2T_DISPOSE_H
 #define M2T_DISPOSE_H
@@ -25,10 +28,12 @@
 struct dispose {
 	struct source *src;         /* borrowed */
 	const struct ruleset *rules; /* the job's; NULL: no move_to folders */
-	bool keep;                  /* keep_on_server: nothing is disposed */
+	bool keep;                  /* keep_on_server: nothing is moved */
+	bool mark_seen;             /* ... and done mail is marked \Seen (SOURCE_SEEN) */
 	bool badmail_stays;
 	struct uid_list to_archive;
 	struct uid_list to_badmail;
+	struct uid_list to_seen;
 	struct uid_list *to_folder; /* one per ruleset_folder() */
 	size_t nfolders;
 };
@@ -46,12 +51,22 @@ void dispose_release(struct dispose *d);
 unsigned dispose_folder_of(const struct dispose *d, const char *name);
 /*
  * Queues a committed message: badmail for OUTCOME_BADMAIL, else folder (0:
- * the archive). Returns false when it stays where it is (see above).
+ * the archive); for a job that keeps its mail, \Seen (not for badmail).
+ * Returns false when nothing is done with it (see above).
  */
 bool dispose_queue(struct dispose *d, uint32_t id, enum outcome o, unsigned folder);
+/*
+ * A listed message found committed by an earlier run: dispose_queue once
+ * more (a move that failed or never came after COMMIT). Mail kept on the
+ * server is marked \Seen again only when it is not (a STORE that failed,
+ * or a person marked it unread) and the source can store the flag: a
+ * read-only mailbox is not tried, and not warned about, at every run.
+ */
+bool dispose_queue_again(struct dispose *d, const struct source_msg *m, enum outcome o,
+			 unsigned folder);
 size_t dispose_pending(const struct dispose *d);
-/* Disposes everything queued: archive, badmail, then each folder. A list
- * that failed stays queued (and the ones after it). */
+/* Disposes everything queued: archive, badmail, each folder, then \Seen. A
+ * list that failed stays queued (and the ones after it). */
 int dispose_run(struct dispose *d, struct err *err);
 
 #endif

@@ -69,9 +69,10 @@ static void count_outcome(struct run_counts *c, enum outcome o)
 }
 
 /* Disposes what has been committed; only ever called after COMMIT. A
- * message stays where it is when the job keeps its mail on the server, and
- * badmail on a source without folders (POP3): those are remembered by
- * their identity and skipped by every later run without a word. */
+ * message stays where it is when the job keeps its mail on the server
+ * (IMAP marks it \Seen, badmail excepted), and badmail on a source without
+ * folders (POP3): those are remembered by their identity and skipped by
+ * every later run without a word. */
 static int dispose_committed(struct run_state *st, struct err *err)
 {
 	double t0 = now_seconds();
@@ -104,9 +105,13 @@ static void batch_committed(struct run_state *st)
 		}
 		st->have_outcome = true;
 		st->last_outcome = item->done_outcome;
-		/* a mail found done earlier in this batch (same identity): the archive */
-		dispose_queue(&st->out, item->uid, item->done_outcome,
-			      item->already_done ? 0 : st->item_folder[i]);
+		/* a mail found done (earlier in this batch, or by content under a
+		 * new UID or key): where the first one's plan sent it */
+		unsigned folder = st->item_folder[i];
+		if (item->already_done)
+			folder = dispose_folder_of(&st->out, item->done_move_to[0] ? item->done_move_to
+										  : NULL);
+		dispose_queue(&st->out, item->uid, item->done_outcome, folder);
 	}
 	log_ctx_uid(0);
 	st->nitems = 0;
@@ -184,7 +189,8 @@ static int check_uidvalidity(struct run_state *st, struct err *err)
 		return -1;
 	if (known && previous != now)
 		/* every UID is new now; the (Message-ID, sha256) identity keeps
-		 * already processed mail from becoming a second ticket */
+		 * already processed mail from becoming a second ticket, and the
+		 * ingest records it under its new UID: fetched this once only */
 		log_warn("job.uidvalidity_changed",
 			 "mailbox=\"%s\" previous=%" PRIu32 " now=%" PRIu32, st->info->mailbox,
 			 previous, now);
@@ -199,10 +205,10 @@ struct done {
 };
 
 /*
- * The record of each listed message: by UID (one query for the mailbox,
- * then a binary search per message), by source key (one query for exactly
- * the listed keys), or not at all for piped mail (the ingest itself finds
- * a duplicate).
+ * The record of each listed message, before any body is fetched: by UID
+ * (one query for exactly the listed UIDs, then a binary search per
+ * message), by source key (one query for exactly the listed keys), or not
+ * at all for piped mail (the ingest itself finds a duplicate).
  */
 static int find_done(struct run_state *st, struct done *done, struct err *err)
 {
@@ -210,11 +216,17 @@ static int find_done(struct run_state *st, struct done *done, struct err *err)
 	size_t n = st->nmsgs;
 	for (size_t i = 0; i < n; i++)
 		done[i] = (struct done){.outcome = -1};
-	if (st->info->identity == SOURCE_ID_UID) {
+	if (st->info->identity == SOURCE_ID_UID && n) {
 		struct processed_uid *v = NULL;
 		size_t nv = 0;
-		if (store_processed_uids(st->store, st->job->account->name, st->info->mailbox,
-					 st->info->uidvalidity, &v, &nv, err) < 0)
+		/* the listing is ascending by UID (source_list) */
+		uint32_t *uids = xcalloc(n, sizeof(*uids));
+		for (size_t i = 0; i < n; i++)
+			uids[i] = m[i].id;
+		int rc = store_processed_uids(st->store, st->job->account->name, st->info->mailbox,
+					      st->info->uidvalidity, uids, n, &v, &nv, err);
+		free(uids);
+		if (rc < 0)
 			return -1;
 		/* store_processed_uids returns them ascending by UID: bsearch-ready */
 		for (size_t i = 0; i < n; i++) {
@@ -260,9 +272,10 @@ static int process_mailbox(struct run_state *st, struct err *err)
 	for (size_t i = 0; i < n; i++) {
 		if (done[i].outcome >= 0) {
 			/* committed earlier, but not disposed: only dispose, where its
-			 * plan said (a rule's move_to folder, else archive or badmail) */
-			if (dispose_queue(&st->out, st->msgs[i].id, (enum outcome)done[i].outcome,
-					  done[i].folder))
+			 * plan said (a rule's move_to folder, else archive or badmail);
+			 * kept mail that is unread again is only marked \Seen */
+			if (dispose_queue_again(&st->out, &st->msgs[i], (enum outcome)done[i].outcome,
+						done[i].folder))
 				st->counts.already_done++;
 		} else if (st->msgs[i].size > st->job->limits.max_size) {
 			oversized[noversized++] = st->msgs[i];
@@ -369,10 +382,10 @@ out:
 	if (rc < 0)
 		log_error("job.failed", "class=%s error=\"%s\"", err_class_name(err->cls), err->msg);
 	log_info("job.done",
-		 "fetched=%" PRIu64 " tickets=%" PRIu64 " appended=%" PRIu64 " ignored=%" PRIu64
+		 "listed=%zu fetched=%" PRIu64 " tickets=%" PRIu64 " appended=%" PRIu64 " ignored=%" PRIu64
 		 " badmail=%" PRIu64 " already_done=%" PRIu64 " bytes=%" PRIu64 " seconds=%.3f"
 		 " fetch_s=%.3f commit_s=%.3f move_s=%.3f",
-		 st.counts.fetched, st.counts.tickets, st.counts.appended, st.counts.ignored,
+		 st.nmsgs, st.counts.fetched, st.counts.tickets, st.counts.appended, st.counts.ignored,
 		 st.counts.badmail, st.counts.already_done, st.counts.bytes, res->seconds,
 		 st.fetch_s, st.commit_s, st.move_s);
 	arena_free(&st.arena);

@@ -258,11 +258,17 @@ static int cmp_uid(const void *a, const void *b)
 static int find_done(struct test_state *st, bool *done, struct err *err)
 {
 	size_t n = st->nmsgs;
-	if (st->info->identity == SOURCE_ID_UID) {
+	if (st->info->identity == SOURCE_ID_UID && n) {
 		struct processed_uid *v = NULL;
 		size_t nv = 0;
-		if (store_processed_uids(st->store, st->job->account->name, st->info->mailbox,
-					 st->info->uidvalidity, &v, &nv, err) < 0)
+		/* the listing is ascending by UID (source_list) */
+		uint32_t *uids = xcalloc(n, sizeof(*uids));
+		for (size_t i = 0; i < n; i++)
+			uids[i] = st->msgs[i].id;
+		int rc = store_processed_uids(st->store, st->job->account->name, st->info->mailbox,
+					      st->info->uidvalidity, uids, n, &v, &nv, err);
+		free(uids);
+		if (rc < 0)
 			return -1;
 		for (size_t i = 0; i < n && nv; i++) {
 			struct processed_uid key = {.uid = st->msgs[i].id};

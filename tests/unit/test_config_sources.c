@@ -1,7 +1,8 @@
 /*
  * The configuration of the sources besides IMAP: POP3 jobs without folders,
- * Maildir accounts with only a path, POP3-only logins, keep_on_server; the
- * exact message an admin sees for each mistake (file:line:column and key).
+ * Maildir accounts with only a path, POP3-only logins, keep_on_server and
+ * mark_seen; the exact message an admin sees for each mistake
+ * (file:line:column and key).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -265,6 +266,67 @@ TEST(fetch_and_search_keys)
 			   "    fetch: unseen\n    schedule: '@hourly'\n"), "OK");
 }
 
+/* keep_on_server on IMAP marks done mail \Seen unless mark_seen: false;
+ * mark_seen anywhere else is a mistake, named at its key. */
+TEST(keep_and_mark_seen)
+{
+	static const char *const texts[] = {
+		DB IMAP_ACCOUNT "jobs:\n  j:\n    account: im\n    keep_on_server: true\n"
+		"    schedule: '@hourly'\n",
+		DB IMAP_ACCOUNT "jobs:\n  j:\n    account: im\n    keep_on_server: true\n"
+		"    mark_seen: false\n    schedule: '@hourly'\n",
+		DB IMAP_ACCOUNT "jobs:\n  j:\n    account: im\n    schedule: '@hourly'\n",
+		DB POP3_ACCOUNT "jobs:\n  j:\n    account: pop\n    keep_on_server: true\n"
+		"    schedule: '@hourly'\n",
+	};
+	static const bool keep[] = {true, true, false, true};
+	static const bool mark[] = {true, false, false, false};
+	static const char *const summary[] = {
+		"done mail: kept on the server, remembered, marked \\Seen (badmail stays unread)\n",
+		"done mail: kept on the server, remembered\n",
+		"folders:  archive Processed, badmail Badmail\n",
+		"done mail: kept on the server, remembered\n",
+	};
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		struct config *cfg = NULL;
+		struct err err;
+		if (load_text(texts[i], &cfg, &err) < 0) {
+			fprintf(stderr, "  case %zu: %s\n", i, err.msg);
+			test_failed_now = 1;
+			continue;
+		}
+		CHECK_INT(cfg->jobs[0].keep_on_server, keep[i]);
+		CHECK_INT(cfg->jobs[0].mark_seen, mark[i]);
+		FILE *f = tmpfile();
+		config_print_summary(cfg, f);
+		rewind(f);
+		char buf[4096];
+		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+		buf[n] = '\0';
+		fclose(f);
+		if (!strstr(buf, summary[i])) {
+			fprintf(stderr, "  case %zu: no \"%s\" in the summary\n", i, summary[i]);
+			test_failed_now = 1;
+		}
+		config_free(&cfg);
+	}
+	CHECK_STR(load_err(DB IMAP_ACCOUNT "jobs:\n  j:\n    account: im\n"
+			   "    mark_seen: true\n    schedule: '@hourly'\n"),
+		  ":12:5: jobs.j.mark_seen: mark_seen: goes with keep_on_server: true; a job "
+		  "that moves its mail marks nothing");
+	CHECK_STR(load_err(DB POP3_ACCOUNT "jobs:\n  j:\n    account: pop\n"
+			   "    keep_on_server: true\n    mark_seen: true\n    schedule: '@hourly'\n"),
+		  ":13:5: jobs.j.mark_seen: mark_seen: is for IMAP; account \"pop\" is pop3, whose "
+		  "kept mail is never marked");
+	CHECK_STR(load_err(DB MAILDIR_ACCOUNT "jobs:\n  j:\n    account: local\n"
+			   "    keep_on_server: true\n    mark_seen: false\n    schedule: '@hourly'\n"),
+		  ":11:5: jobs.j.mark_seen: mark_seen: is for IMAP; account \"local\" is maildir, "
+		  "whose kept mail is never marked");
+	CHECK_STR(load_err(DB IMAP_ACCOUNT "jobs:\n  j:\n    account: im\n"
+			   "    keep_on_server: true\n    mark_seen: often\n    schedule: '@hourly'\n"),
+		  ":13:16: jobs.j.mark_seen: expected true or false, got \"often\"");
+}
+
 int main(void)
 {
 	if (config_dir_make("config-src") < 0)
@@ -279,6 +341,7 @@ int main(void)
 	RUN(maildir_mistakes_name_the_key);
 	RUN(search_grammar);
 	RUN(fetch_and_search_keys);
+	RUN(keep_and_mark_seen);
 
 	config_dir_remove();
 	log_clear_secrets();

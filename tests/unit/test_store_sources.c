@@ -2,7 +2,8 @@
  * storage/ identities beside IMAP's (migrations/0004_sources.sql) against a
  * real PostgreSQL: POP3 UIDLs and Maildir names as source keys, mail piped
  * in by an MTA identified by Message-ID + sha256 alone, and the listing of
- * processed keys a job run skips. The checks read the database through a
+ * processed keys a job run skips; and a mail seen again under a new
+ * identity, IMAP UIDs included (0007_keep.sql), recorded under it too. The checks read the database through a
  * second, plain libpq connection.
  *
  * Needs M2T_TEST_DATABASE_URL (a role that may CREATE DATABASE); skipped
@@ -239,7 +240,7 @@ TEST(processed_keys_say_where_the_plan_moved_it)
 /*
  * The same mail again under a new key (a copy in the maildrop): done by
  * content, and its key is recorded too, so a source that keeps its mail
- * does not fetch it at every run. IMAP copies get no such row.
+ * does not fetch it at every run.
  */
 TEST(copy_under_a_new_key_records_the_key)
 {
@@ -276,22 +277,144 @@ TEST(copy_under_a_new_key_records_the_key)
 	CHECK_INT(store_commit(S, &err), 0);
 	CHECK(!c.item.already_done && d.item.already_done);
 	CHECK_INT(qint("SELECT count(*) FROM processed_messages WHERE source_key = $1", d.key), 1);
+}
 
-	/* IMAP: a copy under a new UID is only "already done" */
-	struct fixture e, f;
-	fixture_init(&e, STORE_ID_UID);
-	e.item.account = "imap-copies";
-	e.item.uid = 1;
-	CHECK_INT(apply_one(&e.item), 0);
-	fixture_init(&f, STORE_ID_UID);
-	f.item.account = "imap-copies";
-	f.item.uid = 2;
-	memcpy(f.mid, e.mid, sizeof(f.mid));
-	memcpy(f.sha, e.sha, sizeof(f.sha));
-	CHECK_INT(apply_one(&f.item), 0);
-	CHECK(f.item.already_done);
+/* A second fixture with the first one's Message-ID and bytes. */
+static void fixture_copy(struct fixture *f, const struct fixture *of, uint32_t uidvalidity,
+			 uint32_t uid)
+{
+	fixture_init(f, of->item.identity);
+	memcpy(f->mid, of->mid, sizeof(f->mid));
+	memcpy(f->sha, of->sha, sizeof(f->sha));
+	f->item.account = of->item.account;
+	f->item.mailbox = of->item.mailbox;
+	f->item.uidvalidity = uidvalidity;
+	f->item.uid = uid;
+}
+
+/* Rows of the account with this UIDVALIDITY and UID, sha256 NULL, naming the first row. */
+static long long copy_rows(const char *account, uint32_t uidvalidity, uint32_t uid)
+{
+	char sql[512];
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM processed_messages c JOIN processed_messages o"
+		 " ON o.account = c.account AND o.sha256 IS NOT NULL"
+		 " AND c.reason = 'same message as processed message ' || o.id"
+		 " AND c.outcome = o.outcome AND c.plan = o.plan"
+		 " AND c.ticket_id IS NOT DISTINCT FROM o.ticket_id"
+		 " WHERE c.account = $1 AND c.uidvalidity = %u AND c.uid = %u"
+		 " AND c.sha256 IS NULL AND c.source_key IS NULL", uidvalidity, uid);
+	return qint(sql, account);
+}
+
+/*
+ * IMAP (migration 0007): the same mail under a new UID (copied back into the
+ * folder) or a new UIDVALIDITY (renumbered) is done by content, gets a row
+ * for its own (uidvalidity, uid) with the first one's outcome and plan, and
+ * the result says where the first one's plan moved it; the run after finds
+ * it by UID (store_processed_uids) without fetching it.
+ */
+TEST(imap_copy_under_a_new_uid_records_the_uid)
+{
+	struct fixture a, b, c;
+	struct err err = {0};
+	fixture_init(&a, STORE_ID_UID);
+	a.item.account = "imap-copies";
+	a.item.uid = 1;
+	a.plan.move_to = "Newsletters";
+	CHECK_INT(apply_one(&a.item), 0);
+	CHECK(!a.item.already_done);
+	CHECK_STR(a.item.done_move_to, "");
+
+	fixture_copy(&b, &a, 99, 2);
+	CHECK_INT(apply_one(&b.item), 0);
+	CHECK(b.item.already_done);
+	CHECK_INT(b.item.done_outcome, OUTCOME_TICKET);
+	CHECK_STR(b.item.ticket_number, a.item.ticket_number);
+	CHECK_STR(b.item.done_move_to, "Newsletters");
+	CHECK_INT(copy_rows("imap-copies", 99, 2), 1);
+	CHECK_INT(qint("SELECT count(*) FROM tickets t JOIN processed_messages pm ON"
+		       " pm.ticket_id = t.id WHERE pm.account = $1", "imap-copies"), 2);
+	CHECK_INT(qint("SELECT count(DISTINCT ticket_id) FROM processed_messages WHERE"
+		       " account = $1", "imap-copies"), 1);
+	/* the next run lists UIDs 1..3 and finds both, with the plan's folder */
+	const uint32_t listed[3] = {1, 2, 3};
+	struct processed_uid *v = NULL;
+	size_t n = 0;
+	CHECK_INT(store_processed_uids(S, "imap-copies", "INBOX", 99, listed, 3, &v, &n, &err), 0);
+	CHECK_INT(n, 2);
+	if (n == 2) {
+		CHECK(v[0].uid == 1 && v[1].uid == 2);
+		CHECK(v[1].outcome == OUTCOME_TICKET && v[1].move_to &&
+		      strcmp(v[1].move_to, "Newsletters") == 0);
+	}
+	free(v);
+	/* a third time under the copy's UID: found by the UID, nothing added */
+	CHECK_INT(apply_one(&b.item), 0);
+	CHECK(b.item.already_done);
+	CHECK_STR(b.item.done_move_to, "Newsletters");
 	CHECK_INT(qint("SELECT count(*) FROM processed_messages WHERE account = $1",
+		       "imap-copies"), 2);
+
+	/* UIDVALIDITY changed: every mail has a new UID; one row each, no ticket */
+	fixture_copy(&c, &a, 100, 1);
+	CHECK_INT(apply_one(&c.item), 0);
+	CHECK(c.item.already_done);
+	CHECK_INT(copy_rows("imap-copies", 100, 1), 1);
+	CHECK_INT(qint("SELECT count(*) FROM tickets t JOIN processed_messages pm ON"
+		       " pm.ticket_id = t.id WHERE pm.account = $1 AND pm.sha256 IS NOT NULL",
 		       "imap-copies"), 1);
+
+	/* badmail too (remembered with its reason, no ticket), and two copies in
+	 * one batch: each gets its row, the content key stays the first one's */
+	struct fixture d, e, f;
+	fixture_init(&d, STORE_ID_UID);
+	d.item.account = "imap-copies";
+	d.item.uid = 10;
+	d.item.msg = NULL;
+	d.item.plan = NULL;
+	d.item.outcome = OUTCOME_BADMAIL;
+	d.item.reason = "not parsable";
+	fixture_copy(&e, &d, 99, 11);
+	e.item.msg = NULL;
+	e.item.plan = NULL;
+	e.item.outcome = OUTCOME_BADMAIL;
+	e.item.reason = "not parsable";
+	fixture_copy(&f, &d, 99, 12);
+	f.item.msg = NULL;
+	f.item.plan = NULL;
+	f.item.outcome = OUTCOME_BADMAIL;
+	f.item.reason = "not parsable";
+	CHECK_INT(store_begin(S, &err), 0);
+	CHECK_INT(store_apply_async(S, 0, &d.item, &err), 0);
+	CHECK_INT(store_apply_async(S, 0, &e.item, &err), 0);
+	CHECK_INT(store_apply_async(S, 0, &f.item, &err), 0);
+	CHECK_INT(store_commit(S, &err), 0);
+	CHECK(!d.item.already_done && e.item.already_done && f.item.already_done);
+	CHECK_INT(e.item.done_outcome, OUTCOME_BADMAIL);
+	CHECK_INT(qint("SELECT count(*) FROM processed_messages WHERE account = $1 AND"
+		       " uid IN (11, 12) AND outcome = 'badmail' AND sha256 IS NULL AND reason ="
+		       " 'same message as processed message ' || (SELECT id FROM processed_messages"
+		       " WHERE account = $1 AND uid = 10)", "imap-copies"), 2);
+
+	/* mail never fetched (over the size limit, no sha256) has no content to
+	 * match: a copy of it is simply new */
+	struct fixture g, h;
+	fixture_init(&g, STORE_ID_UID);
+	g.item.account = "imap-big";
+	g.item.uid = 1;
+	g.item.sha256 = NULL;
+	g.item.msg = NULL;
+	g.item.plan = NULL;
+	g.item.outcome = OUTCOME_BADMAIL;
+	g.item.reason = "too big";
+	CHECK_INT(apply_one(&g.item), 0);
+	h = g;
+	h.item.uid = 2;
+	CHECK_INT(apply_one(&h.item), 0);
+	CHECK(!h.item.already_done);
+	CHECK_INT(qint("SELECT count(*) FROM processed_messages WHERE account = $1 AND"
+		       " reason = 'too big'", "imap-big"), 2);
 }
 
 TEST(content_identity_for_piped_mail)
@@ -364,6 +487,7 @@ int main(void)
 	RUN(processed_keys_lists_only_those_asked);
 	RUN(processed_keys_say_where_the_plan_moved_it);
 	RUN(copy_under_a_new_key_records_the_key);
+	RUN(imap_copy_under_a_new_uid_records_the_uid);
 	RUN(content_identity_for_piped_mail);
 	RUN(identity_mistakes_refused_before_sending);
 	RUN(imap_rows_have_no_source_key);
