@@ -140,9 +140,11 @@ demo: deps
 	@$(MAKE) --no-print-directory mail2ticket
 	@sh examples/demo.sh
 
+# throughput and cost end to end, then push latency (schedule: idle)
 bench: deps
 	@$(MAKE) --no-print-directory mail2ticket tools
 	@bash tests/bench/bench.sh
+	@bash tests/bench/bench_idle.sh
 
 # accuracy of the default preprocessing pipeline on the quote corpus, and its speed
 bench-quotes:
