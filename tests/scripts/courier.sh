@@ -16,6 +16,8 @@
 # Up in well under a second.
 set -eu
 set -o pipefail
+# shellcheck source=tests/scripts/proc_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/proc_lib.sh"
 
 M2T_ROOT=${M2T_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 ROOT=$M2T_ROOT/build/debs/root
@@ -24,26 +26,11 @@ WAIT_SECONDS=20
 # the capabilities Courier's own configuration announces (/etc/courier/imapd)
 CAPABILITY="IMAP4rev1 UIDPLUS CHILDREN NAMESPACE THREAD=ORDEREDSUBJECT THREAD=REFERENCES SORT QUOTA IDLE"
 
-die() {
-	printf 'courier.sh: %s\n' "$*" >&2
-	exit 1
-}
-
 available() {
 	[ -x "$ROOT/usr/bin/imapd" ] && [ -x "$ROOT/usr/sbin/couriertcpd" ] &&
 		[ -e "$ROOT/usr/lib/libcourierauth.so.0" ] &&
 		[ -e "$ROOT/usr/lib/x86_64-linux-gnu/libcourier-unicode.so.4" ] &&
 		[ -e "$ROOT/usr/lib/x86_64-linux-gnu/libfam.so.0" ] && [ -x "$GAM_SERVER" ]
-}
-
-port_open() {
-	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-alive() {
-	local state
-	state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
-	[ -n "$state" ] && [ "$state" != Z ]
 }
 
 tcpd_pid() {
@@ -95,18 +82,6 @@ cmd_start() {
 	EOF
 }
 
-stop_pid() {
-	local pid=$1 i=0
-	kill -TERM "$pid" 2>/dev/null || return 0
-	while alive "$pid" && [ "$i" -lt $((WAIT_SECONDS * 10)) ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	if alive "$pid"; then
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-}
-
 # The gam_server this instance's imapd started: the unpacked program, with
 # this instance's client id in its environment.
 gam_pids() {
@@ -123,10 +98,10 @@ gam_pids() {
 cmd_stop() {
 	local pid
 	if pid=$(tcpd_pid); then
-		stop_pid "$pid"
+		stop_pid "$pid" "$WAIT_SECONDS"
 	fi
 	for pid in $(gam_pids); do
-		stop_pid "$pid"
+		stop_pid "$pid" "$WAIT_SECONDS"
 	done
 }
 

@@ -22,31 +22,18 @@
 # delivery. Cyrus logs to syslog only.
 set -eu
 set -o pipefail
+# shellcheck source=tests/scripts/proc_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/proc_lib.sh"
 
 M2T_ROOT=${M2T_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 CYRUS_BIN=/usr/lib/cyrus/bin
 UNPACKED=$M2T_ROOT/build/debs/root/usr/lib/cyrus/bin
 WAIT_SECONDS=20
 
-die() {
-	printf 'cyrus.sh: %s\n' "$*" >&2
-	exit 1
-}
-
 available() {
 	[ "$(id -u)" -eq 0 ] && [ -x "$CYRUS_BIN/master" ] && [ -x "$UNPACKED/imapd" ] &&
 		[ -x "$UNPACKED/pop3d" ] && command -v saslpasswd2 >/dev/null 2>&1 &&
 		getent passwd cyrus >/dev/null
-}
-
-port_open() {
-	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-alive() {
-	local state
-	state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
-	[ -n "$state" ] && [ "$state" != Z ]
 }
 
 write_config() {
@@ -152,16 +139,9 @@ cmd_deliver() {
 }
 
 cmd_stop() {
-	local pid i=0
+	local pid
 	pid=$(master_pid) || return 0
-	kill -TERM "$pid" 2>/dev/null || return 0
-	while alive "$pid" && [ "$i" -lt $((WAIT_SECONDS * 10)) ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	if alive "$pid"; then
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
+	stop_pid "$pid" "$WAIT_SECONDS"
 }
 
 case "${1:-}" in

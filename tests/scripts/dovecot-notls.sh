@@ -19,23 +19,10 @@
 # up in about a quarter of a second.
 set -eu
 set -o pipefail
+# shellcheck source=tests/scripts/proc_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/proc_lib.sh"
 
 WAIT_SECONDS=20
-
-die() {
-	printf 'dovecot-notls.sh: %s\n' "$*" >&2
-	exit 1
-}
-
-port_open() {
-	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-alive() {
-	local state
-	state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
-	[ -n "$state" ] && [ "$state" != Z ]
-}
 
 # the first instance's value of a setting, so both run alike
 main_setting() { # NAME [FILTER]
@@ -177,21 +164,14 @@ cmd_start() {
 }
 
 cmd_stop() {
-	local pid i=0
+	local pid
 	if [ -z "${SOCK_DIR:-}" ]; then
 		[ -f "$DIR/state" ] || return 0
 		# shellcheck disable=SC1091
 		. "$DIR/state"
 	fi
 	pid=$(notls_pid) || return 0
-	kill -TERM "$pid" 2>/dev/null || return 0
-	while alive "$pid" && [ "$i" -lt $((WAIT_SECONDS * 10)) ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	if alive "$pid"; then
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
+	stop_pid "$pid" "$WAIT_SECONDS"
 }
 
 [ "$#" -eq 2 ] || die "usage: dovecot-notls.sh start|stop DIR"

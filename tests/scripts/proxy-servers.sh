@@ -18,22 +18,11 @@
 # packages; otherwise proxy.env says M2T_PROXIES=0 and the tests skip.
 set -eu
 set -o pipefail
+# shellcheck source=tests/scripts/proc_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/proc_lib.sh"
 
 PROXIED_NAME=imap.proxied.test
 PROXY_USER=m2tproxy
-
-die() {
-	printf 'proxy-servers.sh: %s\n' "$*" >&2
-	exit 1
-}
-
-alive() {
-	[ -n "$1" ] && kill -0 "$1" 2>/dev/null
-}
-
-port_open() {
-	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
 
 # Runs a daemon in its own mount namespace with the test hosts and users.
 in_namespace() {
@@ -144,19 +133,14 @@ cmd_start() {
 }
 
 stop_pid_file() {
-	local pid i=0
+	local pid
 	pid=$(head -n 1 "$1" 2>/dev/null || true)
 	alive "$pid" || return 0
 	case "$(cat "/proc/$pid/comm" 2>/dev/null)" in
 	danted | sockd | tinyproxy) ;;
 	*) return 0 ;;
 	esac
-	kill -TERM "$pid" 2>/dev/null || true
-	while alive "$pid" && [ "$i" -lt 50 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	alive "$pid" && kill -KILL "$pid" 2>/dev/null || true
+	stop_pid "$pid" 5
 }
 
 cmd_stop() {

@@ -28,16 +28,13 @@
 # tests call it through lib.sh); `stop` stops it as well.
 set -eu
 set -o pipefail
+# shellcheck source=tests/scripts/proc_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/proc_lib.sh"
 
 WAIT_SECONDS=30
 # SNI names for which Dovecot serves a certificate a client must refuse
 EXPIRED_NAME=expired.mail2ticket.test
 SELFSIGNED_NAME=selfsigned.mail2ticket.test
-
-die() {
-	printf 'servers.sh: %s\n' "$*" >&2
-	exit 1
-}
 
 usage() {
 	die "usage: servers.sh start|stop|pg-start|pg-stop DIR | servers.sh ports COUNT"
@@ -124,10 +121,6 @@ load_state() {
 	[ -f "$DIR/state" ] || return 1
 	# shellcheck disable=SC1091
 	. "$DIR/state"
-}
-
-port_open() {
-	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
 # Reads the first bytes a server sends after connect: "* OK" (IMAP), "+OK" (POP3).
@@ -455,12 +448,6 @@ dovecot_set_ports() {
 }
 
 # True while PID runs (a zombie nobody reaped yet counts as gone).
-alive() {
-	local state
-	state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
-	[ -n "$state" ] && [ "$state" != Z ]
-}
-
 dovecot_pid() {
 	local pid
 	pid=$(cat "$SOCK_DIR/dc/master.pid" 2>/dev/null || true)
@@ -476,16 +463,9 @@ dovecot_start() {
 }
 
 dovecot_stop() {
-	local pid i=0
+	local pid
 	pid=$(dovecot_pid) || return 0
-	kill -TERM "$pid" 2>/dev/null || return 0
-	while alive "$pid" && [ "$i" -lt $((WAIT_SECONDS * 10)) ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	if alive "$pid"; then
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
+	stop_pid "$pid" "$WAIT_SECONDS"
 }
 
 dovecot_wait() {
