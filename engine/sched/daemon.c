@@ -333,6 +333,38 @@ static void begin_stop(struct daemon *d, const char *why)
 	log_info("daemon.stopping", "reason=%s running=%zu", why, d->running);
 }
 
+static int metrics_handler(void *ud, const char *path, struct buf *body, const char **type);
+
+/*
+ * A reload that changes metrics_listen moves the endpoint at once. The new
+ * address is opened before the old one closes, so scrapes see no gap; the
+ * same port under another name ("localhost" for "127.0.0.1") is taken by
+ * closing the old one first. An address that cannot be opened is logged
+ * and leaves no endpoint: the next reload tries it again.
+ */
+static void metrics_listen_apply(struct daemon *d, const struct config *cfg)
+{
+	const char *want = cfg->metrics_listen;
+	struct http_server *next = NULL;
+	struct err err = {0};
+	if (d->opts.once || (!want && !d->http_listen) ||
+	    (want && d->http_listen && strcmp(want, d->http_listen) == 0))
+		return;
+	if (want && http_server_start(cfg->metrics_host, cfg->metrics_port, metrics_handler, d,
+				      &next, &err) < 0) {
+		http_server_free(&d->http);
+		err_clear(&err);
+		if (http_server_start(cfg->metrics_host, cfg->metrics_port, metrics_handler, d,
+				      &next, &err) < 0)
+			log_error("metrics.listen_failed", "listen=\"%s\" error=\"%s\"", want, err.msg);
+	}
+	http_server_free(&d->http);
+	free(d->http_listen);
+	d->http = next;
+	d->http_listen = next ? xstrdup(want) : NULL;
+	log_info("metrics.listen", "listen=\"%s\"", d->http_listen ? d->http_listen : "none");
+}
+
 static void reload(struct daemon *d)
 {
 	struct config *cfg = NULL;
@@ -368,10 +400,7 @@ static void reload(struct daemon *d)
 		pthread_mutex_unlock(&d->lock);
 		log_info("config.database_changed", "note=\"workers reconnect before their next job\"");
 	}
-	if ((cfg->metrics_listen || old->metrics_listen) &&
-	    (!cfg->metrics_listen || !old->metrics_listen ||
-	     strcmp(cfg->metrics_listen, old->metrics_listen) != 0))
-		log_warn("config.restart_needed", "key=metrics_listen note=\"takes effect at the next start\"");
+	metrics_listen_apply(d, cfg);
 	struct dconf *next = xcalloc(1, sizeof(*next));
 	next->cfg = cfg;
 	next->refs = 1;
@@ -488,7 +517,6 @@ int daemon_run(const struct daemon_opts *o, struct config *cfg, enum err_class *
 	       struct err *err)
 {
 	struct daemon *d = xcalloc(1, sizeof(*d));
-	struct http_server *http = NULL;
 	sigset_t set;
 	int sigfd = -1, rc = -1;
 	bool started = false;
@@ -544,9 +572,12 @@ int daemon_run(const struct daemon_opts *o, struct config *cfg, enum err_class *
 				 d->min_workers);
 	djobs_init(d);
 	djobs_publish(d);
-	if (cfg->metrics_listen && !o->once &&
-	    http_server_start(cfg->metrics_host, cfg->metrics_port, metrics_handler, d, &http, err) < 0)
-		goto out;
+	if (cfg->metrics_listen && !o->once) {
+		if (http_server_start(cfg->metrics_host, cfg->metrics_port, metrics_handler, d,
+				      &d->http, err) < 0)
+			goto out;
+		d->http_listen = xstrdup(cfg->metrics_listen);
+	}
 	if (keeper_start(d, &d->keeper, err) < 0)
 		goto out;
 	if (!o->once && idler_start(d, &d->idler, err) < 0)
@@ -565,7 +596,8 @@ out:
 	workers_stop(d);
 	idler_stop(&d->idler);
 	keeper_stop(&d->keeper);
-	http_server_free(&http);
+	http_server_free(&d->http);
+	free(d->http_listen);
 	{
 		/* results posted after the loop ended (a failed start) */
 		struct dresult *rs;

@@ -49,6 +49,8 @@
 #include "engine/sched/metrics.h"
 #include "storage/store.h"
 
+struct http_server;  /* engine/http/http_server.h */
+
 /* An account's share of the pool, by name; kept until the daemon exits
  * (a task gives back to the entry it took from, whatever a reload did). */
 struct dacct {
@@ -196,6 +198,8 @@ struct daemon {
 	size_t naccts;
 	struct keeper *keeper;
 	struct metrics *metrics;
+	struct http_server *http; /* main thread: /metrics and /healthz, or NULL */
+	char *http_listen;        /* the metrics_listen it serves (NULL: none) */
 };
 
 /* daemon_jobs.c */

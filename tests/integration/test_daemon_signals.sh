@@ -104,6 +104,23 @@ check "and it runs" wait_until 30 processed_is 6
 check "a job removed by a reload is announced" log_has "event=job.removed job=second"
 check "and gone from the metrics" sh -c "! curl -s --max-time 5 http://127.0.0.1:$port/metrics | grep -q 'job=\"second\"'"
 
+# A reload that changes metrics_listen moves the endpoint at once.
+port2=$(free_port)
+sed -i "s/^metrics_listen: 127.0.0.1:$port\$/metrics_listen: 127.0.0.1:$port2/" "$conf"
+kill -HUP "$dpid"
+check "a new metrics_listen is taken at the reload" \
+	wait_until 10 log_has "event=metrics.listen listen=\"127.0.0.1:$port2\""
+check_eq "healthz answers on the new port" "$(curl -s --max-time 5 "http://127.0.0.1:$port2/healthz")" "ok"
+check "and no more on the old one" sh -c "! curl -s --max-time 2 http://127.0.0.1:$port/healthz"
+# the same port under another name: the old listener is closed first
+sed -i "s/^metrics_listen: 127.0.0.1:$port2\$/metrics_listen: localhost:$port2/" "$conf"
+kill -HUP "$dpid"
+check "the same port under another name" \
+	wait_until 10 log_has "event=metrics.listen listen=\"localhost:$port2\""
+check_eq "still answers" "$(curl -s --max-time 5 "http://127.0.0.1:$port2/healthz")" "ok"
+check "no listen failure logged" sh -c "! grep -q 'event=metrics.listen_failed' '$log'"
+port=$port2
+
 # SIGTERM in the middle of a large run: the message in hand is finished,
 # what was committed is moved, the lease is freed, exit 0.
 if [ ! -x "$GEN" ]; then
